@@ -1,0 +1,28 @@
+# Two commands on a fresh machine: `make demo` (the server with demo data) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+demo: $(BIN)/.installed
+	$(BIN)/ledger demo
+
+test: $(BIN)/.installed
+	$(BIN)/pytest -q
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check ledger scripts projections api tests
+	$(BIN)/mypy
+
+bench: $(BIN)/.installed
+	$(BIN)/python -m scripts.bench
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

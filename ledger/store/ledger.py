@@ -1,0 +1,149 @@
+"""The ledger's front door: append facts, read them back, by seq or event_id."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import PersistenceError
+
+from ledger.catalogue import Event, canonical_bytes, validate_event
+from ledger.chain import content_digest
+from ledger.errors import EventConflict, InvalidEvent, StoreUnavailable
+from ledger.store.app import Fact, LedgerApplication, recorder_topic
+from ledger.store.records import Receipt, Record, event_uuid
+from ledger.store.url import DatabaseUrl, database_url
+
+MAX_BATCH = 10_000
+
+
+def to_fact(event: Event) -> Fact:
+    """A validated event as the fact eventsourcing stores: its canonical bytes."""
+    return Fact(event_uuid(event.event_id), 1, event.type, canonical_bytes(event))
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    """The one boundary where database failures become StoreUnavailable."""
+    try:
+        yield
+    except PersistenceError as exc:
+        raise StoreUnavailable(f"database error: {type(exc).__name__}") from exc
+    except OSError as exc:
+        raise StoreUnavailable(f"database unreachable: {type(exc).__name__}") from exc
+
+
+class Ledger:
+    """An open ledger on SQLite or PostgreSQL."""
+
+    def __init__(self, url: str | DatabaseUrl | None = None, *, create_tables: bool = True) -> None:
+        self.url = url if isinstance(url, DatabaseUrl) else database_url(url)
+        env = dict(self.url.settings)
+        env["APPLICATION_RECORDER_TOPIC"] = recorder_topic(self.url.backend)
+        env["CREATE_TABLE"] = "y" if create_tables else "n"
+        env.setdefault("POSTGRES_LOCK_TIMEOUT", "30")
+        env.setdefault("POSTGRES_CONNECT_TIMEOUT", "5")
+        env.setdefault("POSTGRES_POOL_SIZE", "4")
+        env.setdefault("POSTGRES_MAX_OVERFLOW", "12")
+        path = self.url.sqlite_path
+        if path is not None and create_tables:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        elif path is not None and not path.is_file():
+            raise StoreUnavailable(f"no ledger database at {path}")
+        with _translated():
+            self.app = LedgerApplication(env=env)
+        self.recorder = self.app.ledger_recorder
+
+    def submit(self, raw_events: Sequence[object]) -> list[Receipt]:
+        """Validate raw envelopes against the catalogue, then append them atomically.
+
+        Raises InvalidEvent naming the event's position and the field at fault;
+        nothing is written unless every event is valid.
+        """
+        events = []
+        for index, raw in enumerate(raw_events):
+            try:
+                events.append(validate_event(raw))
+            except InvalidEvent as exc:
+                raise exc.at(index) from None
+        return self.append_batch(events)
+
+    def append(self, event: Event) -> Receipt:
+        """Record one event; a retry of the same event returns the original receipt."""
+        return self.append_batch([event])[0]
+
+    def append_batch(self, events: Sequence[Event]) -> list[Receipt]:
+        """Record events atomically, all or nothing; one receipt per event, in order.
+
+        Raises EventConflict (and writes nothing) if any event_id was already
+        recorded with other content.
+        """
+        if len(events) > MAX_BATCH:
+            raise ValueError(f"a batch holds at most {MAX_BATCH} events")
+        return self.append_facts([to_fact(e) for e in events])
+
+    def append_facts(self, facts: Sequence[Fact]) -> list[Receipt]:
+        """Record already-canonical facts (the lower-level form of append_batch)."""
+        if not facts:
+            return []
+        receipts: list[Receipt] = []
+        with _translated():
+            self.app.save(*facts, receipts=receipts)
+        return receipts
+
+    def find_conflict(self, items: Sequence[tuple[int, Event]]) -> tuple[int, EventConflict] | None:
+        """The first (position, conflict) among events whose id is recorded with other content."""
+        facts = [(position, to_fact(event)) for position, event in items]
+        with _translated():
+            existing = self.recorder.select_existing([f.originator_id for _, f in facts])
+        for position, fact in facts:
+            earlier = existing.get(fact.originator_id)
+            if earlier is not None and earlier.digest != content_digest(fact.body):
+                return position, EventConflict(earlier.receipt.event_id, seq=earlier.receipt.seq)
+        return None
+
+    def get(self, event_id: str | UUID) -> Record | None:
+        """The record of one event, or None if the ledger does not hold it."""
+        with _translated():
+            return self.recorder.select_record(event_uuid(event_id))
+
+    def read(self, *, after_seq: int = 0, limit: int = 1000) -> list[Record]:
+        """Up to ``limit`` records after ``after_seq``, in seq order."""
+        with _translated():
+            return self.recorder.select_records(after_seq=after_seq, limit=limit)
+
+    def records(self, *, after_seq: int = 0, page: int = 5000) -> Iterator[Record]:
+        """Every record after ``after_seq``, paged so memory stays flat."""
+        while batch := self.read(after_seq=after_seq, limit=page):
+            yield from batch
+            after_seq = batch[-1].seq
+
+    def head_seq(self) -> int:
+        """The last seq (0 for an empty ledger)."""
+        with _translated():
+            return int(self.recorder.max_notification_id() or 0)
+
+    def scan(self, *, batch: int = 5000) -> Iterator[tuple[Any, ...]]:
+        """Raw joined rows for verification, in seq order, duplicates and gaps included."""
+        with _translated():
+            yield from self.recorder.scan_records(batch=batch)
+
+    def orphan_events(self) -> list[tuple[str, int]]:
+        """Stored events that no chain row accounts for."""
+        with _translated():
+            return self.recorder.orphan_events()
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.app.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

@@ -1,0 +1,117 @@
+"""Planning an append: which events are new, which are retries, which conflict.
+
+Pure functions, run by every backend inside its write-locked transaction, after
+the chain head has been read under the lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+
+from ledger.chain import content_digest, entry_bytes, link_hash
+from ledger.errors import EventConflict
+from ledger.merkle import MemoryNodes, Node, NodeKey, leaf_hash, nodes_for_append
+from ledger.store.records import Receipt
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The last entry of the chain, or the genesis state (seq 0)."""
+
+    seq: int
+    hash: bytes
+    recorded_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class Existing:
+    """What the store already holds for an event_id: enough to answer a retry."""
+
+    receipt: Receipt
+    digest: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ChainRow:
+    """A new row of the chain table, written with its stored event."""
+
+    seq: int
+    event_id: UUID
+    digest: bytes
+    recorded_us: int
+    prev_hash: bytes
+    hash: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The outcome: stored events, chain rows and Merkle nodes to insert; one receipt per input."""
+
+    new_events: list[StoredEvent]
+    rows: list[ChainRow]
+    receipts: list[Receipt]
+    nodes: list[Node]
+
+
+def frontier_keys(size: int) -> list[NodeKey]:
+    """The perfect subtrees on the right edge of a tree of ``size`` leaves (one per set bit).
+
+    They are all that appending to the tree needs from the past.
+    """
+    return [(level, (size >> level) - 1) for level in range(size.bit_length()) if size >> level & 1]
+
+
+def plan_append(
+    stored: Sequence[StoredEvent],
+    *,
+    existing: Mapping[UUID, Existing],
+    head: Head,
+    frontier: Mapping[NodeKey, bytes],
+    now_us: int,
+) -> Plan:
+    """Assign seq, time and hashes to the new events; answer retries; refuse conflicts.
+
+    The recorded time never goes backwards along the chain: a clock that steps
+    back is clamped to the previous entry's time.
+    """
+    recorded_us = max(now_us, head.recorded_us)
+    seen: dict[UUID, Existing] = dict(existing)
+    plan = Plan([], [], [], [])
+    leaves: list[bytes] = []
+    prev, seq = head.hash, head.seq
+    for event in stored:
+        event_id = _as_uuid(event.originator_id)
+        digest = content_digest(event.state)
+        if event_id in seen:
+            plan.receipts.append(_retry(seen[event_id], digest=digest))
+            continue
+        seq += 1
+        entry = entry_bytes(seq=seq, recorded_us=recorded_us, body=event.state)
+        hash_ = link_hash(prev=prev, entry=entry)
+        leaves.append(leaf_hash(entry))
+        row = ChainRow(seq, event_id, digest, recorded_us, prev, hash_)
+        receipt = Receipt(str(event_id), seq, hash_, prev, recorded_us, created=True)
+        seen[event_id] = Existing(receipt, digest)
+        plan.new_events.append(event)
+        plan.rows.append(row)
+        plan.receipts.append(receipt)
+        prev = hash_
+    if leaves:
+        reader = MemoryNodes((level, index, h) for (level, index), h in frontier.items())
+        plan.nodes.extend(nodes_for_append(start_index=head.seq, leaf_hashes=leaves, reader=reader))
+    return plan
+
+
+def _retry(earlier: Existing, *, digest: bytes) -> Receipt:
+    if earlier.digest != digest:
+        raise EventConflict(earlier.receipt.event_id, seq=earlier.receipt.seq)
+    r = earlier.receipt
+    return Receipt(r.event_id, r.seq, r.hash, r.prev_hash, r.recorded_us, created=False)
+
+
+def _as_uuid(originator_id: UUID | str) -> UUID:
+    return originator_id if isinstance(originator_id, UUID) else UUID(originator_id)

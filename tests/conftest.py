@@ -1,0 +1,89 @@
+"""Fixtures shared by every suite: a fresh store per test, on SQLite and on PostgreSQL.
+
+PostgreSQL is real, never mocked. Each test gets its own schema in the database
+named by $LEDGER_TEST_POSTGRES_URL (default: the machine's local server,
+database ``test``), dropped afterwards. Where no server answers, PostgreSQL
+tests are skipped and the run says so plainly at the end; with
+LEDGER_REQUIRE_POSTGRES=1 (set by .ci/run) they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from functools import cache
+
+import psycopg
+import pytest
+
+PG_ADMIN_URL = os.environ.get("LEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+_skipped_postgres: list[str] = []
+
+
+@cache
+def postgres_problem() -> str | None:
+    """Why PostgreSQL cannot be used here, or None when it can."""
+    try:
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        return f"PostgreSQL at {PG_ADMIN_URL.split('@')[-1]} unreachable ({type(exc).__name__})"
+    return None
+
+
+def require_postgres(nodeid: str) -> None:
+    """Skip (or, under CI, fail) the current test when PostgreSQL is unavailable."""
+    problem = postgres_problem()
+    if problem is None:
+        return
+    if os.environ.get("LEDGER_REQUIRE_POSTGRES") == "1":
+        pytest.fail(f"{problem}, and LEDGER_REQUIRE_POSTGRES=1 forbids skipping", pytrace=False)
+    _skipped_postgres.append(nodeid)
+    pytest.skip(problem)
+
+
+def _admin() -> psycopg.Connection[tuple[object, ...]]:
+    return psycopg.connect(PG_ADMIN_URL, autocommit=True)
+
+
+@pytest.fixture
+def pg_schema(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh, empty PostgreSQL schema; dropped after the test."""
+    require_postgres(request.node.nodeid)
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with _admin() as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    yield schema
+    with _admin() as conn:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def pg_url(pg_schema: str) -> str:
+    """A ledger URL on the fresh schema."""
+    return f"{PG_ADMIN_URL}?schema={pg_schema}"
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: pytest.TempPathFactory) -> str:
+    """A ledger URL on a fresh SQLite file."""
+    return f"sqlite:///{tmp_path}/ledger.sqlite3"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest) -> str:
+    """The same test on every store: one contract, two backends."""
+    if request.param == "sqlite":
+        return str(request.getfixturevalue("sqlite_url"))
+    return str(request.getfixturevalue("pg_url"))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _skipped_postgres:
+        terminalreporter.write_line(
+            f"PostgreSQL tests SKIPPED: {len(_skipped_postgres)} tests did not run "
+            f"({postgres_problem()}). Only SQLite was tested.",
+            yellow=True,
+            bold=True,
+        )

@@ -1,0 +1,137 @@
+"""One contract, every store: the same tests on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import pytest
+
+from ledger.errors import EventConflict, InvalidEvent
+from ledger.store import Ledger
+from ledger.verify import verify_store
+from tests.factories import many_shown, shown
+
+
+@pytest.fixture
+def ledger(store_url: str):
+    with Ledger(store_url) as opened:
+        yield opened
+
+
+def test_appended_events_read_back_by_seq_with_their_exact_bytes(ledger: Ledger) -> None:
+    receipts = ledger.submit(many_shown(5))
+    assert [r.seq for r in receipts] == [1, 2, 3, 4, 5]
+    records = ledger.read(after_seq=0, limit=10)
+    assert [r.seq for r in records] == [1, 2, 3, 4, 5]
+    assert [r.event_id for r in records] == [r.event_id for r in receipts]
+    assert records[2].type == "output.shown"
+    assert records[0].prev_hash == bytes(32)
+    assert all(b.prev_hash == a.hash for a, b in zip(records, records[1:], strict=False))
+    assert ledger.read(after_seq=3, limit=1)[0].seq == 4
+
+
+def test_retry_of_the_same_event_returns_the_original_receipt_and_writes_nothing(ledger: Ledger) -> None:
+    event = shown()
+    first = ledger.submit([event])[0]
+    again = ledger.submit([dict(event)])[0]
+    assert first.created and not again.created
+    assert (again.seq, again.hash, again.recorded_us) == (first.seq, first.hash, first.recorded_us)
+    assert ledger.head_seq() == 1
+
+
+def test_retry_with_equivalent_spelling_is_the_same_event(ledger: Ledger) -> None:
+    event = shown()
+    ledger.submit([event])
+    respelled = dict(event, occurred_at="2026-03-01T09:15:00Z")  # same instant, other offset
+    assert not ledger.submit([respelled])[0].created
+
+
+def test_same_event_id_with_other_content_is_a_conflict(ledger: Ledger) -> None:
+    event = shown()
+    ledger.submit([event])
+    changed = shown(event_id=event["event_id"], clinician_id="dr-bob")
+    with pytest.raises(EventConflict, match="already recorded at seq 1"):
+        ledger.submit([changed])
+    assert ledger.head_seq() == 1
+
+
+def test_batch_with_one_invalid_event_writes_nothing(ledger: Ledger) -> None:
+    batch = many_shown(3)
+    del batch[2]["actor"]
+    with pytest.raises(InvalidEvent, match="event 2: actor"):
+        ledger.submit(batch)
+    assert ledger.head_seq() == 0
+
+
+def test_batch_with_one_conflicting_event_writes_nothing(ledger: Ledger) -> None:
+    recorded = shown()
+    ledger.submit([recorded])
+    batch = [*many_shown(3), shown(event_id=recorded["event_id"], source="other-system")]
+    with pytest.raises(EventConflict):
+        ledger.submit(batch)
+    assert ledger.head_seq() == 1
+
+
+def test_batch_mixing_new_and_retried_events_appends_only_the_new(ledger: Ledger) -> None:
+    old = many_shown(2, prefix="old")
+    ledger.submit(old)
+    receipts = ledger.submit([old[0], *many_shown(2, prefix="new"), old[1]])
+    assert [(r.seq, r.created) for r in receipts] == [(1, False), (3, True), (4, True), (2, False)]
+
+
+def test_get_by_event_id(ledger: Ledger) -> None:
+    event = shown()
+    receipt = ledger.submit([event])[0]
+    record = ledger.get(event["event_id"])
+    assert record is not None and record.seq == receipt.seq and record.hash == receipt.hash
+    assert ledger.get(uuid.uuid4()) is None
+
+
+def test_notification_log_is_numbered_by_seq(ledger: Ledger) -> None:
+    ledger.submit(many_shown(3))
+    notifications = ledger.app.notification_log.select(start=2, limit=5)
+    assert [n.id for n in notifications] == [2, 3]
+    assert notifications[0].topic == "ledger:output.shown"
+
+
+@pytest.mark.slow
+def test_concurrent_writers_make_one_dense_chain(store_url: str) -> None:
+    writers, per_writer = 4, 1000
+    errors: list[BaseException] = []
+    receipts: list[list[int]] = [[] for _ in range(writers)]
+    sent: list[list[str]] = [[] for _ in range(writers)]
+
+    def write(index: int) -> None:
+        try:
+            with Ledger(store_url) as own:
+                events = many_shown(per_writer, prefix=f"w{index}")
+                sent[index] = [e["event_id"] for e in events]
+                for start in range(0, per_writer, 10):  # mix of small batches and singles
+                    chunk = events[start : start + 10]
+                    if start % 20:
+                        receipts[index] += [r.seq for r in ledger_submit_each(own, chunk)]
+                    else:
+                        receipts[index] += [r.seq for r in own.submit(chunk)]
+        except BaseException as exc:  # reported below, never swallowed
+            errors.append(exc)
+
+    Ledger(store_url).close()  # create the tables once, before the race
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    all_seqs = sorted(seq for seqs in receipts for seq in seqs)
+    assert all_seqs == list(range(1, writers * per_writer + 1))
+    with Ledger(store_url) as ledger:
+        report = verify_store(ledger)
+        assert report.intact, report.findings[:5]
+        assert report.events == writers * per_writer
+        stored = {r.event_id for r in ledger.records()}
+    assert stored == {eid for ids in sent for eid in ids}
+
+
+def ledger_submit_each(ledger: Ledger, events: list[dict[str, object]]):
+    return [ledger.submit([event])[0] for event in events]
