@@ -1,0 +1,358 @@
+"""One valid example event per type: the JSON Schema's ``examples`` and the test vectors.
+
+tests/testdata/events/<type>.valid.json holds exactly these events (a test
+keeps the two equal), so a change here is a change to the published vectors.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+_MODEL_DIGEST: Final = "sha256:" + "3f4c9a1d" * 8
+_MODEL_DIGEST_V2: Final = "sha256:" + "9b21e07c" * 8
+
+_SYSTEM: Final = {"id": "epic-bridge-01", "role": "integration_engine", "kind": "system"}
+_COMMITTEE: Final = {"id": "aigc-northside", "role": "ai_governance_committee", "kind": "committee"}
+_DR_OKAFOR: Final = {"id": "clin-4471", "role": "attending_physician", "kind": "person"}
+_RISK: Final = {"id": "staff-0192", "role": "patient_safety_officer", "kind": "person"}
+
+
+def _event(
+    number: int, event_type: str, occurred_at: str, actor: dict[str, str], data: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "event_id": f"6f1c2b7e-3d4a-4c8e-9a10-{number:012d}",
+        "type": event_type,
+        "schema_version": 1,
+        "occurred_at": occurred_at,
+        "source": "governance-portal" if actor["kind"] != "system" else "epic-prod.northside",
+        "actor": actor,
+        "data": data,
+    }
+
+
+EXAMPLES: Final[dict[str, dict[str, Any]]] = {
+    "tool.registered": _event(
+        1,
+        "tool.registered",
+        "2026-01-05T09:00:00Z",
+        _RISK,
+        {
+            "tool_id": "sepsis-watch",
+            "name": "SepsisWatch",
+            "vendor": "Acme Clinical AI",
+            "version": "3.2.0",
+            "intended_use": ("Early warning of sepsis risk for adult inpatients, as an aid to clinician judgement."),
+            "regulatory_status": {
+                "status": "device",
+                "regime": "fda",
+                "device_class": "II",
+                "clearance_number": "K231234",
+            },
+            "model_digest": _MODEL_DIGEST,
+            "ai_act_risk": "annex_i_device",
+            "clinical_owner": "clin-0007",
+        },
+    ),
+    "tool.approved": _event(
+        2,
+        "tool.approved",
+        "2026-02-01T14:30:00+01:00",
+        _COMMITTEE,
+        {
+            "tool_id": "sepsis-watch",
+            "scope": {"sites": ["northside"], "units": ["ed", "icu"], "populations": ["adults_18_plus"]},
+            "conditions": ["Monthly drift report to the committee", "Not for use in obstetric patients"],
+            "signature_meaning": "approval",
+            "expires_at": "2027-02-01T00:00:00Z",
+            "approval_ref": "AIGC-2026-014",
+            "version": "3.2.0",
+            "approvers": ["clin-0007", "staff-0192"],
+        },
+    ),
+    "tool.updated": _event(
+        3,
+        "tool.updated",
+        "2026-06-10T22:15:00Z",
+        _SYSTEM,
+        {
+            "tool_id": "sepsis-watch",
+            "version": "3.3.0",
+            "model_digest": _MODEL_DIGEST_V2,
+            "change_summary": "Retrained on 2025 data; lactate feature added.",
+            "previous_version": "3.2.0",
+            "within_pccp": True,
+        },
+    ),
+    "tool.validated": _event(
+        4,
+        "tool.validated",
+        "2026-01-25T16:00:00Z",
+        _DR_OKAFOR,
+        {
+            "tool_id": "sepsis-watch",
+            "site": "northside",
+            "unit": "ed",
+            "population": "adults_18_plus",
+            "data_period": {"start": "2025-01-01T00:00:00Z", "end": "2025-12-31T23:59:59Z"},
+            "metrics": {
+                "n": 4120,
+                "n_positive": 311,
+                "sensitivity": 0.82,
+                "specificity": 0.91,
+                "ppv": 0.43,
+                "auroc": 0.88,
+            },
+            "result": "passed",
+            "validation_ref": "VAL-2026-003",
+            "threshold": 0.6,
+        },
+    ),
+    "tool.threshold_changed": _event(
+        5,
+        "tool.threshold_changed",
+        "2026-03-03T08:00:00Z",
+        _DR_OKAFOR,
+        {
+            "tool_id": "sepsis-watch",
+            "parameter": "alert_threshold",
+            "old_value": 0.6,
+            "new_value": 0.7,
+            "reason": "Alert fatigue reported by ED nursing staff.",
+            "change_ref": "CHG-88123",
+            "unit": "ed",
+        },
+    ),
+    "tool.suspended": _event(
+        6,
+        "tool.suspended",
+        "2026-04-12T11:00:00Z",
+        _COMMITTEE,
+        {
+            "tool_id": "sepsis-watch",
+            "reason": "Suspected missed sepsis cases after threshold change; pending review.",
+            "incident_id": "INC-2026-041",
+        },
+    ),
+    "tool.reinstated": _event(
+        7,
+        "tool.reinstated",
+        "2026-05-02T09:30:00Z",
+        _COMMITTEE,
+        {
+            "tool_id": "sepsis-watch",
+            "reason": "Threshold restored to 0.6 and staff briefed; review closed.",
+        },
+    ),
+    "tool.retired": _event(
+        8,
+        "tool.retired",
+        "2027-01-31T17:00:00Z",
+        _COMMITTEE,
+        {
+            "tool_id": "sepsis-watch",
+            "reason": "Replaced by the EHR vendor's native deterioration model.",
+        },
+    ),
+    "clinician.trained": _event(
+        9,
+        "clinician.trained",
+        "2026-02-10T13:00:00Z",
+        _SYSTEM,
+        {
+            "clinician_id": "clin-4471",
+            "tool_id": "sepsis-watch",
+            "curriculum_version": "sw-3.2-basics-v2",
+            "completed_at": "2026-02-10T12:41:09Z",
+            "expires_at": "2027-02-10T00:00:00Z",
+            "clinician_role": "attending_physician",
+        },
+    ),
+    "output.generated": _event(
+        10,
+        "output.generated",
+        "2026-04-08T02:14:07.512Z",
+        _SYSTEM,
+        {
+            "output_id": "out-7f3a91",
+            "tool_id": "sepsis-watch",
+            "model_version": "3.2.0",
+            "site": "northside",
+            "unit": "ed",
+            "population": "adults_18_plus",
+            "patient_ref": "Patient/pseud-5c2e8d",
+            "encounter_ref": "Encounter/enc-991204",
+            "score": 0.64,
+            "label": "sepsis_risk_high",
+            "priority": "urgent",
+            "threshold_in_effect": 0.7,
+            "explanation": "Rising lactate, heart rate 118, temperature 38.9 C.",
+            "input_digest": "sha256:" + "a1" * 32,
+            "model_digest": _MODEL_DIGEST,
+        },
+    ),
+    "output.shown": _event(
+        11,
+        "output.shown",
+        "2026-04-08T02:15:00Z",
+        _SYSTEM,
+        {
+            "output_id": "out-7f3a91",
+            "clinician_id": "clin-4471",
+            "surface": "ed_tracking_board",
+            "shown_at": "2026-04-08T02:14:58.004Z",
+            "ui_version": "trackboard-2026.3",
+        },
+    ),
+    "output.acted": _event(
+        12,
+        "output.acted",
+        "2026-04-08T02:21:30Z",
+        _DR_OKAFOR,
+        {
+            "output_id": "out-7f3a91",
+            "clinician_id": "clin-4471",
+            "action": "overridden",
+            "reason_code": "clinical_picture_inconsistent",
+            "comment": "Tachycardia explained by pain; will reassess in one hour.",
+        },
+    ),
+    "monitoring.checked": _event(
+        13,
+        "monitoring.checked",
+        "2026-04-01T03:00:00Z",
+        _SYSTEM,
+        {
+            "tool_id": "sepsis-watch",
+            "metric": "ppv_weekly",
+            "window": {"start": "2026-03-25T00:00:00Z", "end": "2026-04-01T00:00:00Z"},
+            "value": 0.29,
+            "limit": 0.35,
+            "status": "drift",
+            "unit": "ed",
+            "n": 212,
+        },
+    ),
+    "monitoring.acknowledged": _event(
+        14,
+        "monitoring.acknowledged",
+        "2026-04-02T10:05:00Z",
+        _DR_OKAFOR,
+        {
+            "tool_id": "sepsis-watch",
+            "check_event_id": "6f1c2b7e-3d4a-4c8e-9a10-000000000013",
+            "decision": "review_requested",
+            "comment": "PPV drop coincides with the threshold change; requesting review.",
+        },
+    ),
+    "incident.reported": _event(
+        15,
+        "incident.reported",
+        "2026-04-09T07:45:00-04:00",
+        _RISK,
+        {
+            "incident_id": "INC-2026-041",
+            "category": "false_negative",
+            "output_ids": ["out-7f3a91"],
+            "patient_ref": "Patient/pseud-5c2e8d",
+            "harm": "moderate_harm",
+            "aware_at": "2026-04-09T07:30:00-04:00",
+            "description": "Sepsis recognised 6 h after an overridden alert; patient transferred to ICU.",
+            "tool_id": "sepsis-watch",
+            "safety_event_type": "incident",
+            "serious": True,
+        },
+    ),
+    "incident.classified": _event(
+        16,
+        "incident.classified",
+        "2026-04-11T15:00:00Z",
+        _RISK,
+        {
+            "incident_id": "INC-2026-041",
+            "harm": "severe_harm",
+            "serious": True,
+            "widespread": False,
+            "rationale": "ICU stay prolonged; re-rated after the clinical review.",
+        },
+    ),
+    "incident.assigned": _event(
+        17,
+        "incident.assigned",
+        "2026-04-09T12:00:00Z",
+        _RISK,
+        {
+            "incident_id": "INC-2026-041",
+            "reviewer": "staff-0311",
+            "due_at": "2026-06-11T23:59:59Z",
+        },
+    ),
+    "incident.reviewed": _event(
+        18,
+        "incident.reviewed",
+        "2026-05-20T16:00:00Z",
+        _COMMITTEE,
+        {
+            "incident_id": "INC-2026-041",
+            "findings": "Threshold raised without validation; override not escalated.",
+            "root_causes": ["governance", "human_factors"],
+            "reviewers": ["staff-0311", "clin-0007", "staff-0192", "pr-0004"],
+            "causal_statements": [
+                "Raising the alert threshold without revalidation increased missed alerts, "
+                "which delayed sepsis recognition."
+            ],
+        },
+    ),
+    "incident.reported_externally": _event(
+        19,
+        "incident.reported_externally",
+        "2026-04-15T10:00:00Z",
+        _RISK,
+        {
+            "incident_id": "INC-2026-041",
+            "regime": "fda_mdr",
+            "authority": "Acme Clinical AI (manufacturer)",
+            "reference": "MW-2026-55512",
+            "reported_at": "2026-04-15T09:42:00Z",
+            "report_kind": "initial",
+        },
+    ),
+    "incident.closed": _event(
+        20,
+        "incident.closed",
+        "2026-07-30T12:00:00Z",
+        _COMMITTEE,
+        {
+            "incident_id": "INC-2026-041",
+            "outcome": "remediated",
+            "summary": "Threshold restored, change control tightened, remediation verified effective.",
+        },
+    ),
+    "remediation.planned": _event(
+        21,
+        "remediation.planned",
+        "2026-05-21T09:00:00Z",
+        _COMMITTEE,
+        {
+            "incident_id": "INC-2026-041",
+            "remediation_id": "REM-2026-017",
+            "action": "Require committee sign-off and revalidation for any threshold change.",
+            "owner": "staff-0192",
+            "due_at": "2026-06-30T23:59:59Z",
+            "strength": "stronger",
+            "measure": "No unapproved threshold_changed events in the next 90 days.",
+        },
+    ),
+    "remediation.completed": _event(
+        22,
+        "remediation.completed",
+        "2026-07-28T15:00:00Z",
+        _RISK,
+        {
+            "remediation_id": "REM-2026-017",
+            "verified_by": "staff-0192",
+            "effective": True,
+            "incident_id": "INC-2026-041",
+        },
+    ),
+}
