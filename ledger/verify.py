@@ -9,9 +9,10 @@ The steps match docs/auditing.md:
   4. The link: prev_hash equals the stored hash of the row before (else "broken link").
   5. The hash: SHA-256(0x02 || prev_hash || entry) recomputed from the stored
      canonical bytes equals the stored hash (else "hash mismatch").
-  6. The idempotency digest matches the stored bytes (else "digest mismatch"),
+  6. The stored Merkle leaf hash is SHA-256(0x00 || entry) (else "leaf mismatch"),
+     the idempotency digest matches the stored bytes (else "digest mismatch"),
      and recorded time never goes backwards (else "time reversed").
-  7. Every stored event is accounted for by a chain row (else "unchained event").
+  7. Every stored event has a chain position (else "unchained event").
 
 Memory does not grow with the log: rows are streamed, findings are capped.
 """
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ledger.chain import GENESIS, content_digest, entry_bytes, link_hash
+from ledger.merkle import leaf_hash
 
 MAX_FINDINGS = 1000
 
@@ -91,10 +93,10 @@ class _Cursor:
 def verify_rows(
     rows: Iterable[tuple[Any, ...]],
     *,
-    unchained: Callable[[], Iterable[tuple[str, int]]] = lambda: (),
+    unchained: Callable[[], Iterable[str]] = lambda: (),
     progress: Callable[[int], None] | None = None,
 ) -> Report:
-    """Run steps 2-7 over rows (seq, event_id, recorded_us, prev_hash, hash, digest, topic, state)."""
+    """Run steps 2-7 over rows (seq, event_id, recorded_us, prev_hash, hash, digest, topic, state, leaf_hash)."""
     report, last = Report(), _Cursor()
     for row in rows:  # step 1: the caller streams them in seq order
         for finding in _check_row(row, last):
@@ -102,14 +104,14 @@ def verify_rows(
         report.events += 1
         if progress is not None and report.events % 10_000 == 0:
             progress(report.events)
-    for event_id, position in unchained():  # step 7
-        report.add(Finding(None, "unchained event", f"event_id {event_id} (stored position {position})"))
+    for event_id in unchained():  # step 7
+        report.add(Finding(None, "unchained event", f"event_id {event_id} has no seq or hash"))
     report.head_seq, report.head_hash = last.seq, last.hash
     return report
 
 
 def _check_row(row: tuple[Any, ...], last: _Cursor) -> Iterator[Finding]:
-    seq, _, recorded_us, prev_hash, stored_hash, digest, topic, state = row
+    seq, _, recorded_us, prev_hash, stored_hash, digest, topic, state, stored_leaf = row
     prev_hash, stored_hash = bytes(prev_hash), bytes(stored_hash)
     if state is None or topic is None:  # step 2
         yield Finding(seq, "missing event", "the chain row has no stored event")
@@ -120,12 +122,15 @@ def _check_row(row: tuple[Any, ...], last: _Cursor) -> Iterator[Finding]:
         )
     if state is not None:
         body = bytes(state)
-        computed = link_hash(prev=prev_hash, entry=entry_bytes(seq=seq, recorded_us=recorded_us, body=body))
+        entry = entry_bytes(seq=seq, recorded_us=recorded_us, body=body)
+        computed = link_hash(prev=prev_hash, entry=entry)
         if computed != stored_hash:  # step 5
             yield Finding(
                 seq, "hash mismatch", "stored bytes do not hash to the stored hash", computed.hex(), stored_hash.hex()
             )
-        if content_digest(body) != bytes(digest):  # step 6
+        if leaf_hash(entry) != bytes(stored_leaf or b""):  # step 6
+            yield Finding(seq, "leaf mismatch", "the stored Merkle leaf hash does not match the entry")
+        if content_digest(body) != bytes(digest):
             yield Finding(seq, "digest mismatch", "idempotency digest does not match the stored bytes")
     if recorded_us < last.recorded_us:
         yield Finding(seq, "time reversed", "recorded before the entry that precedes it")
@@ -142,4 +147,4 @@ def _check_position(seq: int, last: _Cursor) -> Iterator[Finding]:
 
 def verify_store(ledger: Any, *, progress: Callable[[int], None] | None = None) -> Report:
     """Verify an open Ledger from its database (read-only)."""
-    return verify_rows(ledger.scan(), unchained=ledger.orphan_events, progress=progress)
+    return verify_rows(ledger.scan(), unchained=ledger.unchained_events, progress=progress)

@@ -1,7 +1,8 @@
 """An attacker with full control of the database: triggers off, rows edited directly.
 
 Used by the tamper tests on both stores. Statements name tables as
-``{events}`` and ``{chain}``; ``{id}`` columns compare with ``event_key``.
+``{events}`` (events with their chain columns) and ``{nodes}`` (Merkle nodes);
+``originator_id`` compares with ``event_key``.
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ class Attacker:
         self.db = parse_database_url(url)
         self.backend = self.db.backend
         if self.backend == "sqlite":
-            self.tables = {"events": "stored_events", "chain": "ledger_chain"}
+            self.tables = {"events": "stored_events", "nodes": "ledger_merkle_nodes"}
         else:
             schema = self.db.settings["POSTGRES_SCHEMA"]
-            self.tables = {"events": f'"{schema}".ledger_events', "chain": f'"{schema}".ledger_chain'}
+            self.tables = {"events": f'"{schema}".ledger_events', "nodes": f'"{schema}".ledger_merkle_nodes'}
 
     def run(self, *statements: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         """Execute statements in one transaction; return the last one's rows."""

@@ -163,8 +163,11 @@ class GroupCommitter:
             return
         try:
             receipts = self._ledger.append_batch([p.event for p in batch])
-        except EventConflict:
-            self._one_by_one(batch)
+        except EventConflict as exc:
+            if len(batch) == 1:
+                self._fail(batch, exc)
+            else:
+                self._one_by_one(batch)
             return
         except Exception as exc:  # StoreUnavailable or a bug: handed to every waiter, never swallowed
             self._fail(batch, exc)
@@ -188,8 +191,9 @@ class GroupCommitter:
             pending.future.set_result(receipt)
 
     def _fail(self, batch: list[_Pending], exc: Exception) -> None:
-        with self._lock:
-            self._stats.failed_batches += 1
+        if not isinstance(exc, EventConflict):
+            with self._lock:
+                self._stats.failed_batches += 1
         for pending in batch:
             # A fresh StoreUnavailable per waiter: each request raises its own.
             own = StoreUnavailable(str(exc)) if isinstance(exc, StoreUnavailable) else exc

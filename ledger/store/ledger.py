@@ -91,7 +91,10 @@ class Ledger:
             return []
         receipts: list[Receipt] = []
         with _translated():
-            self.app.save(*facts, receipts=receipts)
+            # The application's event store (mapper, then recorder). Application.save()
+            # would first check each fact against a runtime Protocol, which costs more
+            # than hashing it; facts are not aggregates, so there is nothing to collect.
+            self.app.events.put(facts, receipts=receipts)
         return receipts
 
     def find_conflict(self, items: Sequence[tuple[int, Event]]) -> tuple[int, EventConflict] | None:
@@ -131,10 +134,15 @@ class Ledger:
         with _translated():
             yield from self.recorder.scan_records(batch=batch)
 
-    def orphan_events(self) -> list[tuple[str, int]]:
-        """Stored events that no chain row accounts for."""
+    def unchained_events(self) -> list[str]:
+        """Stored events that carry no chain position (event_ids)."""
         with _translated():
-            return self.recorder.orphan_events()
+            return self.recorder.unchained_events()
+
+    def get_nodes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """Stored perfect Merkle nodes among ``keys`` (the merkle.NodeReader protocol)."""
+        with _translated():
+            return self.recorder.get_nodes(keys)
 
     def close(self) -> None:
         """Release the database connections."""

@@ -36,23 +36,28 @@ class Existing:
 
 
 @dataclass(frozen=True, slots=True)
-class ChainRow:
-    """A new row of the chain table, written with its stored event."""
+class Row:
+    """A new row of the events table: eventsourcing's columns and the chain's."""
 
+    event: StoredEvent
     seq: int
-    event_id: UUID
     digest: bytes
     recorded_us: int
     prev_hash: bytes
     hash: bytes
+    leaf_hash: bytes
+
+    @property
+    def event_id(self) -> UUID:
+        """The event_id (eventsourcing's originator id)."""
+        return _as_uuid(self.event.originator_id)
 
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """The outcome: stored events, chain rows and Merkle nodes to insert; one receipt per input."""
+    """The outcome: rows to insert, Merkle nodes above the leaves, one receipt per input."""
 
-    new_events: list[StoredEvent]
-    rows: list[ChainRow]
+    rows: list[Row]
     receipts: list[Receipt]
     nodes: list[Node]
 
@@ -76,12 +81,12 @@ def plan_append(
     """Assign seq, time and hashes to the new events; answer retries; refuse conflicts.
 
     The recorded time never goes backwards along the chain: a clock that steps
-    back is clamped to the previous entry's time.
+    back is clamped to the previous entry's time. Leaves (level 0) are stored
+    with their rows; ``nodes`` holds the completed subtrees above them.
     """
     recorded_us = max(now_us, head.recorded_us)
     seen: dict[UUID, Existing] = dict(existing)
-    plan = Plan([], [], [], [])
-    leaves: list[bytes] = []
+    plan = Plan([], [], [])
     prev, seq = head.hash, head.seq
     for event in stored:
         event_id = _as_uuid(event.originator_id)
@@ -92,17 +97,15 @@ def plan_append(
         seq += 1
         entry = entry_bytes(seq=seq, recorded_us=recorded_us, body=event.state)
         hash_ = link_hash(prev=prev, entry=entry)
-        leaves.append(leaf_hash(entry))
-        row = ChainRow(seq, event_id, digest, recorded_us, prev, hash_)
+        plan.rows.append(Row(event, seq, digest, recorded_us, prev, hash_, leaf_hash(entry)))
         receipt = Receipt(str(event_id), seq, hash_, prev, recorded_us, created=True)
         seen[event_id] = Existing(receipt, digest)
-        plan.new_events.append(event)
-        plan.rows.append(row)
         plan.receipts.append(receipt)
         prev = hash_
-    if leaves:
+    if plan.rows:
         reader = MemoryNodes((level, index, h) for (level, index), h in frontier.items())
-        plan.nodes.extend(nodes_for_append(start_index=head.seq, leaf_hashes=leaves, reader=reader))
+        nodes = nodes_for_append(start_index=head.seq, leaf_hashes=[r.leaf_hash for r in plan.rows], reader=reader)
+        plan.nodes.extend(node for node in nodes if node[0] > 0)
     return plan
 
 

@@ -1,4 +1,4 @@
-"""What the SQLite and PostgreSQL recorders share: topics, columns, the clock."""
+"""What the SQLite and PostgreSQL recorders share: topics, columns, the clock, the interface."""
 
 from __future__ import annotations
 
@@ -7,13 +7,17 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 from uuid import UUID
 
+from ledger.merkle import NodeKey
 from ledger.store.plan import Existing
 from ledger.store.records import Record
 
 TOPIC_PREFIX = "ledger:"
 
+# The chain's columns, added to eventsourcing's events table.
+CHAIN_COLUMNS = ("seq", "digest", "recorded_us", "prev_hash", "hash", "leaf_hash")
+
 # The columns every backend selects for a record, in this order.
-RECORD_COLUMNS = "c.seq, c.event_id, c.recorded_us, c.prev_hash, c.hash, c.digest, e.topic, e.state"
+RECORD_COLUMNS = "seq, originator_id, recorded_us, prev_hash, hash, digest, topic, state, leaf_hash"
 
 
 def topic_of_type(event_type: str) -> str:
@@ -22,10 +26,8 @@ def topic_of_type(event_type: str) -> str:
 
 
 def type_of_topic(topic: str | None) -> str:
-    """The event type named by a stored topic ('' when the event row is missing)."""
-    if topic is None:
-        return ""
-    return topic.removeprefix(TOPIC_PREFIX)
+    """The event type named by a stored topic."""
+    return (topic or "").removeprefix(TOPIC_PREFIX)
 
 
 def now_us() -> int:
@@ -33,8 +35,10 @@ def now_us() -> int:
     return time.time_ns() // 1000
 
 
-class RecorderMixin:
-    """Marker for the ledger's recorders; see LedgerRecorder for the interface."""
+def record_of(row: Sequence[Any], event_id: str) -> Record:
+    """A selected row (RECORD_COLUMNS order) as a Record."""
+    seq, _, recorded_us, prev_hash, hash_, _, topic, body, _ = row
+    return Record(seq, event_id, type_of_topic(topic), bytes(body), bytes(prev_hash), bytes(hash_), recorded_us)
 
 
 class LedgerRecorder(Protocol):
@@ -48,9 +52,8 @@ class LedgerRecorder(Protocol):
 
     def scan_records(self, *, batch: int = 5000) -> Iterator[tuple[Any, ...]]: ...
 
-    def orphan_events(self) -> list[tuple[str, int]]: ...
+    def unchained_events(self) -> list[str]: ...
+
+    def get_nodes(self, keys: Sequence[NodeKey]) -> dict[NodeKey, bytes]: ...
 
     def max_notification_id(self) -> int | None: ...
-
-    @staticmethod
-    def to_record(row: Any) -> Record: ...

@@ -1,8 +1,8 @@
-"""The chain on SQLite: eventsourcing's application recorder plus the chain table.
+"""The chain on SQLite: eventsourcing's events table, extended with the chain's columns.
 
 Writers take SQLite's write lock with ``BEGIN IMMEDIATE`` before reading the
 chain head, so writers in other threads or processes queue behind it and the
-head they read cannot change before they commit.
+head they read cannot change before they commit. ``seq`` is the table's rowid.
 """
 
 from __future__ import annotations
@@ -13,27 +13,32 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import Notification, StoredEvent
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
+from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from ledger.merkle import NodeKey
-from ledger.store.plan import ChainRow, Existing, Head, frontier_keys, plan_append
-from ledger.store.recorder import RECORD_COLUMNS, RecorderMixin, now_us, type_of_topic
+from ledger.store.plan import Existing, Head, Row, frontier_keys, plan_append
 from ledger.store.records import Receipt, Record
+from ledger.store.recorder import RECORD_COLUMNS, now_us, record_of
 
 EVENTS = "stored_events"
-CHAIN = "ledger_chain"
 NODES = "ledger_merkle_nodes"
 
-_CREATE_CHAIN = f"""
-CREATE TABLE IF NOT EXISTS {CHAIN} (
+# eventsourcing's columns (its primary key kept as a UNIQUE constraint) plus the chain's;
+# seq is the rowid, so the log is read in seq order without another index.
+_CREATE_EVENTS = f"""
+CREATE TABLE IF NOT EXISTS {EVENTS} (
     seq INTEGER PRIMARY KEY,
-    event_id TEXT NOT NULL UNIQUE,
+    originator_id TEXT NOT NULL,
+    originator_version INTEGER NOT NULL,
+    topic TEXT NOT NULL,
+    state BLOB NOT NULL,
     digest BLOB NOT NULL,
     recorded_us INTEGER NOT NULL,
     prev_hash BLOB NOT NULL,
-    hash BLOB NOT NULL
+    hash BLOB NOT NULL,
+    leaf_hash BLOB NOT NULL,
+    UNIQUE (originator_id, originator_version)
 )"""
-
 
 _CREATE_NODES = f"""
 CREATE TABLE IF NOT EXISTS {NODES} (
@@ -42,6 +47,12 @@ CREATE TABLE IF NOT EXISTS {NODES} (
     hash BLOB NOT NULL,
     PRIMARY KEY (level, idx)
 ) WITHOUT ROWID"""
+
+_INSERT_ROW = (
+    f"INSERT INTO {EVENTS} (seq, originator_id, originator_version, topic, state, "
+    "digest, recorded_us, prev_hash, hash, leaf_hash) VALUES (?,?,?,?,?,?,?,?,?,?)"
+)
+_SELECT = f"SELECT {RECORD_COLUMNS} FROM {EVENTS}"
 
 
 def _append_only(table: str) -> list[str]:
@@ -52,21 +63,12 @@ def _append_only(table: str) -> list[str]:
     ]
 
 
-_SELECT_RECORDS = (
-    f"SELECT {RECORD_COLUMNS} FROM {CHAIN} c LEFT JOIN {EVENTS} e "
-    "ON e.originator_id = c.event_id AND e.originator_version = 1"
-)
-
-
-class SQLiteLedgerRecorder(SQLiteApplicationRecorder, RecorderMixin):
-    """Stores each event with eventsourcing and links it into the chain, in one transaction."""
+class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
+    """Stores each event with its chain columns and Merkle nodes, in one transaction."""
 
     def construct_create_table_statements(self) -> list[str]:
-        """eventsourcing's events table, the chain table, and the append-only triggers."""
-        statements = super().construct_create_table_statements()
-        statements += [_CREATE_CHAIN, _CREATE_NODES]
-        statements += _append_only(EVENTS) + _append_only(CHAIN) + _append_only(NODES)
-        return statements
+        """The events table with the chain's columns, the Merkle nodes, the triggers."""
+        return [_CREATE_EVENTS, _CREATE_NODES, *_append_only(EVENTS), *_append_only(NODES)]
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int]:
         """Append under SQLite's write lock; return each event's seq (its notification id)."""
@@ -82,8 +84,7 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder, RecorderMixin):
                     frontier=self._nodes(c, frontier_keys(head.seq)),
                     now_us=now_us(),
                 )
-                self._insert_events(SQLiteCursor(c), plan.new_events)
-                c.executemany(f"INSERT INTO {CHAIN} VALUES (?,?,?,?,?,?)", [_row(r) for r in plan.rows])
+                c.executemany(_INSERT_ROW, [_row(r) for r in plan.rows])
                 c.executemany(f"INSERT INTO {NODES} VALUES (?,?,?)", plan.nodes)
             except BaseException:
                 conn.rollback()
@@ -93,14 +94,17 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder, RecorderMixin):
         return [r.seq for r in plan.receipts]
 
     def _head(self, c: sqlite3.Cursor) -> Head:
-        c.execute(f"SELECT seq, hash, recorded_us FROM {CHAIN} ORDER BY seq DESC LIMIT 1")
+        c.execute(f"SELECT seq, hash, recorded_us FROM {EVENTS} ORDER BY seq DESC LIMIT 1")
         row = c.fetchone()
         return Head(0, bytes(32), 0) if row is None else Head(row[0], bytes(row[1]), row[2])
 
     def _nodes(self, c: sqlite3.Cursor, keys: Sequence[NodeKey]) -> dict[NodeKey, bytes]:
         found: dict[NodeKey, bytes] = {}
         for level, index in keys:
-            c.execute(f"SELECT hash FROM {NODES} WHERE level = ? AND idx = ?", (level, index))
+            if level == 0:  # leaves live with their rows
+                c.execute(f"SELECT leaf_hash FROM {EVENTS} WHERE seq = ?", (index + 1,))
+            else:
+                c.execute(f"SELECT hash FROM {NODES} WHERE level = ? AND idx = ?", (level, index))
             row = c.fetchone()
             if row is not None:
                 found[(level, index)] = bytes(row[0])
@@ -117,8 +121,8 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder, RecorderMixin):
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             c.execute(
-                f"SELECT seq, event_id, digest, recorded_us, prev_hash, hash FROM {CHAIN} "
-                f"WHERE event_id IN ({','.join('?' * len(chunk))})",
+                f"SELECT seq, originator_id, digest, recorded_us, prev_hash, hash FROM {EVENTS} "
+                f"WHERE originator_id IN ({','.join('?' * len(chunk))}) AND originator_version = 1",
                 chunk,
             )
             for seq, event_id, digest, recorded_us, prev_hash, hash_ in c.fetchall():
@@ -128,38 +132,36 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder, RecorderMixin):
         return found
 
     def select_existing(self, event_ids: Sequence[UUID]) -> dict[UUID, Existing]:
-        """What the chain already holds for these event_ids."""
+        """What the ledger already holds for these event_ids."""
         with self.datastore.transaction(commit=False) as c:
             return self._existing(c.sqlite_cursor, event_ids)
 
+    def _select(self, where: str, params: Sequence[Any]) -> list[Any]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"{_SELECT} {where}", params)
+            return list(c.fetchall())
+
     def select_records(self, *, after_seq: int, limit: int) -> list[Record]:
         """Records with seq > after_seq, in seq order."""
-        with self.datastore.transaction(commit=False) as c:
-            c.execute(f"{_SELECT_RECORDS} WHERE c.seq > ? ORDER BY c.seq LIMIT ?", (after_seq, limit))
-            return [self.to_record(row) for row in c.fetchall()]
+        rows = self._select("WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit))
+        return [record_of(r, str(UUID(r[1]))) for r in rows]
 
     def select_record(self, event_id: UUID) -> Record | None:
         """The record of one event, or None."""
-        with self.datastore.transaction(commit=False) as c:
-            c.execute(f"{_SELECT_RECORDS} WHERE c.event_id = ?", (event_id.hex,))
-            row = c.fetchone()
-        return None if row is None else self.to_record(row)
+        rows = self._select("WHERE originator_id = ? AND originator_version = 1", (event_id.hex,))
+        return record_of(rows[0], str(event_id)) if rows else None
 
     def scan_records(self, *, batch: int = 5000) -> Iterator[tuple[Any, ...]]:
-        """Every chain row joined with its event, in seq order, streamed (duplicates kept)."""
+        """Every row in seq order, streamed (RECORD_COLUMNS)."""
         with self.datastore.transaction(commit=False) as c:
-            c.execute(f"{_SELECT_RECORDS} ORDER BY c.seq")
+            c.execute(f"{_SELECT} ORDER BY seq")
             while rows := c.sqlite_cursor.fetchmany(batch):
                 yield from (tuple(r) for r in rows)
 
-    def orphan_events(self) -> list[tuple[str, int]]:
-        """Stored events that no chain row accounts for: (event_id, notification id)."""
-        with self.datastore.transaction(commit=False) as c:
-            c.execute(
-                f"SELECT e.originator_id, e.rowid FROM {EVENTS} e LEFT JOIN {CHAIN} c "
-                "ON c.event_id = e.originator_id WHERE c.seq IS NULL ORDER BY e.rowid"
-            )
-            return [(str(UUID(r[0])), r[1]) for r in c.fetchall()]
+    def unchained_events(self) -> list[str]:
+        """Stored events that carry no chain position (only a forger could write one)."""
+        rows = self._select("WHERE seq IS NULL OR hash IS NULL", ())
+        return [str(UUID(r[1])) for r in rows]
 
     def select_notifications(
         self,
@@ -174,50 +176,32 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder, RecorderMixin):
         where: list[str] = ["1=1"]
         params: list[int | str] = []
         if start is not None:
-            where.append("c.seq >= ?" if inclusive_of_start else "c.seq > ?")
+            where.append("seq >= ?" if inclusive_of_start else "seq > ?")
             params.append(start)
         if stop is not None:
-            where.append("c.seq <= ?")
+            where.append("seq <= ?")
             params.append(stop)
         if topics:
-            where.append(f"e.topic IN ({','.join('?' * len(topics))})")
+            where.append(f"topic IN ({','.join('?' * len(topics))})")
             params += list(topics)
-        sql = f"{_SELECT_RECORDS} WHERE {' AND '.join(where)} ORDER BY c.seq LIMIT ?"
-        with self.datastore.transaction(commit=False) as c:
-            c.execute(sql, [*params, limit])
-            return [self.to_notification(row) for row in c.fetchall()]
+        rows = self._select(f"WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?", [*params, limit])
+        return [
+            Notification(id=r[0], originator_id=UUID(r[1]), originator_version=1, topic=r[6], state=bytes(r[7]))
+            for r in rows
+        ]
 
     def max_notification_id(self) -> int:
         """The last seq, 0 when the ledger is empty."""
         with self.datastore.transaction(commit=False) as c:
-            c.execute(f"SELECT MAX(seq) FROM {CHAIN}")
+            c.execute(f"SELECT MAX(seq) FROM {EVENTS}")
             return int(c.fetchone()[0] or 0)
-
-    @staticmethod
-    def to_notification(row: Any) -> Notification:
-        """A joined row as an eventsourcing notification whose id is the seq."""
-        return Notification(
-            id=row[0], originator_id=UUID(row[1]), originator_version=1, topic=row[6], state=bytes(row[7])
-        )
-
-    @staticmethod
-    def to_record(row: Any) -> Record:
-        """A joined row as a Record."""
-        seq, event_id, recorded_us, prev_hash, hash_, _, topic, body = tuple(row)
-        return Record(
-            seq,
-            str(UUID(event_id)),
-            type_of_topic(topic),
-            bytes(body or b""),
-            bytes(prev_hash),
-            bytes(hash_),
-            recorded_us,
-        )
 
 
 def _hex(originator_id: UUID | str) -> str:
     return originator_id.hex if isinstance(originator_id, UUID) else UUID(originator_id).hex
 
 
-def _row(r: ChainRow) -> tuple[Any, ...]:
-    return (r.seq, r.event_id.hex, r.digest, r.recorded_us, r.prev_hash, r.hash)
+def _row(r: Row) -> tuple[Any, ...]:
+    e = r.event
+    return (r.seq, _hex(e.originator_id), e.originator_version, e.topic, e.state,
+            r.digest, r.recorded_us, r.prev_hash, r.hash, r.leaf_hash)  # fmt: skip

@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from ledger import merkle
 from ledger.errors import EventConflict, InvalidEvent
 from ledger.store import Ledger
 from ledger.verify import verify_store
@@ -135,3 +136,20 @@ def test_concurrent_writers_make_one_dense_chain(store_url: str) -> None:
 
 def ledger_submit_each(ledger: Ledger, events: list[dict[str, object]]):
     return [ledger.submit([event])[0] for event in events]
+
+
+def test_stored_merkle_nodes_give_the_rfc6962_root_and_valid_proofs(ledger: Ledger) -> None:
+    for size in (1, 2, 5, 1, 13, 3):  # uneven batches cross every subtree boundary
+        ledger.submit(many_shown(size, prefix=f"m{size}-{ledger.head_seq()}"))
+    records = list(ledger.records())
+    leaves = [merkle.leaf_hash(r.entry) for r in records]
+    n = len(leaves)
+    assert merkle.root(n, ledger) == merkle.root_of_leaves(leaves)
+    for index in (0, 7, n - 1):
+        proof = merkle.inclusion_proof(index=index, size=n, reader=ledger)
+        merkle.verify_inclusion(index=index, size=n, leaf_hash=leaves[index], proof=proof, root=merkle.root(n, ledger))
+    for old in (1, 8, n - 1):
+        proof = merkle.consistency_proof(size1=old, size2=n, reader=ledger)
+        merkle.verify_consistency(
+            size1=old, size2=n, root1=merkle.root_of_leaves(leaves[:old]), root2=merkle.root(n, ledger), proof=proof
+        )

@@ -64,6 +64,7 @@ def _rows() -> list[tuple[object, ...]]:
             hashlib.sha256(e["canonical"].encode()).digest(),
             "ledger:x",
             e["canonical"].encode(),
+            bytes.fromhex(e["leaf_hash"]),
         )
         for e in VECTORS["entries"]
     ]
@@ -77,12 +78,15 @@ def test_the_verifier_passes_the_vectors() -> None:
 @pytest.mark.parametrize("position", range(6))
 def test_the_verifier_names_the_seq_of_any_flipped_byte(position: int) -> None:
     rows = _rows()
-    seq, *rest = rows[position]
-    body = bytearray(rest[-1])  # type: ignore[arg-type]
+    row = list(rows[position])
+    body = bytearray(row[7])  # type: ignore[arg-type]
     body[len(body) // 2] ^= 0x40
-    rows[position] = (seq, *rest[:-1], bytes(body))
+    row[7] = bytes(body)
+    rows[position] = tuple(row)
     report = verify_rows(rows)
-    assert [(f.seq, f.kind) for f in report.findings] == [(seq, "hash mismatch"), (seq, "digest mismatch")]
+    seq = row[0]
+    kinds = [(f.seq, f.kind) for f in report.findings]
+    assert kinds == [(seq, "hash mismatch"), (seq, "leaf mismatch"), (seq, "digest mismatch")]
 
 
 def test_a_verifier_over_no_rows_reports_zero_events_not_a_pass_of_something() -> None:
