@@ -164,12 +164,18 @@ def bench_append(args: argparse.Namespace) -> None:
 
 
 def _append_row(store: Store, size: int, count: int, rounds: int) -> str:
-    plain_rates, ledger_rates, full_rates = [], [], []
+    plain_rates: list[float] = []
+    ledger_rates: list[float] = []
+    full_rates: list[float] = []
     plain = PlainApp(env=store.plain_env)
+
+    def save_plain(items: Sequence[Any]) -> None:
+        plain.save(*items)
+
     with Ledger(store.ledger_url) as ledger:
         for _ in range(rounds):
             baseline = [PlainRecorded.of(f) for f in facts_of(sample_events(count))]
-            plain_rates.append(run_batches(lambda items, app=plain: app.save(*items), baseline, size))
+            plain_rates.append(run_batches(save_plain, baseline, size))
             ledger_rates.append(run_batches(ledger.append_facts, facts_of(sample_events(count)), size))
             full_rates.append(run_batches(ledger.submit, sample_events(count), size))
     plain.close()

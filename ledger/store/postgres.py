@@ -19,8 +19,8 @@ from psycopg.sql import SQL, Composed, Identifier
 
 from ledger.merkle import Node, NodeKey
 from ledger.store.plan import Existing, Head, Row, frontier_keys, plan_append
-from ledger.store.records import Receipt, Record
 from ledger.store.recorder import RECORD_COLUMNS, now_us, record_of
+from ledger.store.records import Receipt, Record
 
 NODES = "ledger_merkle_nodes"
 _REFUSE = "ledger_refuse_change"

@@ -17,8 +17,8 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from ledger.merkle import NodeKey
 from ledger.store.plan import Existing, Head, Row, frontier_keys, plan_append
-from ledger.store.records import Receipt, Record
 from ledger.store.recorder import RECORD_COLUMNS, now_us, record_of
+from ledger.store.records import Receipt, Record
 
 EVENTS = "stored_events"
 NODES = "ledger_merkle_nodes"
