@@ -355,4 +355,23 @@ EXAMPLES: Final[dict[str, dict[str, Any]]] = {
             "incident_id": "INC-2026-041",
         },
     ),
+    "ledger.signing_key_activated": _event(
+        31,
+        "ledger.signing_key_activated",
+        "2026-01-02T09:00:00Z",
+        _RISK,
+        {
+            "key_name": "ledger.northside.example",
+            "key_id": "e7887a36",
+            "verifier_key": "ledger.northside.example+e7887a36+AXhaNI6OFSEG9fj6n7OXtnMT9zbrIEByN4Q1Q6zDAxTV",
+            "reason": "Initial checkpoint signing key.",
+        },
+    ),
+    "ledger.signing_key_retired": _event(
+        32,
+        "ledger.signing_key_retired",
+        "2026-12-31T09:00:00Z",
+        _RISK,
+        {"key_name": "ledger.northside.example", "key_id": "e7887a36", "reason": "Scheduled yearly rotation."},
+    ),
 }
