@@ -1,30 +1,44 @@
-"""Verifying the chain from the database, in numbered steps.
+"""Verifying the ledger from its database, in numbered steps (docs/auditing.md has the same numbers).
 
-The steps match docs/auditing.md:
-
-  1. Stream every chain row joined with its stored event, in seq order.
-  2. For each row: the stored event exists (else "missing event").
+  1. Stream every row of the events table in seq order, read-only.
+  2. For each row: its stored event bytes exist (else "missing event").
   3. seq is dense: the row's seq is the previous seq + 1 (else "gap", or
      "duplicate" when a seq repeats).
   4. The link: prev_hash equals the stored hash of the row before (else "broken link").
-  5. The hash: SHA-256(0x02 || prev_hash || entry) recomputed from the stored
-     canonical bytes equals the stored hash (else "hash mismatch").
-  6. The stored Merkle leaf hash is SHA-256(0x00 || entry) (else "leaf mismatch"),
-     the idempotency digest matches the stored bytes (else "digest mismatch"),
-     and recorded time never goes backwards (else "time reversed").
+  5. The hash: SHA-256(0x02 || prev_hash || entry), recomputed from the stored
+     canonical bytes, equals the stored hash (else "hash mismatch").
+  6. The stored Merkle leaf is SHA-256(0x00 || entry) (else "leaf mismatch"), the
+     retry digest matches the bytes (else "digest mismatch"), and recorded time
+     never goes backwards (else "time reversed").
   7. Every stored event has a chain position (else "unchained event").
+  8. The RFC 6962 root is recomputed from the recomputed leaves at the size of
+     every checkpoint: those the database holds, those published in the
+     checkpoint folder, and the auditor's own (``--trusted-checkpoint``). A
+     checkpoint larger than the log means entries were removed ("log truncated");
+     a different root means entries were altered or rewritten ("root mismatch").
+  9. Every checkpoint's signature is verified against the trusted keys, and its
+     origin must be this log's ("checkpoint signature", "checkpoint origin").
+ 10. Consistency of each checkpoint with the next follows from 8: every root was
+     recomputed from one and the same sequence of leaves, so each smaller tree
+     is a prefix of each larger one. A checkpoint that is not consistent with
+     the others fails step 8 at its own size.
 
-Memory does not grow with the log: rows are streamed, findings are capped.
+Memory does not grow with the log: rows are streamed, the tree is kept as a
+compact range (one hash per level), findings are capped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ledger.chain import GENESIS, content_digest, entry_bytes, link_hash
-from ledger.merkle import leaf_hash
+from ledger.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint_body
+from ledger.errors import InputError, IntegrityError, LedgerError
+from ledger.keys import Keyring
+from ledger.merkle import EMPTY_ROOT, leaf_hash, node_hash
+from ledger.note import parse_note
 
 MAX_FINDINGS = 1000
 
@@ -51,6 +65,14 @@ class Finding:
         return text + (f": {self.detail}" if self.detail else "")
 
 
+@dataclass(frozen=True)
+class Claim:
+    """A signed checkpoint to check against the log, and where it came from."""
+
+    source: str  # "database", "folder", "trusted"
+    note: str
+
+
 @dataclass
 class Report:
     """What verification checked and found."""
@@ -58,12 +80,15 @@ class Report:
     events: int = 0
     head_seq: int = 0
     head_hash: bytes = GENESIS
+    root: bytes = EMPTY_ROOT
+    checkpoints_checked: int = 0
     findings: list[Finding] = field(default_factory=list)
     findings_total: int = 0
+    notes: list[str] = field(default_factory=list)
 
     @property
     def intact(self) -> bool:
-        """True when every step passed over at least the rows that exist."""
+        """True when no step found a defect."""
         return self.findings_total == 0
 
     def add(self, finding: Finding) -> None:
@@ -77,10 +102,48 @@ class Report:
         return {
             "intact": self.intact,
             "events": self.events,
-            "head": {"seq": self.head_seq, "hash": self.head_hash.hex()},
+            "head": {"seq": self.head_seq, "hash": self.head_hash.hex(), "root": self.root.hex()},
+            "checkpoints_checked": self.checkpoints_checked,
             "findings_total": self.findings_total,
             "findings": [f.to_json() for f in self.findings],
+            "notes": self.notes,
         }
+
+
+class CompactRange:
+    """The right edge of an RFC 6962 tree as leaves arrive: one perfect subtree per level."""
+
+    def __init__(self) -> None:
+        self._stack: list[tuple[int, bytes]] = []
+
+    @classmethod
+    def from_frontier(cls, size: int, nodes: Mapping[tuple[int, int], bytes]) -> CompactRange:
+        """The right edge of a tree of ``size`` leaves, from its perfect subtrees (one per set bit)."""
+        edge = cls()
+        for level in reversed(range(size.bit_length())):
+            if size >> level & 1:
+                key = (level, (size >> level) - 1)
+                if key not in nodes:
+                    raise IntegrityError(f"the stored tree lacks the subtree at level {level}, index {key[1]}")
+                edge._stack.append((level, nodes[key]))
+        return edge
+
+    def push(self, leaf: bytes) -> None:
+        """Append one leaf hash."""
+        height, node = 0, leaf
+        while self._stack and self._stack[-1][0] == height:
+            node = node_hash(left=self._stack.pop()[1], right=node)
+            height += 1
+        self._stack.append((height, node))
+
+    def root(self) -> bytes:
+        """The root of the tree of every leaf pushed so far."""
+        if not self._stack:
+            return EMPTY_ROOT
+        root = self._stack[-1][1]
+        for _, left in reversed(self._stack[:-1]):
+            root = node_hash(left=left, right=root)
+        return root
 
 
 @dataclass
@@ -88,25 +151,36 @@ class _Cursor:
     seq: int = 0
     hash: bytes = GENESIS
     recorded_us: int = 0
+    tree: CompactRange = field(default_factory=CompactRange)
 
 
 def verify_rows(
     rows: Iterable[tuple[Any, ...]],
     *,
     unchained: Callable[[], Iterable[str]] = lambda: (),
+    claims: Sequence[Claim] = (),
+    keyring: Keyring | None = None,
+    origin: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Report:
-    """Run steps 2-7 over rows (seq, event_id, recorded_us, prev_hash, hash, digest, topic, state, leaf_hash)."""
+    """Run every step over rows (seq, event_id, recorded_us, prev_hash, hash, digest, topic, state, leaf_hash)."""
     report, last = Report(), _Cursor()
+    parsed = _parse_claims(claims, report)
+    wanted = {c.size for _, c in parsed}
+    roots: dict[int, bytes] = {}
     for row in rows:  # step 1: the caller streams them in seq order
         for finding in _check_row(row, last):
             report.add(finding)
         report.events += 1
+        if report.events in wanted:
+            roots[report.events] = last.tree.root()
         if progress is not None and report.events % 10_000 == 0:
             progress(report.events)
     for event_id in unchained():  # step 7
         report.add(Finding(None, "unchained event", f"event_id {event_id} has no seq or hash"))
-    report.head_seq, report.head_hash = last.seq, last.hash
+    report.head_seq, report.head_hash, report.root = last.seq, last.hash, last.tree.root()
+    for claim, checkpoint in parsed:
+        _check_claim(claim, checkpoint, roots, report, keyring=keyring, origin=origin)
     return report
 
 
@@ -114,24 +188,25 @@ def _check_row(row: tuple[Any, ...], last: _Cursor) -> Iterator[Finding]:
     seq, _, recorded_us, prev_hash, stored_hash, digest, topic, state, stored_leaf = row
     prev_hash, stored_hash = bytes(prev_hash), bytes(stored_hash)
     if state is None or topic is None:  # step 2
-        yield Finding(seq, "missing event", "the chain row has no stored event")
+        yield Finding(seq, "missing event", "the row has no stored event bytes")
     yield from _check_position(seq, last)  # step 3
     if prev_hash != last.hash:  # step 4
         yield Finding(
             seq, "broken link", "prev_hash is not the hash of the entry before", last.hash.hex(), prev_hash.hex()
         )
-    if state is not None:
-        body = bytes(state)
-        entry = entry_bytes(seq=seq, recorded_us=recorded_us, body=body)
-        computed = link_hash(prev=prev_hash, entry=entry)
-        if computed != stored_hash:  # step 5
-            yield Finding(
-                seq, "hash mismatch", "stored bytes do not hash to the stored hash", computed.hex(), stored_hash.hex()
-            )
-        if leaf_hash(entry) != bytes(stored_leaf or b""):  # step 6
-            yield Finding(seq, "leaf mismatch", "the stored Merkle leaf hash does not match the entry")
-        if content_digest(body) != bytes(digest):
-            yield Finding(seq, "digest mismatch", "idempotency digest does not match the stored bytes")
+    body = bytes(state or b"")
+    entry = entry_bytes(seq=seq, recorded_us=recorded_us, body=body)
+    computed = link_hash(prev=prev_hash, entry=entry)
+    if computed != stored_hash:  # step 5
+        yield Finding(
+            seq, "hash mismatch", "stored bytes do not hash to the stored hash", computed.hex(), stored_hash.hex()
+        )
+    leaf = leaf_hash(entry)
+    last.tree.push(leaf)  # step 8 recomputes the tree from the bytes, not from stored leaves
+    if leaf != bytes(stored_leaf or b""):  # step 6
+        yield Finding(seq, "leaf mismatch", "the stored Merkle leaf hash does not match the entry")
+    if content_digest(body) != bytes(digest or b""):
+        yield Finding(seq, "digest mismatch", "the retry digest does not match the stored bytes")
     if recorded_us < last.recorded_us:
         yield Finding(seq, "time reversed", "recorded before the entry that precedes it")
     last.seq, last.hash, last.recorded_us = seq, stored_hash, recorded_us
@@ -145,6 +220,60 @@ def _check_position(seq: int, last: _Cursor) -> Iterator[Finding]:
         yield Finding(last.seq + 1, "gap", f"{missing} missing before seq {seq}", str(last.seq + 1), str(seq))
 
 
-def verify_store(ledger: Any, *, progress: Callable[[int], None] | None = None) -> Report:
-    """Verify an open Ledger from its database (read-only)."""
-    return verify_rows(ledger.scan(), unchained=ledger.unchained_events, progress=progress)
+def _parse_claims(claims: Sequence[Claim], report: Report) -> list[tuple[Claim, Checkpoint]]:
+    parsed = []
+    for claim in claims:
+        try:
+            parsed.append((claim, parse_checkpoint_body(parse_note(claim.note).text)))
+        except InputError as exc:
+            report.add(Finding(None, "checkpoint malformed", f"{claim.source} checkpoint: {exc}"))
+    return parsed
+
+
+def _check_claim(
+    claim: Claim,
+    checkpoint: Checkpoint,
+    roots: dict[int, bytes],
+    report: Report,
+    *,
+    keyring: Keyring | None,
+    origin: str | None,
+) -> None:
+    report.checkpoints_checked += 1
+    size, where = checkpoint.size, f"{claim.source} checkpoint at size {checkpoint.size}"
+    if size > report.events:  # step 8
+        detail = f"{where}, but the log holds {report.events} entries"
+        report.add(Finding(report.events + 1, "log truncated", detail, str(size), str(report.events)))
+    elif roots.get(size) != checkpoint.root_hash:
+        computed = roots.get(size, EMPTY_ROOT)
+        report.add(Finding(size, "root mismatch", f"{where}: the log's first {size} entries have another root",
+                           checkpoint.root_hash.hex(), computed.hex()))  # fmt: skip
+    if origin is not None and checkpoint.origin != origin:  # step 9
+        report.add(Finding(None, "checkpoint origin", f"{where} names origin {checkpoint.origin!r}", origin))
+    if keyring is None:
+        report.add(Finding(None, "checkpoint unverified", f"{where}: no trusted keys to check its signature"))
+        return
+    try:
+        open_checkpoint(claim.note, keyring)
+    except (IntegrityError, LedgerError) as exc:
+        report.add(Finding(None, "checkpoint signature", f"{where}: {exc}"))
+
+
+def verify_store(
+    ledger: Any,
+    *,
+    claims: Sequence[Claim] = (),
+    keyring: Keyring | None = None,
+    origin: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Report:
+    """Verify an open Ledger from its database (read-only), with its own checkpoints and ``claims``."""
+    stored = [Claim("database", c.note) for c in ledger.checkpoints()]
+    return verify_rows(
+        ledger.scan(),
+        unchained=ledger.unchained_events,
+        claims=[*stored, *claims],
+        keyring=keyring,
+        origin=origin,
+        progress=progress,
+    )

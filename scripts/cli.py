@@ -7,8 +7,8 @@ import sys
 from collections.abc import Callable, Sequence
 from types import ModuleType
 
-from ledger.errors import InputError, StoreUnavailable
-from scripts import demo, importer, schema, verify
+from ledger.errors import InputError, IntegrityError, StoreUnavailable
+from scripts import api_keys, checkpoint, demo, importer, schema, serve, signing_keys, verify
 from scripts.common import Exit, say
 
 SUBCOMMANDS: dict[str, ModuleType] = {
@@ -16,6 +16,10 @@ SUBCOMMANDS: dict[str, ModuleType] = {
     "import": importer,
     "schema": schema,
     "demo": demo,
+    "checkpoint": checkpoint,
+    "signing-keys": signing_keys,
+    "serve": serve,
+    "api-keys": api_keys,
 }
 
 
@@ -40,6 +44,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as exc:
         say(f"ledger: {exc}")
         return Exit.USAGE
+    except IntegrityError as exc:
+        say(f"ledger: integrity failure: {exc}")
+        return Exit.INTEGRITY
     except KeyboardInterrupt:
         say("ledger: interrupted")
         return 130

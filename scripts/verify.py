@@ -9,8 +9,10 @@ from typing import Any
 
 import orjson
 
+from ledger.config import LedgerPaths
 from ledger.verify import Report, verify_store
 from scripts.common import Exit, add_database_option, open_ledger, say
+from scripts.trust import add_trust_options, claims_for, keyring_for
 
 
 def add_parser(subparsers: Any, name: str) -> None:
@@ -18,9 +20,13 @@ def add_parser(subparsers: Any, name: str) -> None:
     parser = subparsers.add_parser(
         name,
         help="verify the ledger's integrity (exit 0 intact, 1 broken, 2 usage, 3 could not run)",
-        description="Recompute every event's hash and every chain link from the database, read-only.",
+        description=(
+            "Recompute every event's hash, every chain link and the Merkle root from the database, read-only, "
+            "and check every checkpoint (stored, published, and your own) against it."
+        ),
     )
     add_database_option(parser)
+    add_trust_options(parser)
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument("--output", type=Path, help="write the JSON report here instead of stdout")
     parser.set_defaults(run=run)
@@ -29,9 +35,12 @@ def add_parser(subparsers: Any, name: str) -> None:
 def run(args: argparse.Namespace) -> int:
     """Verify, print the summary to stderr and the report where asked."""
     progress = _progress if sys.stderr.isatty() else None
+    claims = claims_for(args)
     with open_ledger(args, create_tables=False) as ledger:
         say(f"verifying {ledger.url.display}")
-        report = verify_store(ledger, progress=progress)
+        keyring = keyring_for(args, ledger)
+        origin = args.origin or LedgerPaths.from_env().origin
+        report = verify_store(ledger, claims=claims, keyring=keyring, origin=origin, progress=progress)
     if progress:
         sys.stderr.write("\n")
     _summarize(report)
@@ -52,6 +61,10 @@ def _summarize(report: Report) -> None:
         say(f"  ... and {report.findings_total - len(report.findings)} more findings")
     verdict = "INTACT" if report.intact else f"BROKEN ({report.findings_total} findings)"
     say(f"{verdict}: {report.events} events, head seq {report.head_seq} hash {report.head_hash.hex()}")
+    say(f"  Merkle root {report.root.hex()}; {report.checkpoints_checked} checkpoints checked")
+    if report.checkpoints_checked == 0:
+        say("  no checkpoint was checked: the chain alone cannot show that the tail was not cut off "
+            "(keep a checkpoint and pass it with --trusted-checkpoint)")  # fmt: skip
 
 
 def _write_json(report: Report, output: Path | None) -> None:

@@ -23,10 +23,14 @@ class Attacker:
         self.db = parse_database_url(url)
         self.backend = self.db.backend
         if self.backend == "sqlite":
-            self.tables = {"events": "stored_events", "nodes": "ledger_merkle_nodes"}
+            self.tables = {"events": "stored_events", "nodes": "ledger_merkle_nodes", "checkpoints": "ledger_checkpoints"}
         else:
             schema = self.db.settings["POSTGRES_SCHEMA"]
-            self.tables = {"events": f'"{schema}".ledger_events', "nodes": f'"{schema}".ledger_merkle_nodes'}
+            self.tables = {
+                "events": f'"{schema}".ledger_events',
+                "nodes": f'"{schema}".ledger_merkle_nodes',
+                "checkpoints": f'"{schema}".ledger_checkpoints',
+            }
 
     def run(self, *statements: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         """Execute statements in one transaction; return the last one's rows."""

@@ -15,7 +15,9 @@ from ledger.catalogue.base import DataModel
 from ledger.catalogue.fields import FreeText, Identifier
 
 KeyId = Annotated[str, Field(pattern=r"^[0-9a-f]{8}$")]
-VerifierKeyText = Annotated[str, Field(min_length=10, max_length=300, pattern=r"^[^\s+]+\+[0-9a-f]{8}\+[A-Za-z0-9+/]+=*$")]
+VerifierKeyText = Annotated[
+    str, Field(min_length=10, max_length=300, pattern=r"^[^\s+]+\+[0-9a-f]{8}\+[A-Za-z0-9+/]+=*$")
+]
 
 
 class SigningKeyActivated(DataModel):

@@ -14,7 +14,7 @@ from ledger.catalogue import Event, canonical_bytes, validate_event
 from ledger.chain import content_digest
 from ledger.errors import EventConflict, InvalidEvent, StoreUnavailable
 from ledger.store.app import Fact, LedgerApplication, recorder_topic
-from ledger.store.records import Receipt, Record, event_uuid
+from ledger.store.records import Receipt, Record, StoredCheckpoint, event_uuid
 from ledger.store.url import DatabaseUrl, database_url
 
 MAX_BATCH = 10_000
@@ -143,6 +143,16 @@ class Ledger:
         """Stored perfect Merkle nodes among ``keys`` (the merkle.NodeReader protocol)."""
         with _translated():
             return self.recorder.get_nodes(keys)
+
+    def store_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
+        """Keep a signed checkpoint in the database (it is also published outside it)."""
+        with _translated():
+            self.recorder.insert_checkpoint(checkpoint)
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        """Every checkpoint the ledger signed, smallest size first."""
+        with _translated():
+            return self.recorder.select_checkpoints()
 
     def close(self) -> None:
         """Release the database connections."""

@@ -20,9 +20,10 @@ from psycopg.sql import SQL, Composed, Identifier
 from ledger.merkle import Node, NodeKey
 from ledger.store.plan import Existing, Head, Row, frontier_keys, plan_append
 from ledger.store.recorder import RECORD_COLUMNS, now_us, record_of
-from ledger.store.records import Receipt, Record
+from ledger.store.records import Receipt, Record, StoredCheckpoint
 
 NODES = "ledger_merkle_nodes"
+CHECKPOINTS = "ledger_checkpoints"
 _REFUSE = "ledger_refuse_change"
 
 
@@ -33,6 +34,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         super().__init__(datastore, events_table_name=events_table_name)
         self.events = self._name(self.events_table_name)
         self.nodes = self._name(NODES)
+        self.checkpoints = self._name(CHECKPOINTS)
         self.sql_create_statements += self._ledger_ddl()
         self._prepare_statements()
         self._size_hint = 0
@@ -41,7 +43,12 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         return SQL("{}.{}").format(Identifier(self.datastore.schema), Identifier(table))
 
     def _ledger_ddl(self) -> list[Composed]:
-        names = {"events": self.events, "nodes": self.nodes, "refuse": self._name(_REFUSE)}
+        names = {
+            "events": self.events,
+            "nodes": self.nodes,
+            "checkpoints": self.checkpoints,
+            "refuse": self._name(_REFUSE),
+        }
         seq_index = Identifier(f"{self.events_table_name}_seq_idx")
         ddl = [
             SQL(
@@ -56,12 +63,16 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
                 "hash bytea NOT NULL, PRIMARY KEY (level, idx))"
             ).format(**names),
             SQL(
+                "CREATE TABLE IF NOT EXISTS {checkpoints} (size bigint PRIMARY KEY, root bytea NOT NULL, "
+                "note text NOT NULL, signed_us bigint NOT NULL)"
+            ).format(**names),
+            SQL(
                 "CREATE OR REPLACE FUNCTION {refuse}() RETURNS trigger LANGUAGE plpgsql AS $$ "
                 "BEGIN RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP "
                 "USING ERRCODE = 'integrity_constraint_violation'; END $$"
             ).format(**names),
         ]
-        for table in (self.events, self.nodes):
+        for table in (self.events, self.nodes, self.checkpoints):
             for when, level in (("UPDATE OR DELETE", "ROW"), ("TRUNCATE", "STATEMENT")):
                 name = Identifier(f"{_REFUSE}_{level.lower()}")
                 ddl.append(
@@ -213,6 +224,16 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         return [
             Notification(id=r[0], originator_id=r[1], originator_version=1, topic=r[6], state=bytes(r[7])) for r in rows
         ]
+
+    def insert_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
+        """Store a signed checkpoint (a size is signed once)."""
+        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+            curs.execute(SQL("INSERT INTO {} VALUES (%s, %s, %s, %s)").format(self.checkpoints), tuple(checkpoint))
+
+    def select_checkpoints(self) -> list[StoredCheckpoint]:
+        """Every stored checkpoint, smallest size first."""
+        sql = SQL("SELECT size, root, note, signed_us FROM {} ORDER BY size").format(self.checkpoints)
+        return [StoredCheckpoint(r[0], bytes(r[1]), r[2], r[3]) for r in self._fetch(sql, ())]
 
     def max_notification_id(self) -> int:
         """The last seq, 0 when the ledger is empty."""

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from ledger.merkle import NodeKey
 from ledger.store.plan import Existing
-from ledger.store.records import Record
+from ledger.store.records import Record, StoredCheckpoint
 
 TOPIC_PREFIX = "ledger:"
 
@@ -55,5 +55,9 @@ class LedgerRecorder(Protocol):
     def unchained_events(self) -> list[str]: ...
 
     def get_nodes(self, keys: Sequence[NodeKey]) -> dict[NodeKey, bytes]: ...
+
+    def insert_checkpoint(self, checkpoint: StoredCheckpoint) -> None: ...
+
+    def select_checkpoints(self) -> list[StoredCheckpoint]: ...
 
     def max_notification_id(self) -> int | None: ...

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from ledger.chain import entry_bytes
@@ -75,6 +75,15 @@ class Record:
     def receipt(self, *, created: bool = False) -> Receipt:
         """The receipt that was (or would have been) issued for this record."""
         return Receipt(self.event_id, self.seq, self.hash, self.prev_hash, self.recorded_us, created)
+
+
+class StoredCheckpoint(NamedTuple):
+    """A signed checkpoint as the database keeps it."""
+
+    size: int
+    root: bytes
+    note: str  # the C2SP signed note, exactly as signed
+    signed_us: int
 
 
 def event_uuid(event_id: str | UUID) -> UUID:

@@ -18,10 +18,11 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 from ledger.merkle import NodeKey
 from ledger.store.plan import Existing, Head, Row, frontier_keys, plan_append
 from ledger.store.recorder import RECORD_COLUMNS, now_us, record_of
-from ledger.store.records import Receipt, Record
+from ledger.store.records import Receipt, Record, StoredCheckpoint
 
 EVENTS = "stored_events"
 NODES = "ledger_merkle_nodes"
+CHECKPOINTS = "ledger_checkpoints"
 
 # eventsourcing's columns (its primary key kept as a UNIQUE constraint) plus the chain's;
 # seq is the rowid, so the log is read in seq order without another index.
@@ -48,6 +49,14 @@ CREATE TABLE IF NOT EXISTS {NODES} (
     PRIMARY KEY (level, idx)
 ) WITHOUT ROWID"""
 
+_CREATE_CHECKPOINTS = f"""
+CREATE TABLE IF NOT EXISTS {CHECKPOINTS} (
+    size INTEGER PRIMARY KEY,
+    root BLOB NOT NULL,
+    note TEXT NOT NULL,
+    signed_us INTEGER NOT NULL
+)"""
+
 _INSERT_ROW = (
     f"INSERT INTO {EVENTS} (seq, originator_id, originator_version, topic, state, "
     "digest, recorded_us, prev_hash, hash, leaf_hash) VALUES (?,?,?,?,?,?,?,?,?,?)"
@@ -68,7 +77,8 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
 
     def construct_create_table_statements(self) -> list[str]:
         """The events table with the chain's columns, the Merkle nodes, the triggers."""
-        return [_CREATE_EVENTS, _CREATE_NODES, *_append_only(EVENTS), *_append_only(NODES)]
+        tables = (EVENTS, NODES, CHECKPOINTS)
+        return [_CREATE_EVENTS, _CREATE_NODES, _CREATE_CHECKPOINTS, *(t for n in tables for t in _append_only(n))]
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int]:
         """Append under SQLite's write lock; return each event's seq (its notification id)."""
@@ -189,6 +199,17 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
             Notification(id=r[0], originator_id=UUID(r[1]), originator_version=1, topic=r[6], state=bytes(r[7]))
             for r in rows
         ]
+
+    def insert_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
+        """Store a signed checkpoint (a size is signed once)."""
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(f"INSERT INTO {CHECKPOINTS} VALUES (?,?,?,?)", tuple(checkpoint))
+
+    def select_checkpoints(self) -> list[StoredCheckpoint]:
+        """Every stored checkpoint, smallest size first."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT size, root, note, signed_us FROM {CHECKPOINTS} ORDER BY size")
+            return [StoredCheckpoint(r[0], bytes(r[1]), r[2], r[3]) for r in c.fetchall()]
 
     def max_notification_id(self) -> int:
         """The last seq, 0 when the ledger is empty."""

@@ -1,0 +1,122 @@
+"""Signing checkpoints: the head of the log, published outside the database.
+
+The procedure, in order:
+
+  1. Take the log's size n (the last seq) and the RFC 6962 root of its first n
+     entries, from the stored subtree hashes.
+  2. Find the last checkpoint this ledger signed: the larger of the one in the
+     database and the one in the published folder (an attacker with database
+     access cannot reach the folder, so a database that forgot a checkpoint
+     still cannot make the ledger sign a rewrite).
+  3. Refuse unless the new tree extends it (C2SP tlog-checkpoint: a log must
+     never sign a checkpoint inconsistent with one it signed before):
+     a. the stored subtrees on the right edge of its tree must fold to *its* root;
+     b. every entry since then is recomputed from its stored bytes: its chain
+        link and hash must hold, and its leaf is pushed onto that right edge;
+     c. the root so computed must equal the root from the stored subtrees, and a
+        consistency proof built from the stored subtrees must verify.
+  4. Sign the C2SP checkpoint (origin, size, root) with the active Ed25519 key,
+     keep it in the database and write it, once, to the published folder.
+
+The work is O(log n + entries since the last checkpoint); the first checkpoint
+recomputes the whole log once.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from ledger import merkle
+from ledger.chain import link_hash
+from ledger.checkpoint import Checkpoint, CheckpointDirectory, parse_checkpoint_body, sign_checkpoint
+from ledger.errors import InconsistentCheckpoint, IntegrityError, MalformedProof
+from ledger.keys import SigningKey
+from ledger.note import parse_note
+from ledger.store import Ledger
+from ledger.store.plan import frontier_keys
+from ledger.store.records import StoredCheckpoint
+from ledger.verify import CompactRange
+
+
+@dataclass(frozen=True)
+class Signed:
+    """A checkpoint the ledger signed (or had already signed at this size)."""
+
+    checkpoint: Checkpoint
+    note: str
+    new: bool
+
+
+def body_of(note: str) -> Checkpoint:
+    """The checkpoint inside a signed note, without checking its signatures."""
+    return parse_checkpoint_body(parse_note(note).text)
+
+
+def last_signed(ledger: Ledger, folder: CheckpointDirectory | None) -> str | None:
+    """The signed note of the largest checkpoint known, in the database or the folder."""
+    stored = ledger.checkpoints()
+    candidates = [stored[-1].note] if stored else []
+    published = folder.latest() if folder is not None else None
+    if published is not None:
+        candidates.append(published)
+    return max(candidates, key=lambda note: body_of(note).size, default=None)
+
+
+def make_checkpoint(
+    ledger: Ledger, key: SigningKey, *, origin: str, folder: CheckpointDirectory | None
+) -> Signed | None:
+    """Sign the current head (steps 1-4); None for an empty log."""
+    size = ledger.head_seq()  # step 1
+    if size == 0:
+        return None
+    root = merkle.root(size, ledger)
+    previous_note = last_signed(ledger, folder)  # step 2
+    previous = body_of(previous_note) if previous_note is not None else None
+    if previous is not None and previous_note is not None and previous.size == size:
+        if previous.root_hash != root:
+            raise InconsistentCheckpoint(f"refusing to sign: the log at size {size} no longer has the signed root")
+        return Signed(previous, previous_note, new=False)
+    _check_extension(ledger, previous, size=size, root=root)  # step 3
+    checkpoint = Checkpoint(origin, size, root)
+    note = sign_checkpoint(checkpoint, key)  # step 4
+    ledger.store_checkpoint(StoredCheckpoint(size, root, note, time.time_ns() // 1000))
+    if folder is not None:
+        folder.write(note)
+    return Signed(checkpoint, note, new=True)
+
+
+def _check_extension(ledger: Ledger, previous: Checkpoint | None, *, size: int, root: bytes) -> None:
+    start = 0 if previous is None else previous.size
+    if start > size:
+        raise InconsistentCheckpoint(
+            f"refusing to sign: the log has {size} entries but checkpoint {start} was signed before"
+        )
+    edge = CompactRange()
+    if previous is not None:  # 3a
+        frontier = ledger.get_nodes(frontier_keys(start))
+        edge = CompactRange.from_frontier(start, frontier)
+        if edge.root() != previous.root_hash:
+            raise InconsistentCheckpoint(
+                f"refusing to sign: the stored tree no longer matches the checkpoint at size {start}"
+            )
+    prev_hash = None
+    for record in ledger.records(after_seq=start):  # 3b
+        if record.seq > size:
+            break
+        if (prev_hash is not None and record.prev_hash != prev_hash) or link_hash(
+            prev=record.prev_hash, entry=record.entry
+        ) != record.hash:
+            raise IntegrityError(f"refusing to sign: the entry at seq {record.seq} does not match its chain hash")
+        edge.push(merkle.leaf_hash(record.entry))
+        prev_hash = record.hash
+    if edge.root() != root:  # 3c
+        raise InconsistentCheckpoint(f"refusing to sign: the stored subtrees do not match the entries up to {size}")
+    if previous is not None:
+        proof = merkle.consistency_proof(size1=start, size2=size, reader=ledger)
+        try:
+            merkle.verify_consistency(size1=start, size2=size, root1=previous.root_hash, root2=root, proof=proof)
+        except (IntegrityError, MalformedProof) as exc:
+            raise InconsistentCheckpoint(
+                f"refusing to sign: the log at size {size} is not an extension of the checkpoint at size {start}"
+            ) from exc

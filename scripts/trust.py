@@ -1,0 +1,83 @@
+"""Which keys and checkpoints an auditor's command trusts, and why (said on stderr)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import orjson
+from eventsourcing.persistence import Notification
+
+from ledger.config import LedgerPaths
+from ledger.keys import Keyring, parse_keyring, parse_verifier_key
+from ledger.signing import TRUSTED
+from ledger.store import Ledger
+from ledger.verify import Claim
+from scripts.common import say
+
+KEY_EVENT_TOPIC = "ledger:ledger.signing_key_activated"
+
+
+def add_trust_options(parser: argparse.ArgumentParser) -> None:
+    """--trusted-keys, --trusted-checkpoint, --checkpoint-dir, --keys-dir."""
+    parser.add_argument(
+        "--trusted-keys",
+        type=Path,
+        metavar="FILE",
+        help="verifier keys you hold, one per line (default: the keys folder's trusted.keys)",
+    )
+    parser.add_argument(
+        "--trusted-checkpoint",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a signed checkpoint you kept earlier; catches a truncated or rewritten log (repeatable)",
+    )
+    parser.add_argument(
+        "--checkpoint-dir",
+        metavar="DIR",
+        help="the published checkpoints (default: $LEDGER_CHECKPOINT_DIR, else var/checkpoints)",
+    )
+    parser.add_argument("--keys-dir", metavar="DIR", help="the signing-keys folder (default: $LEDGER_KEYS_DIR)")
+    parser.add_argument("--origin", help="the log's origin line (default: $LEDGER_ORIGIN, else the demo's)")
+
+
+def keyring_for(args: argparse.Namespace, ledger: Ledger | None) -> Keyring | None:
+    """The auditor's keys, else the keys folder's, else those the log itself records (said plainly)."""
+    if args.trusted_keys:
+        return parse_keyring(args.trusted_keys.read_text("utf-8"))
+    folder = LedgerPaths.from_env(keys_dir=args.keys_dir).keys_dir / TRUSTED
+    if folder.is_file():
+        say(f"trusting the verifier keys in {folder} (pass --trusted-keys to use keys you hold)")
+        return parse_keyring(folder.read_text("utf-8"))
+    if ledger is not None:
+        recorded = [parse_verifier_key(_verifier_key(n.state)) for n in _key_events(ledger)]
+        if recorded:
+            say("trusting the verifier keys recorded in the log itself: this shows the checkpoints were signed "
+                "by the keys the log names, not by keys you hold (pass --trusted-keys)")  # fmt: skip
+            return Keyring(recorded)
+    return None
+
+
+def claims_for(args: argparse.Namespace) -> list[Claim]:
+    """The published checkpoints and the auditor's own."""
+    claims = [Claim("trusted", path.read_text("utf-8")) for path in args.trusted_checkpoint]
+    folder = LedgerPaths.from_env(checkpoint_dir=args.checkpoint_dir).checkpoint_dir
+    if folder.is_dir():
+        claims += [Claim("folder", path.read_text("utf-8")) for path in sorted(folder.glob("*.checkpoint"))]
+    return claims
+
+
+def _key_events(ledger: Ledger) -> list[Notification]:
+    found: list[Notification] = []
+    start = 0
+    while batch := ledger.app.recorder.select_notifications(start, 500, topics=[KEY_EVENT_TOPIC],
+                                                            inclusive_of_start=False):  # fmt: skip
+        found += batch
+        start = batch[-1].id
+    return found
+
+
+def _verifier_key(state: bytes) -> str:
+    return str(orjson.loads(state)["data"]["verifier_key"])
