@@ -47,8 +47,9 @@ def setup(store_url: str, tmp_path: Path) -> dict[str, object]:
 
 def verify(setup: dict[str, object], tmp_path: Path, *extra: str) -> tuple[int, dict]:
     report = tmp_path / "report.json"
-    args = ["verify", "--database-url", str(setup["url"]), "--keys-dir", str(setup["keys"]),
-            "--checkpoint-dir", str(setup["published"]), "--origin", "test/log", "--format", "json", "--output", str(report), *extra]  # fmt: skip
+    args = ["verify", "--database-url", str(setup["url"]), "--keys-dir", str(setup["keys"])]
+    args += ["--checkpoint-dir", str(setup["published"]), "--origin", "test/log"]
+    args += ["--format", "json", "--output", str(report), *extra]
     return main(args), json.loads(report.read_text())
 
 
