@@ -23,7 +23,11 @@ class Attacker:
         self.db = parse_database_url(url)
         self.backend = self.db.backend
         if self.backend == "sqlite":
-            self.tables = {"events": "stored_events", "nodes": "ledger_merkle_nodes", "checkpoints": "ledger_checkpoints"}
+            self.tables = {
+                "events": "stored_events",
+                "nodes": "ledger_merkle_nodes",
+                "checkpoints": "ledger_checkpoints",
+            }
         else:
             schema = self.db.settings["POSTGRES_SCHEMA"]
             self.tables = {
