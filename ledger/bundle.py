@@ -1,0 +1,237 @@
+"""Evidence bundles: one JSON file that proves, offline, that events are in the log.
+
+A bundle holds an incident's events (their canonical bytes), each with its
+chain hashes and an RFC 6962 inclusion proof against one signed C2SP
+checkpoint, plus the verifier keys. Verification needs no database and no
+network, and imports nothing but the ledger's own small modules.
+
+Verification, in numbered steps (docs/auditing.md has the same numbers):
+
+  1. Parse the file strictly: the format tag, every field, its type; unknown
+     fields are refused.
+  2. Take the verifier keys: the auditor's own (``--trusted-keys``) or, failing
+     that, the bundle's (and say so: they only show self-consistency).
+  3. Verify the checkpoint's signed note with those keys, and parse it.
+  4. For every entry: rebuild the entry bytes (seq, recorded time, event bytes);
+     its chain hash must be SHA-256(0x02 || prev_hash || entry); its leaf hash
+     SHA-256(0x00 || entry) must lead, through its inclusion proof, to the
+     checkpoint's root at leaf index seq - 1.
+  5. The events must be well-formed catalogue events, and the incident named by
+     the bundle must be among them.
+
+What a bundle proves: each event, byte for byte, is entry ``seq`` of the log
+whose head the key holder signed. What it cannot prove: that no other relevant
+event exists (a bundle shows inclusion, not completeness), that the events are
+true (only that they were recorded, when and in what order), or who holds the
+key (compare key ids with those published by the hospital).
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from ledger import merkle
+from ledger.catalogue import parse_stored
+from ledger.chain import entry_bytes, link_hash
+from ledger.checkpoint import Checkpoint, open_checkpoint
+from ledger.errors import IntegrityError, InvalidBundle, LedgerError
+from ledger.keys import Keyring, parse_verifier_key
+
+FORMAT = "clinical-ai-ledger/evidence-bundle/v1"
+ABOUT = (
+    "Each entry is an event's canonical bytes (base64) with its seq, recording time, chain hashes and an RFC 6962 "
+    "inclusion proof against the signed checkpoint. Verify with `ledger verify-bundle FILE --trusted-keys KEYS`. "
+    "This text is not covered by any signature."
+)
+_ENTRY_FIELDS = {"seq", "recorded_us", "event", "prev_hash", "hash", "inclusion_proof"}
+_BUNDLE_FIELDS = {"format", "about", "incident_id", "checkpoint", "verifier_keys", "entries"}
+
+
+@dataclass(frozen=True)
+class BundleEntry:
+    """One event with what proves it."""
+
+    seq: int
+    recorded_us: int
+    event: bytes
+    prev_hash: bytes
+    hash: bytes
+    inclusion_proof: list[bytes]
+
+    def to_json(self) -> dict[str, Any]:
+        """The entry as the file holds it."""
+        return {
+            "seq": self.seq,
+            "recorded_us": self.recorded_us,
+            "event": base64.b64encode(self.event).decode(),
+            "prev_hash": self.prev_hash.hex(),
+            "hash": self.hash.hex(),
+            "inclusion_proof": [p.hex() for p in self.inclusion_proof],
+        }
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """The incident's evidence, its checkpoint and keys."""
+
+    incident_id: str
+    checkpoint: str
+    verifier_keys: list[str]
+    entries: list[BundleEntry]
+
+    def to_bytes(self) -> bytes:
+        """The file's bytes (indented JSON)."""
+        document = {
+            "format": FORMAT,
+            "about": ABOUT,
+            "incident_id": self.incident_id,
+            "checkpoint": self.checkpoint,
+            "verifier_keys": self.verifier_keys,
+            "entries": [e.to_json() for e in self.entries],
+        }
+        return orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
+
+
+@dataclass
+class BundleReport:
+    """What verification established, entry by entry."""
+
+    checkpoint: Checkpoint | None = None
+    keys_from_bundle: bool = False
+    verified: list[tuple[int, str]] = field(default_factory=list)  # (seq, event type)
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when the checkpoint and every entry verified."""
+        return not self.failures and self.checkpoint is not None and bool(self.verified)
+
+
+def parse_bundle(data: bytes) -> Bundle:
+    """Step 1: the bundle, strictly; InvalidBundle naming the first defect."""
+    try:
+        document = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidBundle(f"not JSON ({exc})") from exc
+    _require(isinstance(document, dict), "the bundle is not a JSON object")
+    _require(set(document) == _BUNDLE_FIELDS, f"fields must be exactly {sorted(_BUNDLE_FIELDS)}")
+    _require(document["format"] == FORMAT, f"format must be {FORMAT!r}")
+    _require(isinstance(document["incident_id"], str) and document["incident_id"] != "", "incident_id: not a string")
+    _require(isinstance(document["checkpoint"], str), "checkpoint: not a string")
+    keys = document["verifier_keys"]
+    _require(isinstance(keys, list) and all(isinstance(k, str) for k in keys), "verifier_keys: not a list of strings")
+    entries = document["entries"]
+    _require(isinstance(entries, list) and entries != [], "entries: not a non-empty list")
+    return Bundle(document["incident_id"], document["checkpoint"], keys, [_entry(e, i) for i, e in enumerate(entries)])
+
+
+def _entry(raw: Any, index: int) -> BundleEntry:
+    where = f"entries[{index}]"
+    _require(isinstance(raw, dict) and set(raw) == _ENTRY_FIELDS, f"{where}: fields must be {sorted(_ENTRY_FIELDS)}")
+    _require(_is_int(raw["seq"]) and raw["seq"] >= 1, f"{where}.seq: not a positive integer")
+    _require(_is_int(raw["recorded_us"]), f"{where}.recorded_us: not an integer")
+    proof = raw["inclusion_proof"]
+    _require(isinstance(proof, list), f"{where}.inclusion_proof: not a list")
+    return BundleEntry(
+        seq=raw["seq"],
+        recorded_us=raw["recorded_us"],
+        event=_base64(raw["event"], f"{where}.event"),
+        prev_hash=_hash(raw["prev_hash"], f"{where}.prev_hash"),
+        hash=_hash(raw["hash"], f"{where}.hash"),
+        inclusion_proof=[_hash(p, f"{where}.inclusion_proof[{i}]") for i, p in enumerate(proof)],
+    )
+
+
+def verify_bundle(bundle: Bundle, *, trusted: Keyring | None) -> BundleReport:
+    """Steps 2-5; every failure is named with the entry's seq."""
+    report = BundleReport(keys_from_bundle=trusted is None)
+    keyring = trusted if trusted is not None else _bundle_keyring(bundle, report)  # step 2
+    if keyring is None:
+        return report
+    try:
+        report.checkpoint = open_checkpoint(bundle.checkpoint, keyring)  # step 3
+    except LedgerError as exc:
+        report.failures.append(f"checkpoint: {exc}")
+        return report
+    for entry in bundle.entries:  # step 4
+        _verify_entry(entry, report.checkpoint, report)
+    _check_incident(bundle, report)  # step 5
+    return report
+
+
+def _bundle_keyring(bundle: Bundle, report: BundleReport) -> Keyring | None:
+    try:
+        return Keyring([parse_verifier_key(k) for k in bundle.verifier_keys])
+    except LedgerError as exc:
+        report.failures.append(f"verifier_keys: {exc}")
+        return None
+
+
+def _verify_entry(entry: BundleEntry, checkpoint: Checkpoint, report: BundleReport) -> None:
+    where = f"entry seq {entry.seq}"
+    entry_data = entry_bytes(seq=entry.seq, recorded_us=entry.recorded_us, body=entry.event)
+    if link_hash(prev=entry.prev_hash, entry=entry_data) != entry.hash:
+        report.failures.append(f"{where}: the chain hash does not match the event bytes")
+        return
+    if entry.seq > checkpoint.size:
+        report.failures.append(f"{where}: beyond the checkpoint's {checkpoint.size} entries")
+        return
+    try:
+        merkle.verify_inclusion(
+            index=entry.seq - 1,
+            size=checkpoint.size,
+            leaf_hash=merkle.leaf_hash(entry_data),
+            proof=entry.inclusion_proof,
+            root=checkpoint.root_hash,
+        )
+    except (IntegrityError, LedgerError) as exc:
+        report.failures.append(f"{where}: the inclusion proof does not lead to the checkpoint's root ({exc})")
+        return
+    report.verified.append((entry.seq, _event_type(entry.event, where, report)))
+
+
+def _event_type(event: bytes, where: str, report: BundleReport) -> str:
+    try:
+        return parse_stored(event).type
+    except LedgerError as exc:
+        report.failures.append(f"{where}: not a well-formed event ({exc})")
+        return "?"
+
+
+def _check_incident(bundle: Bundle, report: BundleReport) -> None:
+    needle = orjson.dumps(bundle.incident_id)
+    if not any(b'"incident_id":' + needle in e.event for e in bundle.entries):
+        report.failures.append("the incident named by the bundle is not among its events")
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise InvalidBundle(message)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _hash(value: Any, where: str) -> bytes:
+    _require(isinstance(value, str) and len(value) == 64, f"{where}: not a 64-digit hex hash")
+    try:
+        raw = bytes.fromhex(value)
+    except ValueError as exc:
+        raise InvalidBundle(f"{where}: not hex") from exc
+    _require(raw.hex() == value, f"{where}: not lowercase hex")
+    return raw
+
+
+def _base64(value: Any, where: str) -> bytes:
+    _require(isinstance(value, str), f"{where}: not a string")
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except ValueError as exc:
+        raise InvalidBundle(f"{where}: not base64") from exc
+    _require(base64.b64encode(raw).decode() == value, f"{where}: not canonical base64")
+    return raw

@@ -1,0 +1,97 @@
+"""Choosing the evidence for one incident, and packing it into a bundle with proofs.
+
+Relevant to an incident, by the log's own links:
+
+* the incident's events (``data.incident_id``), its remediations and their completion;
+* the outputs it names (``output_ids``): their generation, every display, every action;
+* the tools behind those outputs (and the incident's ``tool_id``): every lifecycle
+  event (registration, approvals, suspensions, validations, threshold changes,
+  updates, monitoring and its acknowledgements), before and after the incident;
+* the training records of every clinician who saw or acted on those outputs;
+* the signing keys' activation and retirement, so the checkpoint's key is on record.
+
+The selection reads the log in three streaming passes, so memory holds only the
+sets of ids and the chosen records, never the whole log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from ledger import merkle
+from ledger.bundle import Bundle, BundleEntry
+from ledger.checkpoint import Checkpoint
+from ledger.errors import InputError
+from ledger.store import Ledger, Record
+
+TOOL_EVENTS = ("tool.", "monitoring.")
+KEY_EVENTS = ("ledger.signing_key_activated", "ledger.signing_key_retired")
+
+
+@dataclass
+class _Links:
+    incident_id: str
+    outputs: set[str] = field(default_factory=set)
+    tools: set[str] = field(default_factory=set)
+    clinicians: set[str] = field(default_factory=set)
+    remediations: set[str] = field(default_factory=set)
+
+
+def _parsed(ledger: Ledger) -> Iterator[tuple[Record, dict[str, Any]]]:
+    for record in ledger.records():
+        yield record, orjson.loads(record.body).get("data", {})
+
+
+def select_evidence(ledger: Ledger, incident_id: str) -> list[Record]:
+    """Every record relevant to the incident, in seq order; InputError if it is not in the log."""
+    links = _Links(incident_id)
+    found_incident = False
+    for _, data in _parsed(ledger):  # pass 1: the incident and what it names
+        if data.get("incident_id") == incident_id:
+            found_incident = True
+            links.outputs.update(data.get("output_ids", []))
+            links.tools.update([data["tool_id"]] if "tool_id" in data else [])
+            links.remediations.update([data["remediation_id"]] if "remediation_id" in data else [])
+    if not found_incident:
+        raise InputError("no incident with that id is recorded in the ledger")
+    for record, data in _parsed(ledger):  # pass 2: its outputs, their tools and viewers
+        if data.get("output_id") in links.outputs:
+            links.tools.update([data["tool_id"]] if record.type == "output.generated" else [])
+            links.clinicians.update([data["clinician_id"]] if "clinician_id" in data else [])
+    return [record for record, data in _parsed(ledger) if _relevant(record, data, links)]  # pass 3
+
+
+def _relevant(record: Record, data: dict[str, Any], links: _Links) -> bool:
+    return (
+        data.get("incident_id") == links.incident_id
+        or data.get("remediation_id") in links.remediations
+        or data.get("output_id") in links.outputs
+        or (record.type.startswith(TOOL_EVENTS) and data.get("tool_id") in links.tools)
+        or (record.type == "clinician.trained" and data.get("clinician_id") in links.clinicians)
+        or record.type in KEY_EVENTS
+    )
+
+
+def build_bundle(
+    ledger: Ledger, incident_id: str, records: list[Record], *, note: str, checkpoint: Checkpoint, keys: list[str]
+) -> Bundle:
+    """Pack the records with inclusion proofs against ``checkpoint`` (which must cover them)."""
+    last = records[-1].seq if records else 0
+    if checkpoint.size < last:
+        raise InputError(f"the checkpoint covers {checkpoint.size} entries, the evidence reaches seq {last}")
+    entries = [
+        BundleEntry(
+            seq=r.seq,
+            recorded_us=r.recorded_us,
+            event=r.body,
+            prev_hash=r.prev_hash,
+            hash=r.hash,
+            inclusion_proof=merkle.inclusion_proof(index=r.seq - 1, size=checkpoint.size, reader=ledger),
+        )
+        for r in records
+    ]
+    return Bundle(incident_id=incident_id, checkpoint=note, verifier_keys=keys, entries=entries)

@@ -1,0 +1,162 @@
+"""Evidence bundles: exported from either store, verified offline, and any flipped byte is caught."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from ledger.bundle import parse_bundle, verify_bundle
+from ledger.errors import InvalidBundle
+from ledger.keys import parse_keyring
+from ledger.signing import KeyFolder
+from ledger.store import Ledger
+from scripts import scenario
+from scripts.cli import main
+
+INCIDENT = "INC-2026-041"
+
+
+def export(url: str, tmp_path: Path) -> tuple[Path, Path]:
+    keys, checkpoints, bundle = tmp_path / "keys", tmp_path / "checkpoints", tmp_path / "bundle.json"
+    with Ledger(url) as ledger:
+        ledger.submit(scenario.story())
+        actor = {"id": "ops", "role": "ledger_operator", "kind": "person"}
+        KeyFolder(keys).activate_new("ledger.test.example", ledger=ledger, actor=actor, reason=None)
+    code = main(
+        [
+            "export",
+            "--incident",
+            INCIDENT,
+            "--database-url",
+            url,
+            "--keys-dir",
+            str(keys),
+            "--checkpoint-dir",
+            str(checkpoints),
+            "--output",
+            str(bundle),
+        ]
+    )
+    assert code == 0
+    return bundle, keys / "trusted.keys"
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, Path]:
+    tmp = tmp_path_factory.mktemp("bundle")
+    bundle, trusted = export(f"sqlite:///{tmp}/ledger.sqlite3", tmp)
+    return bundle.read_bytes(), trusted
+
+
+def fails(data: bytes, trusted: Path) -> bool:
+    try:
+        bundle = parse_bundle(data)
+    except InvalidBundle:
+        return True
+    return not verify_bundle(bundle, trusted=parse_keyring(trusted.read_text())).ok
+
+
+def test_exported_bundle_verifies_offline_with_the_trusted_keys(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bundle, trusted = export(store_url, tmp_path)
+    assert main(["verify-bundle", str(bundle), "--trusted-keys", str(trusted)]) == 0
+    err = capsys.readouterr().err
+    assert "VERIFIED: 16 events" in err and "DOES NOT PROVE" in err
+    document = json.loads(bundle.read_text())
+    types = [json.loads(base64.b64decode(e["event"]))["type"] for e in document["entries"]]
+    assert {
+        "incident.reported",
+        "output.generated",
+        "output.shown",
+        "output.acted",
+        "tool.approved",
+        "tool.validated",
+        "tool.threshold_changed",
+        "monitoring.checked",
+        "remediation.completed",
+    } <= set(types)
+    assert "clinician.trained" not in types  # only clin-ada was trained, and she never saw this output
+
+
+def test_bundle_without_trusted_keys_verifies_but_says_the_keys_are_its_own(
+    exported: tuple[bytes, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "b.json"
+    path.write_bytes(exported[0])
+    assert main(["verify-bundle", str(path)]) == 0
+    assert "keys came from the bundle itself" in capsys.readouterr().err
+
+
+def _spans(text: str) -> dict[str, list[tuple[int, int]]]:
+    """Byte ranges of each protected part of the file: events, proofs, hashes, checkpoint and signature."""
+    spans: dict[str, list[tuple[int, int]]] = {"event": [], "proof": [], "hash": [], "checkpoint": [], "position": []}
+    for match in re.finditer(r'"event": "([^"]+)"', text):
+        spans["event"].append(match.span(1))
+    spans["proof"] = [
+        (match.start() + m.start(1), match.start() + m.end(1))
+        for match in re.finditer(r'"inclusion_proof": \[[^\]]*\]', text)
+        for m in re.finditer(r'"([0-9a-f]{64})"', match.group(0))
+    ]
+    spans["hash"] = [m.span(1) for m in re.finditer(r'"(?:prev_hash|hash)": "([0-9a-f]{64})"', text)]
+    spans["position"] = [m.span(1) for m in re.finditer(r'"(?:seq|recorded_us)": (\d+)', text)]
+    spans["checkpoint"] = [re.search(r'"checkpoint": "((?:[^"\\]|\\.)*)"', text).span(1)]  # type: ignore[union-attr]
+    return spans
+
+
+@pytest.mark.parametrize("part", ["event", "proof", "hash", "position", "checkpoint"])
+def test_flipping_any_byte_of_a_protected_part_fails_verification(exported: tuple[bytes, Path], part: str) -> None:
+    data, trusted = exported
+    assert not fails(data, trusted)
+    spans = _spans(data.decode())[part]
+    assert spans
+    # Every byte of the first and last span of each kind, and every 7th byte of the others.
+    positions = [p for i, (a, b) in enumerate(spans) for p in range(a, b) if i in (0, len(spans) - 1) or p % 7 == 0]
+    survivors = []
+    for position in positions:
+        flipped = bytearray(data)
+        flipped[position] ^= 0x01
+        if not fails(bytes(flipped), trusted):
+            survivors.append(position)
+    assert survivors == [], f"{len(survivors)} flipped bytes in {part} went unnoticed"
+
+
+def test_a_flipped_signature_is_named(
+    exported: tuple[bytes, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data, trusted = exported
+    text = data.decode()
+    signature = text.index("— ledger.test.example ") + len("— ledger.test.example ") + 5
+    flipped = bytearray(text.encode())
+    flipped[len(text[:signature].encode())] ^= 0x02
+    path = tmp_path / "flipped.json"
+    path.write_bytes(bytes(flipped))
+    assert main(["verify-bundle", str(path), "--trusted-keys", str(trusted)]) == 1
+    assert "checkpoint" in capsys.readouterr().err
+
+
+def test_a_flipped_event_byte_is_named_by_its_seq(
+    exported: tuple[bytes, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data, trusted = exported
+    document = json.loads(data)
+    document["entries"][3]["event"] = document["entries"][3]["event"].replace("A", "B", 1)
+    path = tmp_path / "flipped.json"
+    path.write_text(json.dumps(document))
+    assert main(["verify-bundle", str(path), "--trusted-keys", str(trusted)]) == 1
+    assert f"entry seq {document['entries'][3]['seq']}" in capsys.readouterr().err
+
+
+def test_an_unreadable_bundle_cannot_run(tmp_path: Path) -> None:
+    assert main(["verify-bundle", str(tmp_path / "missing.json")]) == 3
+
+
+def test_export_of_an_unknown_incident_is_a_usage_error(sqlite_url: str, tmp_path: Path) -> None:
+    with Ledger(sqlite_url) as ledger:
+        ledger.submit(scenario.story())
+    args = ["export", "--incident", "INC-NONE", "--database-url", sqlite_url]
+    assert main([*args, "--keys-dir", str(tmp_path), "--checkpoint-dir", str(tmp_path)]) == 2
