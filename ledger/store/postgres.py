@@ -1,9 +1,14 @@
 """The chain on PostgreSQL: eventsourcing's events table, extended with the chain's columns.
 
-Every append takes eventsourcing's ``LOCK TABLE ... IN EXCLUSIVE MODE`` on the
-events table *first*, and only then reads the chain head, so that concurrent
-writers (threads, processes, servers) queue and produce one linear chain with a
-dense seq; readers are never blocked (SELECT takes ACCESS SHARE).
+Every append first takes one transaction-scoped advisory lock for the ledger,
+and only then reads the chain head, so that concurrent writers (threads,
+processes, servers) queue and produce one linear chain with a dense seq, and
+commit order is seq order; readers are never blocked. eventsourcing takes
+``LOCK TABLE ... IN EXCLUSIVE MODE`` for the same purpose, but PostgreSQL lets
+only a role with UPDATE, DELETE or TRUNCATE on the table take that lock, and the
+server's role should hold INSERT and SELECT only (docs/operations.md). Every
+writer goes through this recorder, so the advisory lock serializes them all;
+a writer that bypassed it would also bypass the chain, and verify would say so.
 """
 
 from __future__ import annotations
@@ -38,6 +43,11 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         self.sql_create_statements += self._ledger_ddl()
         self._prepare_statements()
         self._size_hint = 0
+        lock_key = f"clinical-ai-ledger append {self.datastore.schema}.{self.events_table_name}"
+        self.lock_table_statements = [
+            SQL("SET LOCAL lock_timeout = '{0}s'").format(self.datastore.lock_timeout),
+            SQL("SELECT pg_advisory_xact_lock(hashtext({0}))").format(lock_key),
+        ]
 
     def _name(self, table: str) -> Composed:
         return SQL("{}.{}").format(Identifier(self.datastore.schema), Identifier(table))
@@ -117,7 +127,10 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
     def _create_table(self, curs: Any) -> None:
         # Servers and CLI commands may open the ledger at the same moment; their DDL
         # (CREATE OR REPLACE of the triggers) would deadlock, so it queues on one lock.
+        # Writers running meanwhile would deadlock with the triggers' table locks, so the DDL
+        # also waits for the append lock.
         curs.execute("SELECT pg_advisory_xact_lock(hashtext('clinical-ai-ledger ddl'))")
+        curs.execute(self.lock_table_statements[1])
         super()._create_table(curs)
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int]:

@@ -1,0 +1,48 @@
+"""The server's PostgreSQL role needs INSERT and SELECT only, and with them it can append and verify."""
+
+from __future__ import annotations
+
+import uuid
+
+import psycopg
+import pytest
+
+from ledger.store import Ledger
+from ledger.verify import verify_store
+from tests.conftest import PG_ADMIN_URL
+from tests.factories import many_shown
+
+GRANTS = """
+GRANT USAGE ON SCHEMA "{schema}" TO {role};
+GRANT SELECT, INSERT ON "{schema}".ledger_events, "{schema}".ledger_merkle_nodes,
+    "{schema}".ledger_checkpoints TO {role};
+GRANT USAGE ON SEQUENCE "{schema}".ledger_events_notification_id_seq TO {role};
+"""
+
+
+@pytest.fixture
+def app_role(pg_schema: str) -> str:
+    """A login role with the grants of docs/operations.md, on tables an administrator created."""
+    Ledger(f"{PG_ADMIN_URL}?schema={pg_schema}").close()
+    role = f"ledger_app_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN")  # type: ignore[arg-type]
+        conn.execute(GRANTS.format(schema=pg_schema, role=role))  # type: ignore[arg-type]
+    yield role
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP OWNED BY {role}; DROP ROLE {role}')  # type: ignore[arg-type]
+
+
+def test_insert_and_select_suffice_to_append_and_verify(app_role: str, pg_schema: str) -> None:
+    url = PG_ADMIN_URL.replace("postgres@", f"{app_role}@") + f"?schema={pg_schema}"
+    with Ledger(url, create_tables=False) as ledger:
+        receipts = ledger.submit(many_shown(20))
+        assert [r.seq for r in receipts] == list(range(1, 21))
+        assert verify_store(ledger).intact
+
+
+@pytest.mark.parametrize("statement", ["UPDATE {t} SET hash = hash", "DELETE FROM {t}", "TRUNCATE {t}"])
+def test_the_app_role_cannot_change_or_remove_rows(app_role: str, pg_schema: str, statement: str) -> None:
+    url = PG_ADMIN_URL.replace("postgres@", f"{app_role}@")
+    with psycopg.connect(url, autocommit=True) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute(statement.format(t=f'"{pg_schema}".ledger_events'))  # type: ignore[arg-type]
