@@ -21,14 +21,14 @@ import struct
 
 LINK_PREFIX = b"\x02"
 GENESIS = bytes(32)
-_HEADER = struct.Struct(">Qq")
+HEADER = struct.Struct(">Qq")  # seq, recorded_us
 
 
 def entry_bytes(*, seq: int, recorded_us: int, body: bytes) -> bytes:
     """Frame an event's canonical ``body`` with its ``seq`` and recording time."""
     if seq < 1:
         raise ValueError("seq starts at 1")
-    return _HEADER.pack(seq, recorded_us) + body
+    return HEADER.pack(seq, recorded_us) + body
 
 
 def link_hash(*, prev: bytes, entry: bytes) -> bytes:

@@ -11,9 +11,12 @@ Each section prints a Markdown table to stdout.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import platform
+import random
 import statistics
+import subprocess
 import sys
 import time
 import uuid
@@ -26,6 +29,7 @@ from typing import Any
 import psycopg
 from eventsourcing.application import Application
 
+from ledger import merkle
 from ledger.catalogue import canonical_bytes, validate_event
 from ledger.store import Ledger
 from ledger.store.app import Fact
@@ -196,7 +200,95 @@ def percentile(values: Sequence[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {"append": bench_append}
+def fast_facts(count: int, *, start: int = 0) -> list[Fact]:
+    """Canonical output.shown facts built from a template (the catalogue's bytes, without validating each)."""
+    template = facts_of(sample_events(1))[0].body.decode()
+    output = template[template.index('"output_id":"') + 13 :].split('"', 1)[0]
+    facts = []
+    for i in range(start, start + count):
+        event_id = uuid.uuid4()
+        body = template.replace(output, f"out-{i}").replace(template.split('"event_id":"')[1][:36], str(event_id))
+        facts.append(Fact(event_id, 1, "output.shown", body.encode()))
+    return facts
+
+
+def load(ledger: Ledger, count: int, *, batch: int = 1000) -> float:
+    """Append ``count`` template facts; events per second."""
+    seconds = 0.0
+    for start in range(0, count, 50_000):
+        facts = fast_facts(min(50_000, count - start), start=start)
+        seconds += len(facts) / run_batches(ledger.append_facts, facts, batch)
+    return rate(count, seconds)
+
+
+def bench_verify(args: argparse.Namespace) -> None:
+    """`ledger verify` throughput and peak memory, proof generation, beside bare SHA-256 chaining."""
+    url = f"{args.postgres_url}?schema=bench_verify" if args.postgres_url else None
+    if url is None:
+        print("verify section needs PostgreSQL")
+        return
+    with psycopg.connect(args.postgres_url, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS bench_verify CASCADE")
+        conn.execute("CREATE SCHEMA bench_verify")
+    print(f"## Verification and proofs on PostgreSQL ({machine()})\n")
+    print("| events | load ev/s (batches of 1000) | verify ev/s | verify peak RSS MB | bare SHA-256 chain ev/s "
+          "| inclusion proof p50 / p95 ms |")  # fmt: skip
+    print("|---|---|---|---|---|---|")
+    loaded = 0
+    with Ledger(url) as ledger:
+        for target in args.verify_sizes:
+            load_rate = load(ledger, target - loaded)
+            loaded = target
+            verify_rate, peak = _verify_in_subprocess(url, target)
+            chain_rate = _bare_chain_rate(ledger, min(target, 200_000))
+            p50, p95 = _proof_times(ledger, target)
+            print(f"| {target:,} | {load_rate:,.0f} | {verify_rate:,.0f} | {peak:,.0f} | {chain_rate:,.0f} "
+                  f"| {p50:.2f} / {p95:.2f} |")  # fmt: skip
+    if not args.keep:
+        with psycopg.connect(args.postgres_url, autocommit=True) as conn:
+            conn.execute("DROP SCHEMA bench_verify CASCADE")
+
+
+def _verify_in_subprocess(url: str, expected: int) -> tuple[float, float]:
+    """Run `ledger verify` as an auditor would; its own rate and peak memory."""
+    code = (
+        "import resource, sys, time\n"
+        "from ledger.store import Ledger\nfrom ledger.verify import verify_store\n"
+        f"L = Ledger({url!r}, create_tables=False)\n"
+        "t = time.perf_counter(); r = verify_store(L); s = time.perf_counter() - t\n"
+        f"assert r.intact and r.events == {expected}, r.findings[:3]\n"
+        "print(r.events / s, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+    )
+    command = [sys.executable, "-c", code]  # our own code, our own interpreter
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout  # noqa: S603
+    verify_rate, peak = out.split()
+    return float(verify_rate), float(peak)
+
+
+def _bare_chain_rate(ledger: Ledger, count: int) -> float:
+    """SHA-256 chaining of the same stored bytes, in memory: the floor any verifier pays."""
+    bodies = [r.entry for r in ledger.read(after_seq=0, limit=count)]
+    prev = bytes(32)
+
+    def chain() -> None:
+        nonlocal prev
+        for entry in bodies:
+            prev = hashlib.sha256(b"\x02" + prev + entry).digest()
+
+    return rate(len(bodies), timed(chain))
+
+
+def _proof_times(ledger: Ledger, size: int, samples: int = 500) -> tuple[float, float]:
+    """Server-side time to build an inclusion proof from stored subtrees, milliseconds."""
+    times = []
+    for index in random.sample(range(size), min(samples, size)):
+        start = time.perf_counter()
+        merkle.inclusion_proof(index=index, size=size, reader=ledger)
+        times.append((time.perf_counter() - start) * 1000)
+    return percentile(times, 0.5), percentile(times, 0.95)
+
+
+SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {"append": bench_append, "verify": bench_verify}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -206,6 +298,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--single-events", type=int, default=2_000, help="events for the one-per-transaction cells")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--verify-sizes", type=int, nargs="+", default=[250_000, 1_000_000])
+    parser.add_argument("--keep", action="store_true", help="keep the verify section's schema")
     parser.add_argument("--postgres-url", default=PG_URL, help="'' to skip PostgreSQL")
     args = parser.parse_args(argv)
     for name in args.sections or SECTIONS:
