@@ -12,7 +12,7 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 demo: $(BIN)/.installed
-	$(BIN)/ledger demo
+	$(BIN)/ledger serve --demo
 
 test: $(BIN)/.installed
 	$(BIN)/pytest -q

@@ -8,7 +8,19 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 
 from ledger.errors import InputError, IntegrityError, StoreUnavailable
-from scripts import api_keys, checkpoint, demo, importer, schema, serve, signing_keys, verify
+from scripts import (
+    api_keys,
+    checkpoint,
+    demo,
+    export,
+    importer,
+    projections,
+    schema,
+    serve,
+    signing_keys,
+    verify,
+    verify_bundle,
+)
 from scripts.common import Exit, say
 
 SUBCOMMANDS: dict[str, ModuleType] = {
@@ -18,8 +30,11 @@ SUBCOMMANDS: dict[str, ModuleType] = {
     "demo": demo,
     "checkpoint": checkpoint,
     "signing-keys": signing_keys,
+    "export": export,
+    "verify-bundle": verify_bundle,
     "serve": serve,
     "api-keys": api_keys,
+    "projections": projections,
 }
 
 

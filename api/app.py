@@ -1,0 +1,69 @@
+"""The app factory. Nothing happens at import time: ``create_app()`` builds the app, and its
+lifespan opens the store (the ledger, the group committer, the API keys) and closes it.
+
+Routers are served from ``ROUTERS``; other areas (queries, proofs, pages) add
+their module's ``router`` there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.concurrency import run_in_threadpool
+
+from api import errors
+from api.logging import RequestLogMiddleware
+from api.openapi import build_openapi
+from api.routes import events, health, log
+from api.runtime import Runtime
+from api.settings import Settings, get_settings
+
+ROUTERS: tuple[APIRouter, ...] = (
+    health.router,
+    events.router,
+    log.router,
+)
+
+DESCRIPTION = """\
+The clinical AI accountability ledger: an append-only, hash-chained record of
+every lifecycle event of clinical AI tools. Emitters append events and keep the
+receipts; auditors read the raw log. Authenticate with an API key from
+`ledger api-keys create`, sent as `Authorization: Bearer lk_...`.
+Limits: 1 MiB per event request, 8 MiB and 1000 events per batch, 1000 records per log page.
+"""
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Open the store (or keep trying in the background); on shutdown, finish queued appends and close."""
+    runtime = Runtime(app.state.settings)
+    app.state.runtime = runtime
+    await run_in_threadpool(runtime.start)
+    try:
+        yield
+    finally:
+        await run_in_threadpool(runtime.stop)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The API as a FastAPI app; ``settings`` default to ``get_settings()`` (the environment)."""
+    app = FastAPI(
+        title="Clinical AI accountability ledger",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings or get_settings()
+    for router in ROUTERS:
+        app.include_router(router)
+    errors.install(app)
+    app.add_middleware(RequestLogMiddleware)
+
+    def openapi() -> dict[str, Any]:
+        return build_openapi(app)
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,72 @@
+"""Who is calling: the API key in ``Authorization: Bearer lk_...``, and what its role allows.
+
+    role      may
+    emitter   POST /v1/events, /v1/events/batch for the source bound to its key;
+              GET /v1/events/{id} of its own source's events
+    reader    queries and pages (routes added by api.routes.queries and the pages)
+    auditor   GET /v1/events/{id}, /v1/log, proofs, checkpoints, exports, /v1/stats
+    admin     everything, any source
+
+No key, or a malformed, unknown or revoked one: 401. A role or source that
+does not allow the request: 403. An authenticated key is trusted for
+``key_cache_s`` seconds before it is looked up again, so a revocation takes
+effect within that time on a running server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.errors import Forbidden, Unauthorized
+from api.runtime import Runtime
+from ledger.apikeys import ApiKey, Role
+
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="An API key from `ledger api-keys create`, sent as `Authorization: Bearer lk_<key_id>_<secret>`.",
+)
+
+
+async def authenticate(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> ApiKey:
+    """The caller's active key, or 401."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("an API key is required: send Authorization: Bearer <key>")
+    runtime: Runtime = request.app.state.runtime
+    token = credentials.credentials
+    key = runtime.key_cache.get(token)
+    if key is None:
+        store = runtime.store()
+        key = await run_in_threadpool(store.keys.authenticate, token)
+        if key is None:
+            raise Unauthorized("the API key is not valid (malformed, unknown or revoked)")
+        runtime.key_cache.put(token, key)
+    request.state.log_fields.update(key_id=key.key_id, role=str(key.role))
+    return key
+
+
+def require(*roles: Role) -> Callable[..., Awaitable[ApiKey]]:
+    """A dependency: the caller's key, if its role is one of ``roles`` (admin always is)."""
+    allowed = frozenset(roles) | {Role.ADMIN}
+    names = ", ".join(sorted(str(r) for r in allowed))
+
+    async def dependency(key: Annotated[ApiKey, Depends(authenticate)]) -> ApiKey:
+        if key.role not in allowed:
+            raise Forbidden(f"this route needs one of the roles: {names}")
+        return key
+
+    return dependency
+
+
+def check_source(key: ApiKey, source: str, *, index: int | None = None) -> None:
+    """An emitter may only touch events of the source bound to its key (403 otherwise)."""
+    if key.role is Role.EMITTER and key.source != source:
+        where = "" if index is None else f"event {index}: "
+        raise Forbidden(f"{where}this key may only act for source {key.source}")

@@ -1,0 +1,245 @@
+"""Every error the API answers with, mapped to HTTP in this one module.
+
+    ApiError (this module)                 status
+    ├── Unauthorized                        401  no key, or a malformed, unknown or revoked one
+    ├── Forbidden                           403  the key's role or bound source does not allow it
+    ├── NotFound                            404  no such event
+    ├── PayloadTooLarge                     413  body over the route's documented limit
+    ├── UnsupportedMediaType                415  body that is not application/json
+    └── InvalidEvents                       422  one or more events of a batch are malformed
+
+    ledger.errors (the core's family; Starlette finds handlers along the class hierarchy)
+    ├── InvalidEvent                        422  field-level: index, loc, msg
+    ├── EventConflict                       409  same event_id, other content
+    ├── InputError (any other)              422
+    └── StoreUnavailable                    503  with Retry-After
+
+    FastAPI's RequestValidationError        422  path and query parameters, without the input
+    Starlette's HTTPException               its status (404 unknown route, 405 method)
+    anything else                           500  no traceback, no message: see the log's request_id
+
+No message carries a value from the request: values may be patient identifiers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, cast
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ExceptionHandler
+
+from api.models import Problem
+from ledger.errors import EventConflict, FieldError, InputError, InvalidEvent, StoreUnavailable
+
+log = logging.getLogger("api.errors")
+
+MAX_REPORTED = 100  # field errors listed in one 422
+
+
+class ApiError(Exception):
+    """An error with its HTTP status and machine code."""
+
+    status = 400
+    code = "bad_request"
+    headers: dict[str, str] = {}  # noqa: RUF012 - class default, never mutated
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class Unauthorized(ApiError):
+    """No usable API key."""
+
+    status = 401
+    code = "unauthorized"
+    headers = {"WWW-Authenticate": 'Bearer realm="ledger"'}  # noqa: RUF012
+
+
+class Forbidden(ApiError):
+    """The key may not do this."""
+
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(ApiError):
+    """Nothing at this id."""
+
+    status = 404
+    code = "not_found"
+
+
+class PayloadTooLarge(ApiError):
+    """Body over the limit."""
+
+    status = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(ApiError):
+    """Body that is not JSON."""
+
+    status = 415
+    code = "unsupported_media_type"
+
+
+class InvalidEvents(ApiError):
+    """Events of a batch that fail the catalogue, each with its index."""
+
+    status = 422
+    code = "invalid_event"
+
+    def __init__(self, failures: Iterable[InvalidEvent]) -> None:
+        self.failures = list(failures)
+        count = len(self.failures)
+        plural = "s" if count != 1 else ""
+        super().__init__(f"{count} event{plural} of the batch failed validation; nothing was appended")
+
+
+# Messages for FastAPI's own validation of path and query parameters (its texts may echo input).
+_PARAM_MESSAGES = {
+    "uuid_parsing": "must be a UUID",
+    "uuid_type": "must be a UUID",
+    "int_parsing": "must be an integer",
+    "int_type": "must be an integer",
+    "missing": "field required",
+}
+
+
+def _param_message(kind: str, ctx: dict[str, Any]) -> str:
+    # ctx holds the schema's limits, never the input.
+    if kind == "greater_than_equal":
+        return f"must be at least {ctx.get('ge')}"
+    if kind == "less_than_equal":
+        return f"must be at most {ctx.get('le')}"
+    return _PARAM_MESSAGES.get(kind, "is not valid")
+
+
+def request_id(request: Request) -> str:
+    """The request's id (set by the logging middleware)."""
+    return str(getattr(request.state, "request_id", "-"))
+
+
+def problem(
+    request: Request, status: int, code: str, message: str, *, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    """An error response in the one shape every error has (``Problem``)."""
+    body = Problem(code=code, message=message, request_id=request_id(request), **extra)
+    fields = getattr(request.state, "log_fields", None)
+    if isinstance(fields, dict):
+        fields["error"] = code
+    return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
+
+
+def _field_problems(failures: Iterable[InvalidEvent]) -> list[dict[str, Any]]:
+    found = [{"index": f.index, "loc": e.loc, "msg": e.msg} for f in failures for e in f.errors]
+    return found[:MAX_REPORTED]
+
+
+async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+    if isinstance(exc, InvalidEvents):
+        return problem(request, exc.status, exc.code, exc.message, errors=_field_problems(exc.failures))
+    return problem(request, exc.status, exc.code, exc.message, headers=exc.headers or None)
+
+
+async def _invalid_event(request: Request, exc: InvalidEvent) -> JSONResponse:
+    where = "the event" if exc.index is None else f"event {exc.index}"
+    message = f"{where} failed validation; nothing was appended"
+    return problem(request, 422, "invalid_event", message, errors=_field_problems([exc]))
+
+
+async def _conflict(request: Request, exc: EventConflict) -> JSONResponse:
+    index = getattr(exc, "batch_index", None)
+    return problem(request, 409, "event_conflict", str(exc), event_id=exc.event_id, seq=exc.seq, index=index)
+
+
+async def _input_error(request: Request, exc: Exception) -> JSONResponse:
+    return problem(request, 422, "invalid_input", str(exc))
+
+
+async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+    retry_after = str(request.app.state.settings.retry_after_s)
+    message = "the ledger's database is unavailable; retry with the same event_id"
+    return problem(request, 503, "store_unavailable", message, headers={"Retry-After": retry_after})
+
+
+async def _request_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    failures = []
+    for error in exc.errors():
+        loc = [str(part) for part in error.get("loc", ()) if part not in ("path", "query", "header")]
+        failures.append(FieldError(".".join(loc), _param_message(str(error.get("type")), error.get("ctx") or {})))
+    errors = [{"index": None, "loc": f.loc, "msg": f.msg} for f in failures[:MAX_REPORTED]]
+    return problem(request, 422, "invalid_parameter", "a path or query parameter is not valid", errors=errors)
+
+
+async def _http_exception(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    codes = {404: "not_found", 405: "method_not_allowed"}
+    messages = {404: "no such route", 405: "method not allowed on this route"}
+    code = codes.get(exc.status_code, "http_error")
+    message = messages.get(exc.status_code, "request refused")
+    return problem(request, exc.status_code, code, message, headers=dict(exc.headers or {}) or None)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # The exception's message may hold anything; only its type is logged (with the request id).
+    fields = {"request_id": request_id(request), "exc_type": type(exc).__name__}
+    log.error("unhandled exception", extra={"fields": fields})
+    return problem(request, 500, "internal_error", "internal error; the request id identifies it in the server log")
+
+
+HANDLERS: dict[type[Exception], Callable[..., Awaitable[JSONResponse]]] = {
+    ApiError: _api_error,
+    InvalidEvent: _invalid_event,
+    EventConflict: _conflict,
+    InputError: _input_error,
+    StoreUnavailable: _unavailable,
+    RequestValidationError: _request_validation,
+    StarletteHTTPException: _http_exception,
+    Exception: _unexpected,
+}
+
+
+def install(app: FastAPI) -> None:
+    """Register every handler on ``app``."""
+    for exc_class, handler in HANDLERS.items():
+        # Each handler takes the class it is registered for; Starlette types them all as Exception.
+        app.add_exception_handler(exc_class, cast(ExceptionHandler, handler))
+
+
+_DESCRIPTIONS = {
+    401: "No API key, or a malformed, unknown or revoked one.",
+    403: "The key's role, or the source bound to an emitter key, does not allow this.",
+    404: "No such event.",
+    409: "The event_id is already recorded with other content.",
+    413: "The body is over the route's limit.",
+    415: "The body is not JSON (Content-Type must be application/json).",
+    422: "Malformed: the errors list names the event (index), the field (loc) and why (msg).",
+    503: "The database is unavailable; retry (with the same event_id) after Retry-After seconds.",
+}
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI ``responses`` entries of these error statuses (all with the Problem body)."""
+    entries: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        entry: dict[str, Any] = {"model": Problem, "description": _DESCRIPTIONS[status]}
+        if status == 503:
+            entry["headers"] = {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}}
+        if status == 401:
+            entry["headers"] = {"WWW-Authenticate": {"description": "Bearer.", "schema": {"type": "string"}}}
+        entries[status] = entry
+    return entries
+
+
+class BatchConflict(EventConflict):
+    """An EventConflict located at an event of a batch."""
+
+    def __init__(self, conflict: EventConflict, *, index: int) -> None:
+        super().__init__(conflict.event_id, seq=conflict.seq)
+        self.batch_index = index

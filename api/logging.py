@@ -1,0 +1,126 @@
+"""Structured logs: one JSON object per line, never a patient identifier or free text.
+
+A request's line has its id, method, route template (``/v1/events/{event_id}``,
+never the query string), status, latency, the key id and role, and what the
+route added to ``request.state.log_fields``: event ids, types, seqs, counts.
+Event bodies, error texts of exceptions and tracebacks are never logged; an
+exception is logged by its type name only.
+
+Request ids: a client's ``X-Request-ID`` is kept if it is 1-64 characters of
+``A-Za-z0-9._-``, else a new one is made; either way it is echoed in the
+response's ``X-Request-ID`` and in every error body.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+_REQUEST_ID: Final = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_SAFE_FIELDS: Final = frozenset(
+    {
+        "request_id", "method", "route", "status", "latency_ms", "key_id", "role", "error", "bytes",
+        "event_id", "event_ids", "type", "types", "seq", "seqs", "count", "created", "database",
+        "exc_type", "after_seq", "limit", "records",
+    }
+)  # fmt: skip
+
+access_log = logging.getLogger("api.access")
+
+
+class JsonFormatter(logging.Formatter):
+    """A record as one JSON line: time, level, logger, message and its whitelisted ``fields``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Only fixed messages and whitelisted fields; exceptions by type name."""
+        line: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.msg if isinstance(record.msg, str) and not record.args else _template(record),
+        }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            line.update({k: v for k, v in fields.items() if k in _SAFE_FIELDS})
+        if record.exc_info and record.exc_info[0] is not None:
+            line["exc_type"] = record.exc_info[0].__name__
+        return orjson.dumps(line, default=str).decode()
+
+
+def _template(record: logging.LogRecord) -> str:
+    # Third-party messages with arguments (uvicorn's) are logged as their template, without the values.
+    return str(record.msg)
+
+
+def log_config(level: str = "info") -> dict[str, Any]:
+    """A logging.config dict for uvicorn: every logger as JSON lines on stderr; no access log."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "api.logging.JsonFormatter"}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+        "root": {"handlers": ["stderr"], "level": level.upper()},
+        "loggers": {
+            "uvicorn": {"handlers": [], "propagate": True},
+            "uvicorn.error": {"handlers": [], "propagate": True},
+            "uvicorn.access": {"handlers": [], "propagate": False, "level": "WARNING"},
+        },
+    }
+
+
+def new_request_id(offered: str | None) -> str:
+    """The client's request id if it is safe to log and echo, else a fresh one."""
+    if offered and _REQUEST_ID.fullmatch(offered):
+        return offered
+    return uuid.uuid4().hex
+
+
+class RequestLogMiddleware:
+    """Gives each request an id and ``state.log_fields``; logs one line when the response is sent."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI entry point."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        offered = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = new_request_id(offered)
+        fields: dict[str, Any] = {}
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        state["log_fields"] = fields
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            route = scope.get("route")
+            line = {
+                "request_id": request_id,
+                "method": scope["method"],
+                "route": getattr(route, "path", "unmatched"),
+                "status": status,
+                "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+                **fields,
+            }
+            access_log.info("request", extra={"fields": line})

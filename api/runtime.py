@@ -1,0 +1,108 @@
+"""What the app holds while it runs: the ledger, its group committer and the API keys.
+
+The lifespan starts a Runtime and stops it. The app must start, and answer
+503, even when the database is down: if the store cannot be opened at startup,
+a background thread tries again every ``reconnect_interval_s`` until it can,
+and until then every route that needs the store raises StoreUnavailable.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, replace
+
+from api.keycache import KeyCache
+from api.settings import Settings
+from ledger.apikeys import KeyStore
+from ledger.errors import StoreUnavailable
+from ledger.store import Ledger
+from ledger.store.group import GroupCommitter
+from ledger.store.url import DatabaseUrl, database_url
+
+log = logging.getLogger("api.runtime")
+
+
+@dataclass(frozen=True)
+class Store:
+    """The open store: the ledger, the committer of single appends, the key store."""
+
+    ledger: Ledger
+    committer: GroupCommitter
+    keys: KeyStore
+
+
+def store_url(settings: Settings) -> DatabaseUrl:
+    """The database URL with the pool settings the API wants (pre-ping, a short connect timeout)."""
+    url = database_url(settings.database_url)
+    if url.backend != "postgres":
+        return url
+    extra = {"POSTGRES_PRE_PING": "y", "POSTGRES_CONNECT_TIMEOUT": str(settings.db_connect_timeout_s)}
+    return replace(url, settings={**url.settings, **extra})
+
+
+def open_store(settings: Settings) -> Store:
+    """Open the ledger (creating its tables) and the key store; StoreUnavailable if the database is down."""
+    url = store_url(settings)
+    keys = KeyStore(url)
+    ledger = Ledger(url)
+    committer = GroupCommitter(
+        ledger, max_batch=settings.group_max_events, max_wait=settings.group_max_wait_ms / 1000
+    )
+    return Store(ledger, committer, keys)
+
+
+class Runtime:
+    """The store, once it could be opened, and the thread that keeps trying until then."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.display = database_url(settings.database_url).display
+        self.key_cache = KeyCache(settings.key_cache_s)
+        self._store: Store | None = None
+        self._stopping = threading.Event()
+        self._opener: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Try to open the store now; if the database is down, keep trying in the background."""
+        if self._try_open():
+            return
+        self._opener = threading.Thread(target=self._keep_trying, name="ledger-store-opener", daemon=True)
+        self._opener.start()
+
+    def store(self) -> Store:
+        """The open store, or StoreUnavailable while the database has not been reached."""
+        store = self._store
+        if store is None:
+            raise StoreUnavailable("the database has not been reachable since the server started")
+        return store
+
+    def stop(self) -> None:
+        """Finish queued appends, then close everything."""
+        self._stopping.set()
+        if self._opener is not None:
+            self._opener.join(timeout=self.settings.db_connect_timeout_s + 5)
+        store, self._store = self._store, None
+        if store is not None:
+            store.committer.close()
+            store.ledger.close()
+            store.keys.close()
+
+    def _try_open(self) -> bool:
+        try:
+            store = open_store(self.settings)
+        except StoreUnavailable as exc:
+            log.warning("store unavailable", extra={"fields": {"database": self.display, "error": str(exc)}})
+            return False
+        if self._stopping.is_set():
+            store.committer.close()
+            store.ledger.close()
+            return True
+        self._store = store
+        log.info("store open", extra={"fields": {"database": self.display}})
+        return True
+
+    def _keep_trying(self) -> None:
+        while not self._stopping.wait(self.settings.reconnect_interval_s):
+            if self._try_open():
+                return

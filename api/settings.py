@@ -1,0 +1,61 @@
+"""The API's settings: read from the environment once, by ``get_settings()``; overridable in tests.
+
+Limits (documented in docs/api.md):
+
+    MAX_EVENT_BYTES    1 MiB   body of POST /v1/events             (413 above)
+    MAX_BATCH_BYTES    8 MiB   body of POST /v1/events/batch       (413 above)
+    MAX_BATCH_EVENTS   1000    events in one batch                 (422 above)
+    MAX_PAGE           1000    records in one page of GET /v1/log  (422 above)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Final
+
+MIB: Final = 1024 * 1024
+MAX_EVENT_BYTES: Final = 1 * MIB
+MAX_BATCH_BYTES: Final = 8 * MIB
+MAX_BATCH_EVENTS: Final = 1000
+MAX_PAGE: Final = 1000
+DEFAULT_PAGE: Final = 100
+
+ENV_PREFIX: Final = "LEDGER_API_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app needs to know; immutable once built."""
+
+    database_url: str | None = None  # None: $LEDGER_DATABASE_URL, else the embedded SQLite default
+    max_event_bytes: int = MAX_EVENT_BYTES
+    max_batch_bytes: int = MAX_BATCH_BYTES
+    group_max_events: int = 256  # events in one group-commit transaction
+    group_max_wait_ms: float = 2.0  # how long the first pending append waits for company
+    append_timeout_s: float = 30.0  # a single append not committed by then answers 503
+    retry_after_s: int = 2  # the Retry-After of a 503
+    db_connect_timeout_s: int = 5  # PostgreSQL connect (and pool wait) timeout
+    reconnect_interval_s: float = 1.0  # how often a store that could not be opened is tried again
+    key_cache_s: float = 2.0  # how long an authenticated key is trusted without a lookup (revocation delay)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
+        """Settings from LEDGER_DATABASE_URL and LEDGER_API_<FIELD> variables."""
+        defaults = cls()
+        values: dict[str, object] = {"database_url": environ.get("LEDGER_DATABASE_URL") or None}
+        for name in ("group_max_events", "retry_after_s", "db_connect_timeout_s"):
+            raw = environ.get(ENV_PREFIX + name.upper())
+            values[name] = int(raw) if raw else getattr(defaults, name)
+        for name in ("group_max_wait_ms", "append_timeout_s", "reconnect_interval_s", "key_cache_s"):
+            raw = environ.get(ENV_PREFIX + name.upper())
+            values[name] = float(raw) if raw else getattr(defaults, name)
+        return cls(**values)  # type: ignore[arg-type]
+
+
+@cache
+def get_settings() -> Settings:
+    """The process's settings, read from the environment on first use (tests: pass Settings to create_app)."""
+    return Settings.from_env()

@@ -1,0 +1,110 @@
+"""`ledger serve`: the API under uvicorn, on the database of $LEDGER_DATABASE_URL (SQLite by default).
+
+The app is named by its import string (``api.app:create_app``, a factory), so
+workers can be separate processes; each builds its own app from the
+environment. Logs are JSON lines on stderr. On SIGTERM or Ctrl-C, uvicorn stops
+accepting connections, lets in-flight requests finish (up to
+--graceful-timeout seconds), and the app's lifespan commits every queued append
+before the store is closed.
+
+With --demo, the demo story is loaded through the API's client once the server
+is up, and an admin key and an emitter key are created and printed to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import threading
+import time
+from typing import Any
+
+import uvicorn
+
+from ledger.apikeys import KeyStore, Role
+from ledger.store.url import ENV_VAR, database_url
+from scripts.common import Exit, add_database_option, say
+
+APP = "api.app:create_app"
+DEMO_SOURCE = "epic-prod"
+
+
+def add_parser(subparsers: Any, name: str) -> None:
+    """Register the subcommand."""
+    parser = subparsers.add_parser(
+        name,
+        help="serve the REST API (and the pages) with uvicorn",
+        description="Run the ledger's HTTP API. The database comes from --database-url or $LEDGER_DATABASE_URL.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    parser.add_argument("--graceful-timeout", type=int, default=30, help="seconds to finish in-flight requests")
+    parser.add_argument("--demo", action="store_true", help="load the demo story and print demo API keys")
+    add_database_option(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until interrupted."""
+    if not 1 <= args.workers <= 64 or not 0 < args.port < 65536:
+        say("ledger serve: --workers must be 1-64 and --port 1-65535")
+        return Exit.USAGE
+    if args.database_url:
+        os.environ[ENV_VAR] = args.database_url  # the workers read it from the environment
+    url = database_url(None)
+    base = f"http://{args.host}:{args.port}"
+    say(f"serving {url.display} at {base}")
+    say(f"  API docs: {base}/docs   OpenAPI: {base}/openapi.json   pages: {base}/")
+    if args.demo:
+        threading.Thread(target=_load_demo, args=(base,), name="demo-loader", daemon=True).start()
+    uvicorn.run(
+        APP,
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_config=_log_config(args.log_level),
+        access_log=False,
+        timeout_graceful_shutdown=args.graceful_timeout,
+        server_header=False,
+    )
+    return Exit.OK
+
+
+def _log_config(level: str) -> dict[str, Any]:
+    # By name, so that this module does not import the API (uvicorn does).
+    from importlib import import_module
+
+    config: dict[str, Any] = import_module("api.logging").log_config(level)
+    return config
+
+
+def _load_demo(base: str) -> None:
+    """Wait for the server, create the demo keys, load the story through the client."""
+    from importlib import import_module
+
+    from scripts import scenario
+
+    keys = KeyStore(None)
+    admin = keys.create(Role.ADMIN, label="demo admin")
+    emitter = keys.create(Role.EMITTER, source=DEMO_SOURCE, label="demo emitter")
+    client_module = import_module("api.client")
+    with client_module.LedgerClient(base, admin.token, retries=20) as client:
+        _wait_ready(client)
+        receipts = client.send_batch(scenario.story())
+    created = sum(r.created for r in receipts)
+    say(f"demo: {created} events appended, {len(receipts) - created} already recorded")
+    say(f"demo admin key ({admin.key.key_id}):   {admin.token}")
+    say(f"demo emitter key for source {DEMO_SOURCE} ({emitter.key.key_id}): {emitter.token}")
+
+
+def _wait_ready(client: Any, *, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            client.log(limit=1)
+            return
+        except Exception:  # not up yet (connection refused, 503)
+            time.sleep(0.2)
