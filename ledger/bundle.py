@@ -35,11 +35,11 @@ from typing import Any
 import orjson
 
 from ledger import merkle
-from ledger.catalogue import parse_stored
 from ledger.chain import entry_bytes, link_hash
 from ledger.checkpoint import Checkpoint, open_checkpoint
 from ledger.errors import IntegrityError, InvalidBundle, LedgerError
 from ledger.keys import Keyring, parse_verifier_key
+from ledger.privacy import open_event
 
 FORMAT = "clinical-ai-ledger/evidence-bundle/v1"
 ABOUT = (
@@ -196,7 +196,7 @@ def _verify_entry(entry: BundleEntry, checkpoint: Checkpoint, report: BundleRepo
 
 def _event_type(event: bytes, where: str, report: BundleReport) -> str:
     try:
-        return parse_stored(event).type
+        return open_event(event, None).event().type  # sealed fields stay sealed: no keys offline
     except LedgerError as exc:
         report.failures.append(f"{where}: not a well-formed event ({exc})")
         return "?"

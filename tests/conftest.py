@@ -17,6 +17,10 @@ from functools import cache
 import psycopg
 import pytest
 
+# A fixed master key for every test (and the commands they start), so no test writes
+# var/keys/master.key into the working tree. Tests of key handling set their own.
+os.environ.setdefault("LEDGER_MASTER_KEY", "3vxU6oeIvQpEozSTtwJ4N0F2wrkuqgAVQD62DL6+PbA=")
+
 PG_ADMIN_URL = os.environ.get("LEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 _skipped_postgres: list[str] = []
 

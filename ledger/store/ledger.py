@@ -10,19 +10,18 @@ from uuid import UUID
 
 from eventsourcing.persistence import PersistenceError
 
-from ledger.catalogue import Event, canonical_bytes, validate_event
+from ledger.canonical import canonical_json
+from ledger.catalogue import Event, sensitive_fields, validate_event
 from ledger.chain import content_digest
+from ledger.config import LedgerPaths
 from ledger.errors import EventConflict, InvalidEvent, StoreUnavailable
+from ledger.privacy import Keys, MasterKey, Opened, Sealer, master_key_from_env, open_event
 from ledger.store.app import Fact, LedgerApplication, recorder_topic
 from ledger.store.records import Receipt, Record, StoredCheckpoint, event_uuid
 from ledger.store.url import DatabaseUrl, database_url
+from ledger.vault import Vault
 
 MAX_BATCH = 10_000
-
-
-def to_fact(event: Event) -> Fact:
-    """A validated event as the fact eventsourcing stores: its canonical bytes."""
-    return Fact(event_uuid(event.event_id), 1, event.type, canonical_bytes(event))
 
 
 @contextmanager
@@ -39,8 +38,17 @@ def _translated() -> Iterator[None]:
 class Ledger:
     """An open ledger on SQLite or PostgreSQL."""
 
-    def __init__(self, url: str | DatabaseUrl | None = None, *, create_tables: bool = True) -> None:
+    def __init__(
+        self,
+        url: str | DatabaseUrl | None = None,
+        *,
+        create_tables: bool = True,
+        master_key: MasterKey | None = None,
+    ) -> None:
         self.url = url if isinstance(url, DatabaseUrl) else database_url(url)
+        self._create_tables = create_tables
+        self._master_key = master_key
+        self._keys: Keys | None = None
         env = dict(self.url.settings)
         env["APPLICATION_RECORDER_TOPIC"] = recorder_topic(self.url.backend)
         env["CREATE_TABLE"] = "y" if create_tables else "n"
@@ -71,6 +79,31 @@ class Ledger:
                 raise exc.at(index) from None
         return self.append_batch(events)
 
+    @property
+    def keys(self) -> Keys:
+        """The subject keys (opened on first use, with the master key from the environment if none was given)."""
+        if self._keys is None:
+            master = self._master_key or master_key_from_env(
+                LedgerPaths.from_env().keys_dir, create=self._create_tables
+            )
+            vault = Vault(self.recorder, self.url.backend)
+            with _translated():
+                if self._create_tables:
+                    vault.create()
+                self._keys = Keys(vault, master)
+        return self._keys
+
+    def fact(self, event: Event) -> Fact:
+        """A validated event as eventsourcing stores it: canonical bytes with sensitive fields sealed."""
+        canonical = event.to_canonical_dict()
+        if sensitive_fields(event.type):
+            canonical = Sealer(self.keys).seal(canonical)
+        return Fact(event_uuid(event.event_id), 1, event.type, canonical_json(canonical))
+
+    def open(self, record: Record, *, reveal: bool = True) -> Opened:
+        """A record's event with sealed fields opened (``[erased]`` once erased; ``[sealed]`` unless revealed)."""
+        return open_event(record.body, self.keys if reveal else None)
+
     def append(self, event: Event) -> Receipt:
         """Record one event; a retry of the same event returns the original receipt."""
         return self.append_batch([event])[0]
@@ -83,7 +116,7 @@ class Ledger:
         """
         if len(events) > MAX_BATCH:
             raise ValueError(f"a batch holds at most {MAX_BATCH} events")
-        return self.append_facts([to_fact(e) for e in events])
+        return self.append_facts([self.fact(e) for e in events])
 
     def append_facts(self, facts: Sequence[Fact]) -> list[Receipt]:
         """Record already-canonical facts (the lower-level form of append_batch)."""
@@ -99,7 +132,7 @@ class Ledger:
 
     def find_conflict(self, items: Sequence[tuple[int, Event]]) -> tuple[int, EventConflict] | None:
         """The first (position, conflict) among events whose id is recorded with other content."""
-        facts = [(position, to_fact(event)) for position, event in items]
+        facts = [(position, self.fact(event)) for position, event in items]
         with _translated():
             existing = self.recorder.select_existing([f.originator_id for _, f in facts])
         for position, fact in facts:

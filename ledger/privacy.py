@@ -1,0 +1,280 @@
+"""Per-subject encryption of sensitive fields, before they are hashed and stored.
+
+What is sealed: every field the catalogue marks sensitive (patient and
+encounter references, free text). Each field is sealed with its *subject's*
+data key, so destroying that key (crypto-shredding) erases exactly that
+subject's data while every byte of the log, and so the chain, the Merkle tree,
+checkpoints and old bundles, stays as it was.
+
+Whose key (``subject_of``): the patient's when the event names one
+(``patient_ref``); the clinician's for an action's comment; the person's for an
+acknowledgement; otherwise the incident's, the tool's, or the event's own.
+
+How a field is sealed, in the event's canonical JSON::
+
+    "patient_ref": {"sealed": "<base64>", "subject": "<token>", "as": "string"}
+
+* ``subject`` is HMAC-SHA-256(index key, "<kind>:<id>"), first 16 bytes, hex: a
+  keyed token, so lookups by patient never use the clear identifier.
+* ``sealed`` is AES-256-GCM-SIV (RFC 8452, from ``cryptography``) of the field's
+  JSON value under the subject's data key, with a nonce derived from the
+  event_id and the field name, and the event_id, field name and token as
+  associated data. SIV makes sealing deterministic: the same event sealed twice
+  gives the same bytes, so a retry is still recognised by its digest, and a
+  nonce can never be reused for different messages under GCM's failure mode.
+* ``as`` is the value's JSON type, so an erased field reads back as a
+  placeholder of the right type.
+
+Data keys are random 256-bit keys, wrapped (AES-256-GCM) by a master key the
+operator supplies (``MasterKey``, a small interface a KMS can implement).
+Rotating the master key rewraps data keys and touches no event.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import orjson
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM, AESGCMSIV
+
+from ledger.catalogue import Event, parse_stored, sensitive_fields
+from ledger.errors import InputError, IntegrityError
+from ledger.vault import Vault
+
+ERASED = "[erased]"
+SEALED = "[sealed]"
+INDEX_SUBJECT = "__index__"
+
+
+class MasterKey(Protocol):
+    """What wraps data keys: a local key today, a KMS tomorrow."""
+
+    @property
+    def key_id(self) -> str: ...
+
+    def wrap(self, data_key: bytes, *, context: bytes) -> bytes: ...
+
+    def unwrap(self, wrapped: bytes, *, context: bytes) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class LocalMasterKey:
+    """A 256-bit master key held by the operator (a file or an environment variable)."""
+
+    secret: bytes
+
+    def __repr__(self) -> str:
+        return f"LocalMasterKey(key_id={self.key_id})"
+
+    @property
+    def key_id(self) -> str:
+        """A public name for the key (a hash prefix), stored beside what it wraps."""
+        return hashlib.sha256(b"ledger master key id\x00" + self.secret).hexdigest()[:16]
+
+    def wrap(self, data_key: bytes, *, context: bytes) -> bytes:
+        """AES-256-GCM with a random nonce, bound to ``context``."""
+        nonce = os.urandom(12)
+        return nonce + AESGCM(self.secret).encrypt(nonce, data_key, context)
+
+    def unwrap(self, wrapped: bytes, *, context: bytes) -> bytes:
+        """The data key; IntegrityError if the key or context is wrong."""
+        try:
+            return AESGCM(self.secret).decrypt(wrapped[:12], wrapped[12:], context)
+        except InvalidTag as exc:
+            raise IntegrityError("a data key does not unwrap under this master key") from exc
+
+    @classmethod
+    def from_file(cls, path: Path) -> LocalMasterKey:
+        """Read a key file (base64 of 32 bytes)."""
+        return cls(_decode_key(path.read_text("utf-8").strip()))
+
+    @classmethod
+    def create(cls, path: Path) -> LocalMasterKey:
+        """Generate a key and save it with mode 0600 (never overwriting)."""
+        secret = AESGCM.generate_key(bit_length=256)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(base64.b64encode(secret).decode() + "\n")
+        return cls(secret)
+
+
+def master_key_from_env(keys_dir: Path, *, create: bool) -> LocalMasterKey:
+    """$LEDGER_MASTER_KEY (base64), else $LEDGER_MASTER_KEY_FILE, else <keys_dir>/master.key (made if asked)."""
+    if text := os.environ.get("LEDGER_MASTER_KEY"):
+        return LocalMasterKey(_decode_key(text))
+    path = Path(os.environ.get("LEDGER_MASTER_KEY_FILE") or keys_dir / "master.key")
+    if path.is_file():
+        return LocalMasterKey.from_file(path)
+    if create:
+        return LocalMasterKey.create(path)
+    raise InputError(f"no master key: set LEDGER_MASTER_KEY or LEDGER_MASTER_KEY_FILE (looked for {path})")
+
+
+def _decode_key(text: str) -> bytes:
+    try:
+        secret = base64.b64decode(text, validate=True)
+    except ValueError as exc:
+        raise InputError("the master key is not base64") from exc
+    if len(secret) != 32:
+        raise InputError("the master key must be 32 bytes (base64)")
+    return secret
+
+
+def subject_of(event_type: str, data: Mapping[str, Any], *, event_id: str, actor_id: str) -> str:
+    """Whose data key seals this event's sensitive fields, as "<kind>:<id>"."""
+    if isinstance(data.get("patient_ref"), str):
+        return f"patient:{data['patient_ref']}"
+    if event_type == "output.acted":
+        return f"clinician:{data['clinician_id']}"
+    if event_type == "monitoring.acknowledged":
+        return f"person:{actor_id}"
+    for kind in ("incident_id", "remediation_id", "tool_id"):
+        if isinstance(data.get(kind), str):
+            return f"{kind.removesuffix('_id')}:{data[kind]}"
+    return f"event:{event_id}"
+
+
+class Keys:
+    """Data keys by subject: created on first use, unwrapped with the master key, cached."""
+
+    def __init__(self, vault: Vault, master: MasterKey) -> None:
+        self.vault = vault
+        self.master = master
+        self._cache: dict[str, bytes | None] = {}
+        self.index_key = self._index_key()
+
+    def token(self, subject: str) -> str:
+        """The keyed lookup token of a subject (never the clear identifier)."""
+        return hmac.new(self.index_key, subject.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def data_keys(self, tokens: Iterable[str], *, create: bool) -> dict[str, bytes | None]:
+        """Data key per token; None where the subject was erased (or is unknown and not created)."""
+        wanted = [t for t in set(tokens) if t not in self._cache]
+        if wanted:
+            stored = self.vault.get(wanted)
+            missing = [t for t in wanted if t not in stored]
+            if missing and create:
+                now = time.time_ns() // 1000
+                fresh = [(t, self.master.wrap(os.urandom(32), context=t.encode()), self.master.key_id, now)
+                         for t in missing]  # fmt: skip
+                self.vault.add(fresh)
+                stored = self.vault.get(wanted)
+            for token in wanted:
+                row = stored.get(token)
+                wrapped = None if row is None else row.wrapped
+                self._cache[token] = None if wrapped is None else self.master.unwrap(wrapped, context=token.encode())
+        return {t: self._cache.get(t) for t in tokens}
+
+    def forget(self, token: str) -> None:
+        """Drop a cached key (after erasure)."""
+        self._cache[token] = None
+
+    def _index_key(self) -> bytes:
+        stored = self.vault.get([INDEX_SUBJECT]).get(INDEX_SUBJECT)
+        if stored is None:
+            fresh = self.master.wrap(os.urandom(32), context=INDEX_SUBJECT.encode())
+            self.vault.add([(INDEX_SUBJECT, fresh, self.master.key_id, time.time_ns() // 1000)])
+            stored = self.vault.get([INDEX_SUBJECT])[INDEX_SUBJECT]
+        assert stored.wrapped is not None  # the index key is never erased  # noqa: S101
+        return self.master.unwrap(stored.wrapped, context=INDEX_SUBJECT.encode())
+
+
+def _nonce(event_id: str, field: str) -> bytes:
+    return hashlib.sha256(f"ledger seal nonce\x00{event_id}\x00{field}".encode()).digest()[:12]
+
+
+def _aad(event_id: str, field: str, token: str) -> bytes:
+    return f"{event_id}\x00{field}\x00{token}".encode()
+
+
+class Sealer:
+    """Seals an event's sensitive fields before its canonical bytes are made."""
+
+    def __init__(self, keys: Keys) -> None:
+        self.keys = keys
+
+    def seal(self, canonical: dict[str, Any]) -> dict[str, Any]:
+        """The canonical dict with each sensitive field replaced by its sealed form."""
+        data = canonical["data"]
+        fields = [f for f in sensitive_fields(canonical["type"]) if f in data]
+        if not fields:
+            return canonical
+        subject = subject_of(canonical["type"], data, event_id=canonical["event_id"], actor_id=canonical["actor"]["id"])
+        token = self.keys.token(subject)
+        key = self.keys.data_keys([token], create=True)[token]
+        if key is None:
+            raise InputError("a subject of this event has been erased: its data can no longer be recorded")
+        sealed = dict(data)
+        for field in fields:
+            sealed[field] = _seal_value(key, data[field], event_id=canonical["event_id"], field=field, token=token)
+        return {**canonical, "data": sealed}
+
+
+def _seal_value(key: bytes, value: Any, *, event_id: str, field: str, token: str) -> dict[str, str]:
+    plaintext = orjson.dumps(value)
+    ciphertext = AESGCMSIV(key).encrypt(_nonce(event_id, field), plaintext, _aad(event_id, field, token))
+    kind = "array" if isinstance(value, list) else "string"
+    return {"as": kind, "sealed": base64.b64encode(ciphertext).decode(), "subject": token}
+
+
+def is_sealed(value: Any) -> bool:
+    """True for a sealed field's stored form."""
+    return isinstance(value, dict) and set(value) == {"as", "sealed", "subject"}
+
+
+@dataclass
+class Opened:
+    """An event read back: its envelope with fields opened, and what could not be."""
+
+    envelope: dict[str, Any]
+    erased: list[str]
+    subjects: dict[str, str]  # field -> subject token
+
+    def event(self) -> Event:
+        """The event validated by the catalogue (placeholders where fields are erased or withheld)."""
+        return parse_stored(orjson.dumps(self.envelope))
+
+
+def open_event(body: bytes, keys: Keys | None) -> Opened:
+    """Open stored bytes: sealed fields decrypted, or ``[erased]`` (no key any more) or ``[sealed]`` (no keys given)."""
+    envelope = orjson.loads(body)
+    data = envelope.get("data", {})
+    opened = Opened(envelope, [], {})
+    sealed = {f: v for f, v in data.items() if is_sealed(v)}
+    if not sealed:
+        return opened
+    key_by_token = keys.data_keys([v["subject"] for v in sealed.values()], create=False) if keys else {}
+    for field, value in sealed.items():
+        opened.subjects[field] = value["subject"]
+        key = key_by_token.get(value["subject"])
+        if keys is None:
+            data[field] = _placeholder(value, SEALED)
+        elif key is None:
+            data[field] = _placeholder(value, ERASED)
+            opened.erased.append(field)
+        else:
+            data[field] = _open_value(key, value, event_id=envelope["event_id"], field=field)
+    return opened
+
+
+def _placeholder(value: Mapping[str, str], text: str) -> Any:
+    return [text] if value["as"] == "array" else text
+
+
+def _open_value(key: bytes, value: Mapping[str, str], *, event_id: str, field: str) -> Any:
+    ciphertext = base64.b64decode(value["sealed"])
+    try:
+        plaintext = AESGCMSIV(key).decrypt(_nonce(event_id, field), ciphertext, _aad(event_id, field, value["subject"]))
+    except InvalidTag as exc:
+        raise IntegrityError(f"a sealed field ({field}) does not open under its subject's key") from exc
+    return orjson.loads(plaintext)

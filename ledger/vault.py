@@ -1,0 +1,115 @@
+"""The one mutable table: per-subject data keys, wrapped by the master key.
+
+Everything else the ledger stores is append-only. This table is not: erasing a
+subject destroys its data key here (crypto-shredding), and rotating the master
+key rewraps every data key in place. It holds no event and nothing the chain
+depends on, so the chain, the Merkle tree and old bundles verify unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg.rows import tuple_row
+from psycopg.sql import SQL, Identifier
+
+TABLE = "ledger_subject_keys"
+
+
+@dataclass(frozen=True)
+class WrappedKey:
+    """A subject's data key as stored: wrapped, or None once erased."""
+
+    subject: str
+    wrapped: bytes | None
+    master_key_id: str
+    erased_us: int | None
+
+
+class Vault:
+    """Subject keys in the ledger's own database (SQLite or PostgreSQL)."""
+
+    def __init__(self, recorder: Any, backend: str) -> None:
+        self.datastore = recorder.datastore
+        self.backend = backend
+        if backend == "postgres":
+            self.table: Any = SQL("{}.{}").format(Identifier(self.datastore.schema), Identifier(TABLE))
+        else:
+            self.table = TABLE
+
+    def create(self) -> None:
+        """Create the table if it does not exist."""
+        self._run(
+            "CREATE TABLE IF NOT EXISTS {t} (subject TEXT PRIMARY KEY, wrapped {blob}, "
+            "master_key_id TEXT NOT NULL, created_us BIGINT NOT NULL, erased_us BIGINT)",
+            (),
+        )
+
+    def get(self, subjects: Sequence[str]) -> dict[str, WrappedKey]:
+        """The stored keys among ``subjects``."""
+        found: dict[str, WrappedKey] = {}
+        for start in range(0, len(subjects), 500):
+            chunk = list(subjects[start : start + 500])
+            rows = self._run(
+                "SELECT subject, wrapped, master_key_id, erased_us FROM {t} WHERE subject IN ("
+                + ",".join("?" * len(chunk))
+                + ")",
+                chunk,
+            )
+            for subject, wrapped, key_id, erased in rows:
+                found[subject] = WrappedKey(subject, None if wrapped is None else bytes(wrapped), key_id, erased)
+        return found
+
+    def add(self, rows: Sequence[tuple[str, bytes, str, int]]) -> None:
+        """Insert new keys; a subject another writer created meanwhile keeps its key."""
+        for row in rows:
+            self._run(
+                "INSERT INTO {t} (subject, wrapped, master_key_id, created_us) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (subject) DO NOTHING",
+                row,
+            )
+
+    def erase(self, subject: str, *, erased_us: int) -> bool:
+        """Destroy a subject's data key; False if it had none or was already erased."""
+        rows = self._run(
+            "UPDATE {t} SET wrapped = NULL, erased_us = ? WHERE subject = ? AND wrapped IS NOT NULL RETURNING subject",
+            (erased_us, subject),
+        )
+        return bool(rows)
+
+    def all(self) -> list[WrappedKey]:
+        """Every key (for rotation and retention reports)."""
+        rows = self._run("SELECT subject, wrapped, master_key_id, erased_us FROM {t} ORDER BY subject", ())
+        return [WrappedKey(r[0], None if r[1] is None else bytes(r[1]), r[2], r[3]) for r in rows]
+
+    def rewrap(self, rows: Sequence[tuple[str, bytes, str]]) -> None:
+        """Replace wrapped keys (subject, new wrapped key, new master key id) in one transaction."""
+        statement = "UPDATE {t} SET wrapped = ?, master_key_id = ? WHERE subject = ? AND wrapped IS NOT NULL"
+        self._run_many(statement, [(w, k, s) for s, w, k in rows])
+
+    def _sql(self, statement: str) -> Any:
+        blob = "BYTEA" if self.backend == "postgres" else "BLOB"
+        if self.backend == "postgres":
+            return SQL(statement.replace("?", "%s").replace("{blob}", blob)).format(t=self.table)
+        return statement.replace("{t}", TABLE).replace("{blob}", blob)
+
+    def _run(self, statement: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        return self._run_many(statement, [params])
+
+    def _run_many(self, statement: str, batches: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
+        sql = self._sql(statement)
+        rows: list[tuple[Any, ...]] = []
+        if self.backend == "postgres":
+            with self.datastore.get_connection() as conn, conn.transaction():
+                with conn.cursor(row_factory=tuple_row) as curs:
+                    for params in batches:
+                        curs.execute(sql, params)
+                        rows += curs.fetchall() if curs.description else []
+            return rows
+        with self.datastore.transaction(commit=True) as c:
+            for params in batches:
+                c.execute(sql, params)
+                rows += [tuple(r) for r in c.fetchall()]
+        return rows
