@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from typing import Final
 
-from ledger.catalogue import clinicians, incidents, ledger_keys, monitoring, outputs, remediation, tools, validation
+from ledger.catalogue import (
+    clinicians,
+    incidents,
+    ledger_keys,
+    monitoring,
+    outputs,
+    privacy,
+    remediation,
+    tools,
+    validation,
+)
 from ledger.catalogue.base import DataModel
 from ledger.catalogue.registry import Catalogue, EventSpec
 
@@ -22,6 +32,7 @@ _MODELS: Final[tuple[type[DataModel], ...]] = (
     *incidents.TYPES,
     *remediation.TYPES,
     *ledger_keys.TYPES,
+    *privacy.TYPES,
 )
 
 # Only version 1 exists today, so no type has upcasters yet.
