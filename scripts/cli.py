@@ -14,6 +14,7 @@ from scripts import (
     demo,
     export,
     importer,
+    privacy_cmds,
     projections,
     schema,
     serve,
@@ -22,6 +23,13 @@ from scripts import (
     verify_bundle,
 )
 from scripts.common import Exit, say
+
+REGISTRARS = {
+    "erase": privacy_cmds.add_erase,
+    "legal-hold": privacy_cmds.add_hold,
+    "retention": privacy_cmds.add_retention,
+    "master-key": privacy_cmds.add_master_key,
+}
 
 SUBCOMMANDS: dict[str, ModuleType] = {
     "verify": verify,
@@ -44,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module in SUBCOMMANDS.items():
         module.add_parser(subparsers, name)
+    for name, register in REGISTRARS.items():
+        register(subparsers, name)
     return parser
 
 

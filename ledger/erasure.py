@@ -1,0 +1,199 @@
+"""Crypto-shredding, legal holds, retention and master-key rotation.
+
+Erasure of a subject, in order:
+
+  1. Name the subject by its keyed token (the clear identifier never reaches the log).
+  2. Refuse if any legal hold in force covers it: a hold on the subject itself,
+     or on an incident whose events carry fields sealed under its key.
+  3. Record ``subject.erased`` (who, when, the legal basis) in the log. Its
+     event_id is derived from the token, so a rerun after a failure finds it.
+  4. Destroy the subject's data key. From then on every sealed field of the
+     subject reads as ``[erased]``, in the API, the views and the exports; every
+     byte of the log, and so the chain, the tree, the checkpoints and bundles
+     exported earlier, are unchanged and keep verifying.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from ledger.errors import InputError
+from ledger.privacy import MasterKey, is_sealed
+from ledger.store import Ledger
+
+NAMESPACE = uuid.UUID("0b9c4d52-8a1e-4f3b-9d6a-5e2f7c1a8b30")
+HOLD_TYPES = ("ledger:legal_hold.placed", "ledger:legal_hold.released")
+
+
+class ErasureRefused(InputError):
+    """The subject may not be erased (a legal hold), or has nothing to erase."""
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A legal hold in force."""
+
+    hold_id: str
+    subject: str | None
+    incident_id: str | None
+    seq: int
+
+
+def holds_in_force(ledger: Ledger) -> list[Hold]:
+    """Every hold placed and not yet released, from the log."""
+    placed: dict[str, Hold] = {}
+    start = 0
+    while batch := ledger.app.recorder.select_notifications(start, 500, topics=list(HOLD_TYPES),
+                                                            inclusive_of_start=False):  # fmt: skip
+        for notification in batch:
+            data = orjson.loads(notification.state)["data"]
+            if notification.topic.endswith("placed"):
+                placed[data["hold_id"]] = Hold(data["hold_id"], data.get("subject"), data.get("incident_id"),
+                                               notification.id)  # fmt: skip
+            else:
+                placed.pop(data["hold_id"], None)
+        start = batch[-1].id
+    return list(placed.values())
+
+
+def _sealed_tokens(body: bytes) -> tuple[dict[str, Any], set[str]]:
+    envelope = orjson.loads(body)
+    data = envelope.get("data", {})
+    return data, {v["subject"] for v in data.values() if is_sealed(v)}
+
+
+def holds_covering(ledger: Ledger, token: str) -> list[Hold]:
+    """The holds in force that forbid erasing the subject with this token."""
+    holds = holds_in_force(ledger)
+    direct = [h for h in holds if h.subject == token]
+    incidents = {h.incident_id: h for h in holds if h.incident_id is not None}
+    if not incidents:
+        return direct
+    covering = dict.fromkeys(direct)
+    for record in ledger.records():
+        data, tokens = _sealed_tokens(record.body)
+        hold = incidents.get(str(data.get("incident_id")))
+        if hold is not None and (token in tokens or ledger.keys.token(f"incident:{data['incident_id']}") == token):
+            covering[hold] = None
+    return list(covering)
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """What an erasure did."""
+
+    token: str
+    seq: int
+    key_destroyed: bool
+
+
+def erase(
+    ledger: Ledger,
+    *,
+    subject: str,
+    legal_basis: str,
+    actor: dict[str, str],
+    request_ref: str | None = None,
+    dry_run: bool = False,
+) -> Erasure:
+    """Erase ``subject`` ("patient:Patient/123", or "token:<hex>" from a retention report), steps 1-4."""
+    kind, token = subject_token(ledger, subject)  # step 1
+    holds = holds_covering(ledger, token)  # step 2
+    if holds:
+        names = ", ".join(sorted(h.hold_id for h in holds))
+        raise ErasureRefused(f"erasure refused: the subject is under legal hold ({names}); release it first")
+    stored = ledger.keys.vault.get([token]).get(token)
+    if stored is None:
+        raise ErasureRefused("nothing to erase: no data is sealed under this subject's key")
+    if stored.wrapped is None:
+        raise ErasureRefused("already erased: the subject's key was destroyed before")
+    if dry_run:
+        return Erasure(token, 0, key_destroyed=False)
+    event = {  # step 3
+        "event_id": str(uuid.uuid5(NAMESPACE, f"erase:{token}")),
+        "type": "subject.erased",
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "source": "ledger",
+        "actor": actor,
+        "data": {"subject": token, "subject_kind": kind, "legal_basis": legal_basis}
+        | ({"request_ref": request_ref} if request_ref else {}),
+    }
+    receipt = ledger.submit([event])[0]
+    destroyed = ledger.keys.vault.erase(token, erased_us=time.time_ns() // 1000)  # step 4
+    ledger.keys.forget(token)
+    return Erasure(token, receipt.seq, destroyed)
+
+
+def subject_token(ledger: Ledger, subject: str) -> tuple[str, str]:
+    """(kind, keyed token) of a subject named KIND:ID or token:<hex>."""
+    kind, sep, ident = subject.partition(":")
+    if not sep or not ident:
+        raise InputError("--subject must be KIND:ID, e.g. patient:Patient/123, or token:<32 hex digits>")
+    if kind == "token":
+        if len(ident) != 32 or any(c not in "0123456789abcdef" for c in ident):
+            raise InputError("a subject token is 32 lowercase hex digits")
+        return "unknown", ident
+    if kind not in ("patient", "clinician", "person", "incident", "remediation", "tool", "event"):
+        raise InputError("subject kind must be patient, clinician, person, incident, remediation, tool or event")
+    return kind, ledger.keys.token(subject)
+
+
+@dataclass
+class Due:
+    """A subject whose retention period has ended."""
+
+    token: str
+    last_recorded_us: int
+    events: int = 0
+    held: list[str] = field(default_factory=list)
+
+
+def retention_due(ledger: Ledger, *, years: float, now_us: int | None = None) -> list[Due]:
+    """Subjects whose last sealed event is older than ``years`` and whose key still exists."""
+    now_us = now_us if now_us is not None else time.time_ns() // 1000
+    cutoff = now_us - int(timedelta(days=365.25 * years).total_seconds() * 1_000_000)
+    last: dict[str, Due] = {}
+    for record in ledger.records():
+        for token in _sealed_tokens(record.body)[1]:
+            due = last.setdefault(token, Due(token, 0))
+            due.last_recorded_us = max(due.last_recorded_us, record.recorded_us)
+            due.events += 1
+    alive = {k.subject for k in ledger.keys.vault.get(list(last)).values() if k.wrapped is not None}
+    found = [d for d in last.values() if d.token in alive and d.last_recorded_us < cutoff]
+    for due in found:
+        due.held = [h.hold_id for h in holds_covering(ledger, due.token)]
+    return sorted(found, key=lambda d: d.last_recorded_us)
+
+
+def rotate_master_key(ledger: Ledger, new: MasterKey, *, actor: dict[str, str]) -> int:
+    """Rewrap every live data key under ``new`` (one transaction), record it; return how many."""
+    old = ledger.keys.master
+    rows = [
+        (k.subject, new.wrap(old.unwrap(k.wrapped, context=k.subject.encode()), context=k.subject.encode()), new.key_id)
+        for k in ledger.keys.vault.all()
+        if k.wrapped is not None
+    ]
+    ledger.keys.vault.rewrap(rows)
+    ledger.keys.master = new
+    ledger.submit([{
+        "event_id": str(uuid.uuid4()), "type": "ledger.master_key_rotated",
+        "occurred_at": datetime.now(UTC).isoformat(), "source": "ledger", "actor": actor,
+        "data": {"old_key_id": old.key_id, "new_key_id": new.key_id, "keys_rewrapped": len(rows)},
+    }])  # fmt: skip
+    return len(rows)
+
+
+def tokens_of(ledger: Ledger) -> Iterator[str]:
+    """Every subject token that seals at least one field (for reports)."""
+    seen: set[str] = set()
+    for record in ledger.records():
+        for token in _sealed_tokens(record.body)[1] - seen:
+            seen.add(token)
+            yield token
