@@ -288,7 +288,17 @@ def _proof_times(ledger: Ledger, size: int, samples: int = 500) -> tuple[float, 
     return percentile(times, 0.5), percentile(times, 0.95)
 
 
-SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {"append": bench_append, "verify": bench_verify}
+def _bench_api(args: argparse.Namespace) -> None:
+    from scripts.bench_api import bench_api  # imports the server's client libraries only when asked
+
+    bench_api(args)
+
+
+SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {
+    "append": bench_append,
+    "verify": bench_verify,
+    "api": _bench_api,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -300,6 +310,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--verify-sizes", type=int, nargs="+", default=[250_000, 1_000_000])
     parser.add_argument("--keep", action="store_true", help="keep the verify section's schema")
+    parser.add_argument("--api-workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--api-events", type=int, default=10_000)
+    parser.add_argument("--api-seconds", type=float, default=10.0)
     parser.add_argument("--postgres-url", default=PG_URL, help="'' to skip PostgreSQL")
     args = parser.parse_args(argv)
     for name in args.sections or SECTIONS:
