@@ -1,0 +1,35 @@
+"""The questions the views answer, as Python functions: each takes a Views and returns JSON-ready data.
+
+    list_incidents(views, category=, harm=, tool=, status=, aware_from=, aware_to=)
+    incident_timeline(views, incident_id)
+    accountability_report(views, incident_id, now=, policy=)
+    tool_state(views, tool_id, as_of=)
+    output_detail(views, output_id)
+    blast_radius(views, tool_id, start=, end=)
+    reliance_metrics(views, tool=, unit=, clinician=, start=, end=, now=, policy=)
+    governance_gaps(views, tool=, start=, end=, kinds=, now=, policy=)
+
+Times are microseconds since the epoch (projections.timefmt.query_time parses
+RFC 3339). Every answer carries ``position`` (the seq the views had reached)
+and, for each fact, the seq and event_id of the events it rests on. Pass the
+result through projections.answers.to_json for plain JSON.
+"""
+
+from projections.queries.gaps import KINDS as GAP_KINDS
+from projections.queries.gaps import governance_gaps
+from projections.queries.incidents import accountability_report, incident_timeline, list_incidents
+from projections.queries.metrics import reliance_metrics
+from projections.queries.outputs import output_detail
+from projections.queries.tools import blast_radius, tool_state
+
+__all__ = [
+    "GAP_KINDS",
+    "accountability_report",
+    "blast_radius",
+    "governance_gaps",
+    "incident_timeline",
+    "list_incidents",
+    "output_detail",
+    "reliance_metrics",
+    "tool_state",
+]
