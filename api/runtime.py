@@ -19,6 +19,7 @@ from ledger.errors import StoreUnavailable
 from ledger.store import Ledger
 from ledger.store.group import GroupCommitter
 from ledger.store.url import DatabaseUrl, database_url
+from projections.worker import ProjectionWorker
 
 log = logging.getLogger("api.runtime")
 
@@ -60,6 +61,7 @@ class Runtime:
         self.display = database_url(settings.database_url).display
         self.key_cache = KeyCache(settings.key_cache_s)
         self._store: Store | None = None
+        self.projections: ProjectionWorker | None = None  # keeps the read models current
         self._stopping = threading.Event()
         self._opener: threading.Thread | None = None
 
@@ -83,6 +85,8 @@ class Runtime:
         if self._opener is not None:
             self._opener.join(timeout=self.settings.db_connect_timeout_s + 5)
         store, self._store = self._store, None
+        if self.projections is not None:
+            self.projections.stop()
         if store is not None:
             store.committer.close()
             store.ledger.close()
@@ -99,6 +103,8 @@ class Runtime:
             store.ledger.close()
             return True
         self._store = store
+        self.projections = ProjectionWorker(store.ledger)
+        self.projections.start()
         log.info("store open", extra={"fields": {"database": self.display}})
         return True
 

@@ -45,9 +45,16 @@ Offset = Annotated[int, Query(ge=0)]
 
 
 def worker_of(request: Request, store: StoreDep) -> ProjectionWorker:
-    """The server's ProjectionWorker; without one, a private worker caught up on each request."""
+    """The server's ProjectionWorker, caught up to everything recorded before this request.
+
+    The worker's thread keeps the views close behind the log, so catching up here
+    is usually a no-op; it makes every answer reflect the whole log as of the
+    request (what a risk manager expects), not a lagging copy. Without a wired
+    worker, a private one serves the same way.
+    """
     wired = getattr(request.app.state.runtime, "projections", None)
-    if isinstance(wired, ProjectionWorker):
+    if isinstance(wired, ProjectionWorker) and wired.ledger is store.ledger:
+        wired.catch_up()
         return wired
     fallback = getattr(request.app.state, "query_projections", None)
     if not isinstance(fallback, ProjectionWorker) or fallback.ledger is not store.ledger:
