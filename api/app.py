@@ -1,5 +1,6 @@
 """The app factory. Nothing happens at import time: ``create_app()`` builds the app, and its
-lifespan opens the store (the ledger, the group committer, the API keys) and closes it.
+lifespan opens the store (the ledger, the group committer, the API keys) and closes it, and
+runs the checkpoint schedule (``api.checkpoints``) in between.
 
 Routers are served from ``ROUTERS``; other areas (queries, proofs, pages) add
 their module's ``router`` there.
@@ -11,13 +12,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from api import errors
+from api.checkpoints import CheckpointSchedule
 from api.logging import RequestLogMiddleware
 from api.openapi import build_openapi
-from api.routes import events, health, log
+from api.params import reject_unknown_query
+from api.routes import events, health, log, privacy, proofs, queries
 from api.runtime import Runtime
 from api.settings import Settings, get_settings
 
@@ -25,12 +28,16 @@ ROUTERS: tuple[APIRouter, ...] = (
     health.router,
     events.router,
     log.router,
+    proofs.router,
+    queries.router,
+    privacy.router,
 )
 
 DESCRIPTION = """\
 The clinical AI accountability ledger: an append-only, hash-chained record of
 every lifecycle event of clinical AI tools. Emitters append events and keep the
-receipts; auditors read the raw log. Authenticate with an API key from
+receipts; auditors read the raw log, signed checkpoints, inclusion and consistency
+proofs and evidence bundles. Authenticate with an API key from
 `ledger api-keys create`, sent as `Authorization: Bearer lk_...`.
 Limits: 1 MiB per event request, 8 MiB and 1000 events per batch, 1000 records per log page.
 """
@@ -38,13 +45,18 @@ Limits: 1 MiB per event request, 8 MiB and 1000 events per batch, 1000 records p
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Open the store (or keep trying in the background); on shutdown, finish queued appends and close."""
+    """Open the store (or keep trying in the background) and start signing checkpoints on schedule;
+    on shutdown, stop the schedule, finish queued appends and close."""
     runtime = Runtime(app.state.settings)
     app.state.runtime = runtime
     await run_in_threadpool(runtime.start)
+    schedule = CheckpointSchedule.of(runtime, app.state.settings)
+    app.state.checkpoints = schedule
+    schedule.start()
     try:
         yield
     finally:
+        await run_in_threadpool(schedule.stop)
         await run_in_threadpool(runtime.stop)
 
 
@@ -55,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        dependencies=[Depends(reject_unknown_query)],
     )
     app.state.settings = settings or get_settings()
     for router in ROUTERS:

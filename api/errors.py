@@ -3,15 +3,20 @@
     ApiError (this module)                 status
     ├── Unauthorized                        401  no key, or a malformed, unknown or revoked one
     ├── Forbidden                           403  the key's role or bound source does not allow it
-    ├── NotFound                            404  no such event
+    ├── NotFound                            404  no such event, incident, seq or checkpoint
     ├── PayloadTooLarge                     413  body over the route's documented limit
     ├── UnsupportedMediaType                415  body that is not application/json
-    └── InvalidEvents                       422  one or more events of a batch are malformed
+    ├── InvalidEvents                       422  one or more events of a batch are malformed
+    ├── InvalidParameters                   422  query parameters that contradict the log (field-level)
+    └── NoSigningKey                        503  a checkpoint is needed and the server has no signing key
 
     ledger.errors (the core's family; Starlette finds handlers along the class hierarchy)
     ├── InvalidEvent                        422  field-level: index, loc, msg
     ├── EventConflict                       409  same event_id, other content
+    ├── ErasureRefused                      409  a legal hold covers the subject, or nothing to erase
     ├── InputError (any other)              422
+    ├── IntegrityError                      500  an integrity alarm (logged at error level): e.g. the
+    │                                            ledger refuses to sign a checkpoint inconsistent with its last
     └── StoreUnavailable                    503  with Retry-After
 
     FastAPI's RequestValidationError        422  path and query parameters, without the input
@@ -34,7 +39,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ExceptionHandler
 
 from api.models import Problem
-from ledger.errors import EventConflict, FieldError, InputError, InvalidEvent, StoreUnavailable
+from ledger.erasure import ErasureRefused
+from ledger.errors import EventConflict, FieldError, InputError, IntegrityError, InvalidEvent, StoreUnavailable
 
 log = logging.getLogger("api.errors")
 
@@ -102,6 +108,24 @@ class InvalidEvents(ApiError):
         super().__init__(f"{count} event{plural} of the batch failed validation; nothing was appended")
 
 
+class InvalidParameters(ApiError):
+    """Query parameters that are well-formed but do not fit the log (a size past its head, ...)."""
+
+    status = 422
+    code = "invalid_parameter"
+
+    def __init__(self, *errors: FieldError) -> None:
+        self.errors = list(errors)
+        super().__init__("a path or query parameter is not valid")
+
+
+class NoSigningKey(ApiError):
+    """A checkpoint must be signed and the server has no active signing key."""
+
+    status = 503
+    code = "no_signing_key"
+
+
 # Messages for FastAPI's own validation of path and query parameters (its texts may echo input).
 _PARAM_MESSAGES = {
     "uuid_parsing": "must be a UUID",
@@ -145,6 +169,9 @@ def _field_problems(failures: Iterable[InvalidEvent]) -> list[dict[str, Any]]:
 async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
     if isinstance(exc, InvalidEvents):
         return problem(request, exc.status, exc.code, exc.message, errors=_field_problems(exc.failures))
+    if isinstance(exc, InvalidParameters):
+        errors = [{"index": None, "loc": e.loc, "msg": e.msg} for e in exc.errors]
+        return problem(request, exc.status, exc.code, exc.message, errors=errors)
     return problem(request, exc.status, exc.code, exc.message, headers=exc.headers or None)
 
 
@@ -159,8 +186,21 @@ async def _conflict(request: Request, exc: EventConflict) -> JSONResponse:
     return problem(request, 409, "event_conflict", str(exc), event_id=exc.event_id, seq=exc.seq, index=index)
 
 
+async def _erasure_refused(request: Request, exc: ErasureRefused) -> JSONResponse:
+    # A legal hold, or nothing left to erase: the request conflicts with the ledger's state.
+    return problem(request, 409, "erasure_refused", str(exc))
+
+
 async def _input_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(request, 422, "invalid_input", str(exc))
+
+
+async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+    # An alarm, not a routine error: logged at error level by type name; the exception's text is not returned.
+    fields = {"request_id": request_id(request), "exc_type": type(exc).__name__}
+    log.error("integrity alarm", extra={"fields": fields})
+    message = "the ledger failed an integrity check and refused; the operator is alerted (see the server log)"
+    return problem(request, 500, "integrity_failure", message)
 
 
 async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
@@ -179,6 +219,8 @@ async def _request_validation(request: Request, exc: RequestValidationError) -> 
 
 
 async def _http_exception(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    if exc.status_code == 400:  # FastAPI could not parse a declared body (e.g. not UTF-8): malformed input
+        return problem(request, 422, "invalid_body", "the body is not valid JSON", errors=[])
     codes = {404: "not_found", 405: "method_not_allowed"}
     messages = {404: "no such route", 405: "method not allowed on this route"}
     code = codes.get(exc.status_code, "http_error")
@@ -197,7 +239,9 @@ HANDLERS: dict[type[Exception], Callable[..., Awaitable[JSONResponse]]] = {
     ApiError: _api_error,
     InvalidEvent: _invalid_event,
     EventConflict: _conflict,
+    ErasureRefused: _erasure_refused,
     InputError: _input_error,
+    IntegrityError: _integrity,
     StoreUnavailable: _unavailable,
     RequestValidationError: _request_validation,
     StarletteHTTPException: _http_exception,
@@ -216,7 +260,8 @@ _DESCRIPTIONS = {
     401: "No API key, or a malformed, unknown or revoked one.",
     403: "The key's role, or the source bound to an emitter key, does not allow this.",
     404: "No such event.",
-    409: "The event_id is already recorded with other content.",
+    409: "The request conflicts with what the ledger holds (same event_id with other content, or an erasure "
+    "refused under a legal hold).",
     413: "The body is over the route's limit.",
     415: "The body is not JSON (Content-Type must be application/json).",
     422: "Malformed: the errors list names the event (index), the field (loc) and why (msg).",

@@ -6,6 +6,11 @@ Limits (documented in docs/api.md):
     MAX_BATCH_BYTES    8 MiB   body of POST /v1/events/batch       (413 above)
     MAX_BATCH_EVENTS   1000    events in one batch                 (422 above)
     MAX_PAGE           1000    records in one page of GET /v1/log  (422 above)
+
+Checkpoints: the server signs the log's head every ``checkpoint_interval_s``
+seconds (``$LEDGER_CHECKPOINT_INTERVAL``, default 60; 0 turns the schedule off)
+with the key in ``keys_dir``, publishing to ``checkpoint_dir`` (both default to
+``ledger.config.LedgerPaths``: $LEDGER_KEYS_DIR, $LEDGER_CHECKPOINT_DIR, var/...).
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Final
 
+from ledger.config import LedgerPaths
+
 MIB: Final = 1024 * 1024
 MAX_EVENT_BYTES: Final = 1 * MIB
 MAX_BATCH_BYTES: Final = 8 * MIB
@@ -24,6 +31,7 @@ MAX_PAGE: Final = 1000
 DEFAULT_PAGE: Final = 100
 
 ENV_PREFIX: Final = "LEDGER_API_"
+CHECKPOINT_INTERVAL_ENV: Final = "LEDGER_CHECKPOINT_INTERVAL"
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,9 @@ class Settings:
     db_connect_timeout_s: int = 5  # PostgreSQL connect (and pool wait) timeout
     reconnect_interval_s: float = 1.0  # how often a store that could not be opened is tried again
     key_cache_s: float = 2.0  # how long an authenticated key is trusted without a lookup (revocation delay)
+    checkpoint_interval_s: float = 60.0  # how often the head is signed if the log grew; 0: never (on demand only)
+    keys_dir: str | None = None  # None: $LEDGER_KEYS_DIR, else var/keys
+    checkpoint_dir: str | None = None  # None: $LEDGER_CHECKPOINT_DIR, else var/checkpoints
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -52,7 +63,13 @@ class Settings:
         for name in ("group_max_wait_ms", "append_timeout_s", "reconnect_interval_s", "key_cache_s"):
             raw = environ.get(ENV_PREFIX + name.upper())
             values[name] = float(raw) if raw else getattr(defaults, name)
+        interval = environ.get(CHECKPOINT_INTERVAL_ENV)
+        values["checkpoint_interval_s"] = float(interval) if interval else defaults.checkpoint_interval_s
         return cls(**values)  # type: ignore[arg-type]
+
+    def ledger_paths(self) -> LedgerPaths:
+        """The signing-key folder, the checkpoint folder and the origin (settings, else the environment)."""
+        return LedgerPaths.from_env(keys_dir=self.keys_dir, checkpoint_dir=self.checkpoint_dir)
 
 
 @cache

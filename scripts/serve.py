@@ -7,8 +7,10 @@ accepting connections, lets in-flight requests finish (up to
 --graceful-timeout seconds), and the app's lifespan commits every queued append
 before the store is closed.
 
-With --demo, the demo story is loaded through the API's client once the server
-is up, and an admin key and an emitter key are created and printed to stderr.
+With --demo, a checkpoint-signing key is generated first if none is active (so
+the server's schedule has something to sign with), the demo story is loaded
+through the API's client once the server is up, and an admin key and an emitter
+key are created and printed to stderr.
 """
 
 from __future__ import annotations
@@ -22,11 +24,16 @@ from typing import Any
 import uvicorn
 
 from ledger.apikeys import KeyStore, Role
+from ledger.config import LedgerPaths
+from ledger.signing import KeyFolder
+from ledger.store import Ledger
 from ledger.store.url import ENV_VAR, database_url
 from scripts.common import Exit, add_database_option, say
 
 APP = "api.app:create_app"
 DEMO_SOURCE = "epic-prod"
+DEMO_SIGNING_KEY = "ledger.demo.example"
+DEMO_OPERATOR = {"id": "ledger-demo", "role": "ledger_operator", "kind": "system"}
 
 
 def add_parser(subparsers: Any, name: str) -> None:
@@ -58,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
     say(f"serving {url.display} at {base}")
     say(f"  API docs: {base}/docs   OpenAPI: {base}/openapi.json   pages: {base}/")
     if args.demo:
+        _ensure_signing_key()
         threading.Thread(target=_load_demo, args=(base,), name="demo-loader", daemon=True).start()
     uvicorn.run(
         APP,
@@ -79,6 +87,16 @@ def _log_config(level: str) -> dict[str, Any]:
 
     config: dict[str, Any] = import_module("api.logging").log_config(level)
     return config
+
+
+def _ensure_signing_key() -> None:
+    """Generate and activate a demo signing key (recorded in the log) unless one is active."""
+    folder = KeyFolder(LedgerPaths.from_env().keys_dir)
+    if folder.has_active_key():
+        return
+    with Ledger(None) as ledger:
+        key = folder.activate_new(DEMO_SIGNING_KEY, ledger=ledger, actor=DEMO_OPERATOR, reason="demo")
+    say(f"demo: signing key {key.name} {key.verifier().key_id:08x} generated in {folder.path}")
 
 
 def _load_demo(base: str) -> None:

@@ -1,0 +1,161 @@
+"""The server's checkpoints: one signer, used by the schedule and by the evidence route.
+
+Every ``checkpoint_interval_s`` seconds (0: never) a background thread signs the
+log's head when the log has grown since the last checkpoint and a signing key is
+active. Signing is ``ledger.checkpointing.make_checkpoint``: it refuses a head
+that is not an extension of the last checkpoint signed, keeps the checkpoint in
+the database and publishes it to the checkpoint folder.
+
+Signing is serialized: within a process by a lock, across the server's worker
+processes by an exclusive lock on ``.signing.lock`` in the checkpoint folder.
+Without it, a worker that read a smaller head could try to sign after another
+signed a larger one, and be refused as inconsistent: a false alarm.
+
+Failures are logged by type name (never a value) and tried again at the next
+tick. A refusal for integrity (``IntegrityError``: an inconsistent checkpoint, a
+broken chain) is an integrity alarm, logged at error level at every tick until
+someone looks; it is never swallowed.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Final
+
+from api.errors import NoSigningKey
+from api.runtime import Runtime
+from api.settings import Settings
+from ledger.checkpoint import CheckpointDirectory
+from ledger.checkpointing import Signed, make_checkpoint
+from ledger.config import LedgerPaths
+from ledger.errors import IntegrityError, StoreUnavailable
+from ledger.keys import format_verifier_key
+from ledger.signing import KeyFolder
+from ledger.store import Ledger
+
+log = logging.getLogger("api.checkpoints")
+
+LOCK_FILE: Final = ".signing.lock"
+STOP_TIMEOUT_S: Final = 30.0  # how long shutdown waits for a signing in progress
+
+
+@contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (created if missing); other processes wait for it."""
+    with path.open("a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+class Signer:
+    """Signs the log's head with the folder's active key, one signing at a time."""
+
+    def __init__(self, paths: LedgerPaths) -> None:
+        self.paths = paths
+        self.keys = KeyFolder(paths.keys_dir)
+        self.signed_size = 0  # the largest tree size this process has seen signed
+        self._lock = threading.Lock()
+
+    def has_key(self) -> bool:
+        """True when a signing key is active."""
+        return self.keys.has_active_key()
+
+    def sign(self, ledger: Ledger) -> Signed | None:
+        """The checkpoint of the head, signed now or found signed; None for an empty log.
+
+        NoSigningKey without an active key; IntegrityError (from make_checkpoint)
+        if the head is not an extension of the last checkpoint signed.
+        """
+        if not self.has_key():
+            raise NoSigningKey("the server has no active signing key: run `ledger signing-keys generate`")
+        key = self.keys.active_key()
+        self.paths.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        folder = CheckpointDirectory(self.paths.checkpoint_dir)
+        with self._lock, _exclusive(self.paths.checkpoint_dir / LOCK_FILE):
+            signed = make_checkpoint(ledger, key, origin=self.paths.origin, folder=folder)
+        if signed is not None:
+            self.signed_size = max(self.signed_size, signed.checkpoint.size)
+        return signed
+
+    def verifier_keys(self) -> list[str]:
+        """Every key ever active, as verifier-key lines (what a bundle carries)."""
+        return [format_verifier_key(key) for key in self.keys.keyring()]
+
+
+class CheckpointSchedule:
+    """The thread that signs the head every ``interval`` seconds, if the log has grown."""
+
+    def __init__(self, runtime: Runtime, signer: Signer, *, interval: float) -> None:
+        self.runtime = runtime
+        self.signer = signer
+        self.interval = interval
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._warned_no_key = False
+
+    @classmethod
+    def of(cls, runtime: Runtime, settings: Settings) -> CheckpointSchedule:
+        """The schedule the settings ask for (not started)."""
+        return cls(runtime, Signer(settings.ledger_paths()), interval=settings.checkpoint_interval_s)
+
+    @property
+    def running(self) -> bool:
+        """True while the thread runs."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        """Start ticking (unless the interval is 0: checkpoints are then signed on demand only)."""
+        if self.interval <= 0:
+            return
+        self._thread = threading.Thread(target=self._run, name="ledger-checkpoints", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop ticking; wait for a signing in progress to finish."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=STOP_TIMEOUT_S)
+            if self._thread.is_alive():
+                log.warning("checkpoint thread still signing at shutdown")
+
+    def tick(self) -> Signed | None:
+        """One round: sign if the log grew; every failure is logged by type and left for the next tick."""
+        try:
+            return self._sign_if_grown()
+        except IntegrityError as exc:
+            log.error("integrity alarm: refusing to sign a checkpoint", extra={"fields": _exc(exc)})
+        except StoreUnavailable as exc:
+            log.warning("checkpoint not signed: the store is unavailable", extra={"fields": _exc(exc)})
+        except Exception as exc:  # anything else: logged by type, tried again at the next tick
+            log.error("checkpoint not signed", extra={"fields": _exc(exc)})
+        return None
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self.interval):
+            self.tick()
+
+    def _sign_if_grown(self) -> Signed | None:
+        if not self.signer.has_key():
+            if not self._warned_no_key:
+                log.warning("no active signing key: checkpoints are not signed until one is generated")
+                self._warned_no_key = True
+            return None
+        ledger = self.runtime.store().ledger
+        if ledger.head_seq() <= self.signer.signed_size:
+            return None
+        signed = self.signer.sign(ledger)
+        if signed is not None and signed.new:
+            log.info("checkpoint signed", extra={"fields": {"seq": signed.checkpoint.size}})
+        return signed
+
+
+def _exc(exc: BaseException) -> dict[str, str]:
+    return {"exc_type": type(exc).__name__}

@@ -1,0 +1,265 @@
+"""For auditors: the latest signed checkpoint, inclusion and consistency proofs, evidence bundles.
+
+Proofs are RFC 9162 audit paths over the log's Merkle tree (leaf index = seq - 1,
+leaf data = the entry bytes of docs/ledger-format.md), every hash in hexadecimal;
+any RFC 6962 verifier checks them against the root of a signed checkpoint. A tree
+size left out is the latest checkpoint's, so the proof verifies against a root the
+key holder signed.
+
+A proof is computed from the stored subtree hashes and is not checked here: the
+auditor's verification is the check. The root given beside it is the stored
+tree's, for convenience; trust the signed checkpoint's root, not this one.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import PlainTextResponse, Response
+from pydantic import BaseModel, Field
+
+from api.checkpoints import Signer
+from api.deps import AuditorKey, StoreDep
+from api.errors import InvalidParameters, NotFound, documented
+from api.models import Problem
+from ledger import merkle
+from ledger.checkpoint import MAX_SIZE
+from ledger.checkpointing import body_of
+from ledger.errors import FieldError, InputError, IntegrityError
+from ledger.evidence import build_bundle, select_evidence
+from ledger.store import Ledger, Record
+from ledger.store.records import StoredCheckpoint
+
+router = APIRouter(tags=["proofs"])
+
+_HEX32: Final = r"^[0-9a-f]{64}$"
+_UNSAFE_IN_FILENAME: Final = re.compile(r"[^A-Za-z0-9._-]")
+_NO_CHECKPOINT: Final = "no checkpoint has been signed yet"
+
+Seq = Annotated[int, Query(ge=1, le=MAX_SIZE, description="The entry's seq (leaf index + 1).")]
+TreeSize = Annotated[
+    int | None, Query(ge=1, le=MAX_SIZE, description="The tree's size; default: the latest checkpoint's.")
+]
+FromSize = Annotated[int, Query(ge=1, le=MAX_SIZE, description="The earlier tree's size.")]
+IncidentId = Annotated[str, Path(min_length=1, max_length=200, description="The incident_id, as recorded.")]
+
+
+class InclusionProof(BaseModel):
+    """Entry ``seq`` is leaf ``leaf_index`` of the tree of ``tree_size`` leaves with this ``root``."""
+
+    seq: int = Field(ge=1)
+    leaf_index: int = Field(ge=0, description="seq - 1.")
+    tree_size: int = Field(ge=1)
+    leaf_hash: str = Field(pattern=_HEX32, description="SHA-256(0x00 || entry): recompute it from the log's bytes.")
+    proof: list[str] = Field(description="The RFC 9162 inclusion path, leaf to root, hexadecimal hashes.")
+    root: str = Field(pattern=_HEX32, description="The stored tree's root at tree_size (compare with a checkpoint's).")
+
+
+class ConsistencyProof(BaseModel):
+    """The tree of ``from_size`` leaves is a prefix of the tree of ``to_size`` leaves."""
+
+    from_size: int = Field(ge=1)
+    to_size: int = Field(ge=1)
+    proof: list[str] = Field(description="The RFC 9162 consistency path, hexadecimal hashes; empty if equal sizes.")
+    from_root: str = Field(pattern=_HEX32, description="The stored tree's root at from_size.")
+    to_root: str = Field(pattern=_HEX32, description="The stored tree's root at to_size.")
+
+
+def _errors(*statuses: int, wording: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    """The Problem responses of ``documented``, with this route's own wording where given."""
+    entries = documented(*statuses)
+    for status, text in wording.items():
+        entries[status]["description"] = text
+    return entries
+
+
+_SIZES_422 = "A size or seq that is not a positive integer, or does not fit the log: errors names it."
+_STORE_503 = "The database is unavailable; retry after Retry-After seconds."
+_NOTE_EXAMPLE = (
+    "clinical-ai-ledger.example/demo\n40\nUNhY4JhezH9gQYqvDMWrWH9CwlcKiECVqejMrND2VFw=\n\n\u2014 ledger.demo.example "
+    "w2Hgjw5dBMm6E3uQnCOydgToEPRCvMYijBGhG0ea4RymHXWbEBV45SuddapJZig3T2qUbUdLSJXfBxrP7jk3BJ9AWQ4=\n"
+)
+_ATTACHMENT = {"description": 'attachment; filename="evidence-<incident_id>.json"', "schema": {"type": "string"}}
+_INTEGRITY_500 = {
+    "model": Problem,
+    "description": "Integrity alarm (code integrity_failure): the ledger refused to sign a checkpoint "
+    "inconsistent with the last one it signed, or its stored tree is incomplete.",
+}
+
+
+async def get_signer(request: Request) -> Signer:
+    """The server's checkpoint signer (set by the lifespan)."""
+    signer: Signer = request.app.state.checkpoints.signer
+    return signer
+
+
+SignerDep = Annotated[Signer, Depends(get_signer)]
+
+
+@router.get(
+    "/v1/checkpoint",
+    response_class=Response,  # not PlainTextResponse, whose media type FastAPI would give the JSON errors too
+    summary="The latest signed checkpoint",
+    responses={
+        200: {
+            "description": "The C2SP signed note (tlog-checkpoint), exactly as signed and stored.",
+            "content": {"text/plain": {"schema": {"type": "string"}, "example": _NOTE_EXAMPLE}},
+        },
+        **_errors(401, 403, 404, 503, wording={404: "No checkpoint has been signed yet.", 503: _STORE_503}),
+    },
+)
+def latest_checkpoint(key: AuditorKey, store: StoreDep) -> PlainTextResponse:
+    """Origin, tree size and base64 root, then the signature lines. Verify it with your trusted keys
+    (`ledger.checkpoint.open_checkpoint`, or any C2SP signed-note verifier) and keep a copy."""
+    return PlainTextResponse(_latest(store.ledger).note)
+
+
+@router.get(
+    "/v1/proofs/inclusion",
+    response_model=InclusionProof,
+    summary="Prove that an entry is in the tree",
+    responses=_errors(
+        401,
+        403,
+        404,
+        422,
+        503,
+        wording={
+            404: "No entry with this seq, or (tree_size left out) no checkpoint signed yet.",
+            422: _SIZES_422,
+            503: _STORE_503,
+        },
+    ),
+)
+def inclusion(
+    key: AuditorKey, store: StoreDep, request: Request, seq: Seq, tree_size: TreeSize = None
+) -> dict[str, Any]:
+    """The audit path of entry `seq` in the tree of `tree_size` leaves (default: the latest checkpoint's).
+    Recompute the leaf hash from the entry's bytes (`GET /v1/log`) rather than trusting `leaf_hash`."""
+    ledger = store.ledger
+    head = ledger.head_seq()
+    size = _size(ledger, tree_size, name="tree_size", head=head)
+    if seq > head:
+        raise NotFound("no entry with this seq is in the log")
+    if seq > size:
+        raise InvalidParameters(FieldError("seq", f"must be at most the tree size, {size}"))
+    record = _record(ledger, seq)
+    proof = merkle.inclusion_proof(index=seq - 1, size=size, reader=ledger)
+    request.state.log_fields.update(seq=seq)
+    return {
+        "seq": seq,
+        "leaf_index": seq - 1,
+        "tree_size": size,
+        "leaf_hash": merkle.leaf_hash(record.entry).hex(),
+        "proof": [node.hex() for node in proof],
+        "root": merkle.root(size, ledger).hex(),
+    }
+
+
+@router.get(
+    "/v1/proofs/consistency",
+    response_model=ConsistencyProof,
+    summary="Prove that an earlier tree is a prefix of a later one",
+    responses=_errors(
+        401,
+        403,
+        404,
+        422,
+        503,
+        wording={404: "to_size left out, and no checkpoint signed yet.", 422: _SIZES_422, 503: _STORE_503},
+    ),
+)
+def consistency(
+    key: AuditorKey, store: StoreDep, request: Request, from_size: FromSize, to_size: TreeSize = None
+) -> dict[str, Any]:
+    """The consistency path from the tree of `from_size` leaves to the tree of `to_size` leaves (default:
+    the latest checkpoint's). With your own copy of an earlier checkpoint, it shows the log was only appended to."""
+    ledger = store.ledger
+    size = _size(ledger, to_size, name="to_size", head=ledger.head_seq())
+    if from_size > size:
+        raise InvalidParameters(FieldError("from_size", f"must be at most to_size, {size}"))
+    proof = merkle.consistency_proof(size1=from_size, size2=size, reader=ledger)
+    return {
+        "from_size": from_size,
+        "to_size": size,
+        "proof": [node.hex() for node in proof],
+        "from_root": merkle.root(from_size, ledger).hex(),
+        "to_root": merkle.root(size, ledger).hex(),
+    }
+
+
+@router.get(
+    "/v1/incidents/{incident_id}/evidence",
+    response_class=Response,
+    summary="An incident's evidence bundle, verifiable offline",
+    responses={
+        200: {
+            "description": "The bundle file (as `ledger export` writes it); check it with `ledger verify-bundle`.",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+            "headers": {"Content-Disposition": _ATTACHMENT},
+        },
+        500: _INTEGRITY_500,
+        **_errors(
+            401,
+            403,
+            404,
+            422,
+            503,
+            wording={
+                404: "No incident with this incident_id is recorded.",
+                422: "The incident_id is empty or longer than 200 characters.",
+                503: "The database is unavailable (retry after Retry-After seconds), "
+                "or the server has no signing key (code no_signing_key).",
+            },
+        ),
+    },
+)
+def evidence(
+    incident_id: IncidentId, key: AuditorKey, store: StoreDep, signer: SignerDep, request: Request
+) -> Response:
+    """Every event relevant to the incident, each with its canonical bytes and inclusion proof, a signed
+    checkpoint covering them (signed now if none does yet) and the verifier keys: the same steps as
+    `ledger export --incident ID`."""
+    ledger = store.ledger
+    try:
+        records = select_evidence(ledger, incident_id)
+    except InputError:
+        raise NotFound("no incident with this incident_id is recorded") from None
+    signed = signer.sign(ledger)
+    if signed is None:
+        raise IntegrityError("the log is empty although the incident was just read from it")
+    bundle = build_bundle(
+        ledger, incident_id, records, note=signed.note, checkpoint=body_of(signed.note), keys=signer.verifier_keys()
+    )
+    request.state.log_fields.update(records=len(records))
+    filename = f"evidence-{_UNSAFE_IN_FILENAME.sub('_', incident_id)}.json"
+    return Response(
+        bundle.to_bytes(),
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _latest(ledger: Ledger) -> StoredCheckpoint:
+    stored = ledger.checkpoints()
+    if not stored:
+        raise NotFound(_NO_CHECKPOINT)
+    return stored[-1]
+
+
+def _size(ledger: Ledger, requested: int | None, *, name: str, head: int) -> int:
+    """The tree size asked for, else the latest checkpoint's; never past the head."""
+    if requested is None:
+        return _latest(ledger).size
+    if requested > head:
+        raise InvalidParameters(FieldError(name, f"must be at most the log's size, {head}"))
+    return requested
+
+
+def _record(ledger: Ledger, seq: int) -> Record:
+    found = ledger.read(after_seq=seq - 1, limit=1)
+    if not found or found[0].seq != seq:
+        raise NotFound("no entry with this seq is in the log")
+    return found[0]
