@@ -18,8 +18,8 @@ import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from api.deps import ReaderKey, StoreDep
-from api.errors import NotFound, documented
-from ledger.errors import StoreUnavailable
+from api.errors import InvalidParameters, NotFound, documented
+from ledger.errors import FieldError, StoreUnavailable
 from projections import queries
 from projections.answers import to_json
 from projections.errors import NotFound as ViewNotFound
@@ -41,7 +41,12 @@ MinSeq = Annotated[
 ]
 Time = Annotated[str | None, Query(description="RFC 3339 with a UTC offset, e.g. 2026-04-08T02:14:07Z.")]
 Limit = Annotated[int, Query(ge=1, le=10_000)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=2**62)]
+# Policy windows are bounded (ten years) so that no window overflows a timestamp.
+MAX_DAYS = 3653.0
+MAX_HOURS = MAX_DAYS * 24
+MAX_MINUTES = MAX_HOURS * 60
+MAX_SECONDS = MAX_MINUTES * 60
 
 
 def worker_of(request: Request, store: StoreDep) -> ProjectionWorker:
@@ -68,7 +73,9 @@ WorkerDep = Annotated[ProjectionWorker, Depends(worker_of)]
 
 
 def views_at(worker: ProjectionWorker, min_seq: int | None) -> Views:
-    """The views, once they hold ``min_seq``."""
+    """The views, once they hold ``min_seq``; 422 for a seq the log has not reached (it would never come)."""
+    if min_seq is not None and min_seq > worker.ledger.head_seq():
+        raise InvalidParameters(FieldError("min_seq", "is beyond the last seq recorded in the ledger"))
     if min_seq is not None:
         try:
             worker.wait_for(min_seq, timeout=_WAIT_S)
@@ -134,7 +141,7 @@ def accountability(
     worker: WorkerDep,
     incident_id: Identifier,
     now: Annotated[str | None, Query(description="Evaluate deadlines as of this time (default: now).")] = None,
-    deadline_warning_hours: Annotated[float | None, Query(gt=0)] = None,
+    deadline_warning_hours: Annotated[float | None, Query(gt=0, le=MAX_HOURS)] = None,
     min_seq: MinSeq = None,
 ) -> Response:
     """For each output of the incident, every governance question with its verdict (yes, no, partly,
@@ -199,8 +206,10 @@ def reliance(
     clinician: str | None = None,
     start: Annotated[str | None, Query(alias="from")] = None,
     end: Annotated[str | None, Query(alias="to")] = None,
-    fast_acceptance_seconds: Annotated[float | None, Query(gt=0, description="Rubber-stamping threshold.")] = None,
-    action_window_minutes: Annotated[float | None, Query(gt=0)] = None,
+    fast_acceptance_seconds: Annotated[
+        float | None, Query(gt=0, le=MAX_SECONDS, description="Rubber-stamping threshold.")
+    ] = None,
+    action_window_minutes: Annotated[float | None, Query(gt=0, le=MAX_MINUTES)] = None,
     shift_hours: Annotated[int | None, Query(ge=1, le=24)] = None,
     shift_start_hour: Annotated[int | None, Query(ge=0, le=23)] = None,
     min_seq: MinSeq = None,
@@ -234,9 +243,9 @@ def gaps(
     end: Annotated[str | None, Query(alias="to")] = None,
     kind: Annotated[list[str] | None, Query(description="Only these kinds (repeatable).")] = None,
     now: Annotated[str | None, Query(description="Evaluate windows and deadlines as of this time.")] = None,
-    action_window_minutes: Annotated[float | None, Query(gt=0)] = None,
-    drift_response_days: Annotated[float | None, Query(gt=0)] = None,
-    deadline_warning_hours: Annotated[float | None, Query(gt=0)] = None,
+    action_window_minutes: Annotated[float | None, Query(gt=0, le=MAX_MINUTES)] = None,
+    drift_response_days: Annotated[float | None, Query(gt=0, le=MAX_DAYS)] = None,
+    deadline_warning_hours: Annotated[float | None, Query(gt=0, le=MAX_HOURS)] = None,
     limit: Limit = 1000,
     offset: Offset = 0,
     min_seq: MinSeq = None,

@@ -19,14 +19,23 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from api.app import create_app
 from api.settings import Settings
 from ledger.apikeys import KeyStore, Role
+from ledger.signing import KeyFolder
+from ledger.store import Ledger
+
+OPERATOR = {"id": "ops", "role": "ledger_operator", "kind": "person"}
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, dict[str, Any]]]:
     """(base URL, admin token, OpenAPI document) of a server on a fresh SQLite ledger."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('schemathesis') / 'ledger.sqlite3'}"
+    folder = tmp_path_factory.mktemp("schemathesis")
+    url = f"sqlite:///{folder / 'ledger.sqlite3'}"
     token = KeyStore(url).create(Role.ADMIN, label="schemathesis").token
-    app = create_app(Settings(database_url=url))
+    with Ledger(url) as ledger:  # a signing key, as a real server has: evidence bundles need one
+        KeyFolder(folder / "keys").activate_new("ledger.fuzz.example", ledger=ledger, actor=OPERATOR, reason=None)
+    (folder / "checkpoints").mkdir()
+    settings = Settings(database_url=url, keys_dir=str(folder / "keys"), checkpoint_dir=str(folder / "checkpoints"))
+    app = create_app(settings)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))

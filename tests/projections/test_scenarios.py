@@ -179,7 +179,7 @@ def test_workflow_amplification_floods_a_nurse_leaves_alerts_unanswered_and_an_e
         "shown-3", "shown-7"
     )
 
-    metrics: Any = api.get("/v1/metrics/reliance", tool="deteriorate-ai", now=NOW)
+    metrics: Any = api.get("/v1/metrics/reliance", tool="deteriorate-ai")
     assert metrics["alert_burden"]["max_alerts_in_a_clinician_shift"] == 12
     assert metrics["unanswered"]["not_acted_on_within_window"] == 2
     assert metrics["dismissal_rate"] == pytest.approx(9 / 10)

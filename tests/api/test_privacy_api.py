@@ -1,0 +1,79 @@
+"""Minimum necessary over the API: reveals are for readers with a purpose, and each is logged; admins erase."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+
+from ledger.store import Ledger
+from tests.api.conftest import Keys, bearer
+from tests.factories import envelope
+
+PATIENT = "Patient/API-PRIV-1"
+
+
+@pytest.fixture
+def generated(client: TestClient, keys: Keys) -> dict[str, object]:
+    event = envelope("output.generated", {
+        "output_id": "out-priv-1", "tool_id": "sepsis-watch", "model_version": "3.2.0", "site": "northside",
+        "unit": "icu", "population": "adults_18_plus", "patient_ref": PATIENT, "encounter_ref": "Encounter/E-1",
+        "score": 0.9, "label": "high", "priority": "urgent", "threshold_in_effect": 0.7,
+    })  # fmt: skip
+    assert client.post("/v1/events", json=event, headers=bearer(keys.admin)).status_code == 201
+    return event
+
+
+def test_raw_reads_never_show_sealed_fields_in_clear(client: TestClient, keys: Keys, generated: dict) -> None:
+    body = client.get(f"/v1/events/{generated['event_id']}", headers=bearer(keys.auditor))
+    assert body.status_code == 200 and PATIENT not in body.text
+
+
+def test_a_reader_reveals_for_a_purpose_and_the_read_is_logged_with_its_identity(
+    client: TestClient, keys: Keys, generated: dict, store_url: str
+) -> None:
+    answer = client.get(f"/v1/events/{generated['event_id']}/revealed", params={"purpose": "incident_review"},
+                        headers=bearer(keys.reader))  # fmt: skip
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["event"]["data"]["patient_ref"] == PATIENT and body["revealed"] == ["encounter_ref", "patient_ref"]
+    with Ledger(store_url) as ledger:
+        access = ledger.get(ledger.read(after_seq=body["access_seq"] - 1, limit=1)[0].event_id)
+        assert access is not None and access.type == "access.recorded"
+        data = orjson.loads(access.body)["data"]
+    reader_id = keys.store.authenticate(keys.reader).key_id
+    assert data == {"reader": reader_id, "reader_role": "reader", "purpose": "incident_review",
+                    "event_ids": [generated["event_id"]], "fields": ["encounter_ref", "patient_ref"]}  # fmt: skip
+
+
+@pytest.mark.parametrize("role", ["emitter", "auditor"])
+def test_roles_without_the_need_cannot_reveal(client: TestClient, keys: Keys, generated: dict, role: str) -> None:
+    token = getattr(keys, role)
+    answer = client.get(f"/v1/events/{generated['event_id']}/revealed", params={"purpose": "curiosity"},
+                        headers=bearer(token))  # fmt: skip
+    assert answer.status_code == 403
+
+
+def test_a_reveal_needs_a_purpose(client: TestClient, keys: Keys, generated: dict) -> None:
+    answer = client.get(f"/v1/events/{generated['event_id']}/revealed", headers=bearer(keys.reader))
+    assert answer.status_code == 422 and "purpose" in answer.text
+
+
+def test_an_admin_erases_and_the_field_then_reads_as_erased(client: TestClient, keys: Keys, generated: dict) -> None:
+    request = {"subject": f"patient:{PATIENT}", "legal_basis": "gdpr_art17", "request_ref": "DSR-1"}
+    assert client.post("/v1/subjects/erase", json=request, headers=bearer(keys.reader)).status_code == 403
+    done = client.post("/v1/subjects/erase", json=request, headers=bearer(keys.admin))
+    assert done.status_code == 200 and done.json()["key_destroyed"] and PATIENT not in done.text
+    answer = client.get(f"/v1/events/{generated['event_id']}/revealed", params={"purpose": "incident_review"},
+                        headers=bearer(keys.reader))  # fmt: skip
+    assert answer.json()["event"]["data"]["patient_ref"] == "[erased]" and answer.json()["erased"]
+
+
+def test_erasure_under_a_legal_hold_is_a_409_naming_the_hold(client: TestClient, keys: Keys, generated: dict) -> None:
+    with Ledger(client.app.state.settings.database_url) as ledger:  # type: ignore[attr-defined]
+        token = ledger.keys.token(f"patient:{PATIENT}")
+    hold = envelope("legal_hold.placed", {"hold_id": "HOLD-API-1", "subject": token, "authority": "counsel"})
+    assert client.post("/v1/events", json=hold, headers=bearer(keys.admin)).status_code == 201
+    request = {"subject": f"patient:{PATIENT}", "legal_basis": "gdpr_art17"}
+    refused = client.post("/v1/subjects/erase", json=request, headers=bearer(keys.admin))
+    assert refused.status_code == 409 and "HOLD-API-1" in refused.text and PATIENT not in refused.text
