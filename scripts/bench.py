@@ -337,6 +337,34 @@ def bench_privacy(args: argparse.Namespace) -> None:
     print()
 
 
+def bench_projections(args: argparse.Namespace) -> None:
+    """Query times, rebuild speed and projection lag on PostgreSQL (projections.bench does the work)."""
+    from projections import bench as pb  # the harness reads scripts -> projections, like the CLI
+
+    if not args.postgres_url:
+        print("projections section needs PostgreSQL")
+        return
+    print(f"## Projections on PostgreSQL ({machine()})\n")
+    print("| events in the log | rebuild ev/s | timeline p50 / p95 ms | accountability p50 / p95 ms "
+          "| lag at 1,000 ev/s p50 / p95 s |")  # fmt: skip
+    print("|---|---|---|---|---|")
+    schema = "bench_projections"
+    with psycopg.connect(args.postgres_url, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        conn.execute(f"CREATE SCHEMA {schema}")
+    url = f"{args.postgres_url}?schema={schema}"
+    with Ledger(url) as ledger:
+        loaded = pb.load_synthetic(ledger, events=args.projection_events)
+        rebuild = pb.measure_rebuild(ledger)
+        queries = pb.measure_queries(ledger)
+    lag = pb.measure_lag(url, rate=1000.0, seconds=args.lag_seconds)
+    timeline, report = queries["timeline"], queries["accountability"]
+    print(f"| {loaded:,} | {rebuild['events_per_second']:,.0f} | {timeline['p50']:.1f} / {timeline['p95']:.1f} "
+          f"| {report['p50']:.1f} / {report['p95']:.1f} | {lag['lag_p50_s']:.3f} / {lag['lag_p95_s']:.3f} (at {lag['rate']:,.0f} ev/s) |\n")  # fmt: skip
+    with psycopg.connect(args.postgres_url, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
 def _bench_api(args: argparse.Namespace) -> None:
     from scripts.bench_api import bench_api  # imports the server's client libraries only when asked
 
@@ -348,6 +376,7 @@ SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {
     "verify": bench_verify,
     "api": _bench_api,
     "privacy": bench_privacy,
+    "projections": bench_projections,
 }
 
 
@@ -361,6 +390,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--verify-sizes", type=int, nargs="+", default=[250_000, 1_000_000])
     parser.add_argument("--keep", action="store_true", help="keep the verify section's schema")
     parser.add_argument("--api-workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--projection-events", type=int, default=1_000_000)
+    parser.add_argument("--lag-seconds", type=float, default=20.0)
     parser.add_argument("--api-events", type=int, default=10_000)
     parser.add_argument("--api-seconds", type=float, default=10.0)
     parser.add_argument("--postgres-url", default=PG_URL, help="'' to skip PostgreSQL")
