@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     url = database_url(None)
     base = f"http://{args.host}:{args.port}"
     say(f"serving {url.display} at {base}")
-    say(f"  API docs: {base}/docs   OpenAPI: {base}/openapi.json   pages: {base}/")
+    say(f"  API docs: {base}/docs   OpenAPI: {base}/openapi.json   ({base}/ opens the docs)")
     if args.demo:
         _ensure_signing_key()
         threading.Thread(target=_load_demo, args=(base,), name="demo-loader", daemon=True).start()

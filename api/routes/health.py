@@ -6,12 +6,19 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse
 
 from api.deps import AuditorKey, RuntimeDep, StoreDep
 from api.errors import documented
 from api.models import Health, Stats
 
 router = APIRouter(tags=["operations"])
+
+
+@router.get("/", include_in_schema=False)
+async def home() -> RedirectResponse:
+    """The root sends a browser to the interactive API docs (the web pages will live here)."""
+    return RedirectResponse("/docs")
 
 
 @router.get("/healthz", response_model=Health, response_model_exclude_none=True, summary="The process is up")
