@@ -39,6 +39,7 @@ import os
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -198,31 +199,48 @@ def _aad(event_id: str, field: str, token: str) -> bytes:
 
 
 class Sealer:
-    """Seals an event's sensitive fields before its canonical bytes are made."""
+    """Seals the sensitive fields of a batch of events before their canonical bytes are made."""
 
     def __init__(self, keys: Keys) -> None:
         self.keys = keys
 
+    def seal_all(self, canonicals: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Each canonical dict with its sensitive fields sealed; the batch's keys fetched (or made) at once."""
+        plans = [self._plan(c) for c in canonicals]
+        keys = self.keys.data_keys([p[1] for p in plans if p is not None], create=True)
+        return [c if p is None else self._seal(c, *p, keys[p[1]]) for c, p in zip(canonicals, plans, strict=True)]
+
     def seal(self, canonical: dict[str, Any]) -> dict[str, Any]:
-        """The canonical dict with each sensitive field replaced by its sealed form."""
+        """One event's canonical dict with its sensitive fields sealed."""
+        return self.seal_all([canonical])[0]
+
+    def _plan(self, canonical: dict[str, Any]) -> tuple[list[str], str] | None:
         data = canonical["data"]
         fields = [f for f in sensitive_fields(canonical["type"]) if f in data]
         if not fields:
-            return canonical
+            return None
         subject = subject_of(canonical["type"], data, event_id=canonical["event_id"], actor_id=canonical["actor"]["id"])
-        token = self.keys.token(subject)
-        key = self.keys.data_keys([token], create=True)[token]
+        return fields, self.keys.token(subject)
+
+    @staticmethod
+    def _seal(canonical: dict[str, Any], fields: list[str], token: str, key: bytes | None) -> dict[str, Any]:
         if key is None:
             raise InputError("a subject of this event has been erased: its data can no longer be recorded")
+        data, cipher, event_id = canonical["data"], _cipher(key), canonical["event_id"]
         sealed = dict(data)
         for field in fields:
-            sealed[field] = _seal_value(key, data[field], event_id=canonical["event_id"], field=field, token=token)
+            sealed[field] = _seal_value(cipher, data[field], event_id=event_id, field=field, token=token)
         return {**canonical, "data": sealed}
 
 
-def _seal_value(key: bytes, value: Any, *, event_id: str, field: str, token: str) -> dict[str, str]:
+@lru_cache(maxsize=4096)
+def _cipher(key: bytes) -> AESGCMSIV:
+    return AESGCMSIV(key)
+
+
+def _seal_value(cipher: AESGCMSIV, value: Any, *, event_id: str, field: str, token: str) -> dict[str, str]:
     plaintext = orjson.dumps(value)
-    ciphertext = AESGCMSIV(key).encrypt(_nonce(event_id, field), plaintext, _aad(event_id, field, token))
+    ciphertext = cipher.encrypt(_nonce(event_id, field), plaintext, _aad(event_id, field, token))
     kind = "array" if isinstance(value, list) else "string"
     return {"as": kind, "sealed": base64.b64encode(ciphertext).decode(), "subject": token}
 

@@ -63,13 +63,12 @@ class Vault:
         return found
 
     def add(self, rows: Sequence[tuple[str, bytes, str, int]]) -> None:
-        """Insert new keys; a subject another writer created meanwhile keeps its key."""
-        for row in rows:
-            self._run(
-                "INSERT INTO {t} (subject, wrapped, master_key_id, created_us) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (subject) DO NOTHING",
-                row,
-            )
+        """Insert new keys in one transaction; a subject another writer created meanwhile keeps its key."""
+        statement = (
+            "INSERT INTO {t} (subject, wrapped, master_key_id, created_us) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (subject) DO NOTHING"
+        )
+        self._run_many(statement, rows)
 
     def erase(self, subject: str, *, erased_us: int) -> bool:
         """Destroy a subject's data key; False if it had none or was already erased."""

@@ -97,10 +97,16 @@ class Ledger:
 
     def fact(self, event: Event) -> Fact:
         """A validated event as eventsourcing stores it: canonical bytes with sensitive fields sealed."""
-        canonical = event.to_canonical_dict()
-        if self._seal and sensitive_fields(event.type):
-            canonical = Sealer(self.keys).seal(canonical)
-        return Fact(event_uuid(event.event_id), 1, event.type, canonical_json(canonical))
+        return self.facts([event])[0]
+
+    def facts(self, events: Sequence[Event]) -> list[Fact]:
+        """Validated events as stored facts; the subjects' keys are fetched (or made) once per batch."""
+        canonicals = [e.to_canonical_dict() for e in events]
+        if self._seal and any(sensitive_fields(e.type) for e in events):
+            canonicals = Sealer(self.keys).seal_all(canonicals)
+        return [
+            Fact(event_uuid(e.event_id), 1, e.type, canonical_json(c)) for e, c in zip(events, canonicals, strict=True)
+        ]
 
     def open(self, record: Record, *, reveal: bool = True) -> Opened:
         """A record's event with sealed fields opened (``[erased]`` once erased; ``[sealed]`` unless revealed)."""
@@ -118,7 +124,7 @@ class Ledger:
         """
         if len(events) > MAX_BATCH:
             raise ValueError(f"a batch holds at most {MAX_BATCH} events")
-        return self.append_facts([self.fact(e) for e in events])
+        return self.append_facts(self.facts(events))
 
     def append_facts(self, facts: Sequence[Fact]) -> list[Receipt]:
         """Record already-canonical facts (the lower-level form of append_batch)."""
@@ -134,7 +140,7 @@ class Ledger:
 
     def find_conflict(self, items: Sequence[tuple[int, Event]]) -> tuple[int, EventConflict] | None:
         """The first (position, conflict) among events whose id is recorded with other content."""
-        facts = [(position, self.fact(event)) for position, event in items]
+        facts = list(zip([position for position, _ in items], self.facts([e for _, e in items]), strict=True))
         with _translated():
             existing = self.recorder.select_existing([f.originator_id for _, f in facts])
         for position, fact in facts:
