@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 
 from ledger.errors import InputError
-from ledger.privacy import MasterKey, is_sealed
+from ledger.privacy import MasterKey, sealed_subject
 from ledger.store import Ledger
 
 NAMESPACE = uuid.UUID("0b9c4d52-8a1e-4f3b-9d6a-5e2f7c1a8b30")
@@ -66,7 +66,7 @@ def holds_in_force(ledger: Ledger) -> list[Hold]:
 def _sealed_tokens(body: bytes) -> tuple[dict[str, Any], set[str]]:
     envelope = orjson.loads(body)
     data = envelope.get("data", {})
-    return data, {v["subject"] for v in data.values() if is_sealed(v)}
+    return data, {token for v in data.values() if (token := sealed_subject(v)) is not None}
 
 
 def holds_covering(ledger: Ledger, token: str) -> list[Hold]:

@@ -10,18 +10,21 @@ Whose key (``subject_of``): the patient's when the event names one
 (``patient_ref``); the clinician's for an action's comment; the person's for an
 acknowledgement; otherwise the incident's, the tool's, or the event's own.
 
-How a field is sealed, in the event's canonical JSON::
+How an event's sensitive fields are sealed, in its canonical JSON (one AEAD
+operation per event; the first sensitive field holds the ciphertext of all)::
 
-    "patient_ref": {"sealed": "<base64>", "subject": "<token>", "as": "string"}
+    "patient_ref": {"as": "string", "sealed": "<base64>", "subject": "<token>"}
+    "explanation": {"as": "string", "sealed_with": "patient_ref"}
 
 * ``subject`` is HMAC-SHA-256(index key, "<kind>:<id>"), first 16 bytes, hex: a
   keyed token, so lookups by patient never use the clear identifier.
-* ``sealed`` is AES-256-GCM-SIV (RFC 8452, from ``cryptography``) of the field's
-  JSON value under the subject's data key, with a nonce derived from the
-  event_id and the field name, and the event_id, field name and token as
-  associated data. SIV makes sealing deterministic: the same event sealed twice
-  gives the same bytes, so a retry is still recognised by its digest, and a
-  nonce can never be reused for different messages under GCM's failure mode.
+* ``sealed`` is AES-256-GCM-SIV (RFC 8452, from ``cryptography``) of a JSON object
+  {field: value} of the event's sensitive fields under the subject's data key,
+  with the event_id, the holding field's name and
+  token as associated data (and a fixed nonce: GCM-SIV's synthetic IV already depends on
+  all three). SIV makes sealing deterministic: the same event sealed twice gives
+  the same bytes, so a retry is still recognised by its digest, without GCM's
+  catastrophic failure on a repeated nonce.
 * ``as`` is the value's JSON type, so an erased field reads back as a
   placeholder of the right type.
 
@@ -152,11 +155,18 @@ class Keys:
         self.vault = vault
         self.master = master
         self._cache: dict[str, bytes | None] = {}
+        self._tokens: dict[str, str] = {}
         self.index_key = self._index_key()
 
     def token(self, subject: str) -> str:
         """The keyed lookup token of a subject (never the clear identifier)."""
-        return hmac.new(self.index_key, subject.encode(), hashlib.sha256).hexdigest()[:32]
+        token = self._tokens.get(subject)
+        if token is None:
+            token = hmac.new(self.index_key, subject.encode(), hashlib.sha256).hexdigest()[:32]
+            if len(self._tokens) > 100_000:
+                self._tokens.clear()
+            self._tokens[subject] = token
+        return token
 
     def data_keys(self, tokens: Iterable[str], *, create: bool) -> dict[str, bytes | None]:
         """Data key per token; None where the subject was erased (or is unknown and not created)."""
@@ -190,8 +200,11 @@ class Keys:
         return self.master.unwrap(stored.wrapped, context=INDEX_SUBJECT.encode())
 
 
-def _nonce(event_id: str, field: str) -> bytes:
-    return hashlib.sha256(f"ledger seal nonce\x00{event_id}\x00{field}".encode()).digest()[:12]
+# GCM-SIV derives its synthetic IV from the key, the associated data and the plaintext, so
+# a fixed nonce is safe (RFC 8452 s. 9: repeating it reveals only whether the same event
+# was sealed twice, which is what a retry is). The associated data names the event, the
+# field that holds the ciphertext and the subject, so no two events share an IV.
+_NONCE = bytes(12)
 
 
 def _aad(event_id: str, field: str, token: str) -> bytes:
@@ -224,12 +237,17 @@ class Sealer:
 
     @staticmethod
     def _seal(canonical: dict[str, Any], fields: list[str], token: str, key: bytes | None) -> dict[str, Any]:
+        """One AEAD per event: the first sensitive field holds the ciphertext of all of them."""
         if key is None:
             raise InputError("a subject of this event has been erased: its data can no longer be recorded")
-        data, cipher, event_id = canonical["data"], _cipher(key), canonical["event_id"]
+        data, event_id, primary = canonical["data"], canonical["event_id"], fields[0]
+        plaintext = orjson.dumps({field: data[field] for field in fields})
+        ciphertext = _cipher(key).encrypt(_NONCE, plaintext, _aad(event_id, primary, token))
         sealed = dict(data)
-        for field in fields:
-            sealed[field] = _seal_value(cipher, data[field], event_id=event_id, field=field, token=token)
+        sealed[primary] = {"as": _kind(data[primary]), "sealed": base64.b64encode(ciphertext).decode(),
+                           "subject": token}  # fmt: skip
+        for field in fields[1:]:
+            sealed[field] = {"as": _kind(data[field]), "sealed_with": primary}
         return {**canonical, "data": sealed}
 
 
@@ -238,16 +256,18 @@ def _cipher(key: bytes) -> AESGCMSIV:
     return AESGCMSIV(key)
 
 
-def _seal_value(cipher: AESGCMSIV, value: Any, *, event_id: str, field: str, token: str) -> dict[str, str]:
-    plaintext = orjson.dumps(value)
-    ciphertext = cipher.encrypt(_nonce(event_id, field), plaintext, _aad(event_id, field, token))
-    kind = "array" if isinstance(value, list) else "string"
-    return {"as": kind, "sealed": base64.b64encode(ciphertext).decode(), "subject": token}
+def _kind(value: Any) -> str:
+    return "array" if isinstance(value, list) else "string"
 
 
 def is_sealed(value: Any) -> bool:
-    """True for a sealed field's stored form."""
-    return isinstance(value, dict) and set(value) == {"as", "sealed", "subject"}
+    """True for a sealed field's stored form (the one holding the ciphertext, or one sealed with it)."""
+    return isinstance(value, dict) and (set(value) in ({"as", "sealed", "subject"}, {"as", "sealed_with"}))
+
+
+def sealed_subject(value: Any) -> str | None:
+    """The subject token of the field that holds an event's ciphertext, else None."""
+    return value["subject"] if is_sealed(value) and "subject" in value else None
 
 
 @dataclass
@@ -271,17 +291,24 @@ def open_event(body: bytes, keys: Keys | None) -> Opened:
     sealed = {f: v for f, v in data.items() if is_sealed(v)}
     if not sealed:
         return opened
-    key_by_token = keys.data_keys([v["subject"] for v in sealed.values()], create=False) if keys else {}
-    for field, value in sealed.items():
-        opened.subjects[field] = value["subject"]
+    primaries = {f: v for f, v in sealed.items() if "subject" in v}
+    members = {p: [p, *(f for f, v in sealed.items() if v.get("sealed_with") == p)] for p in primaries}
+    if sum(len(m) for m in members.values()) != len(sealed):
+        raise IntegrityError("a sealed field names no field that holds a ciphertext")
+    key_by_token = keys.data_keys([v["subject"] for v in primaries.values()], create=False) if keys else {}
+    for primary, value in primaries.items():
+        fields = members[primary]
+        opened.subjects.update(dict.fromkeys(fields, value["subject"]))
         key = key_by_token.get(value["subject"])
-        if keys is None:
-            data[field] = _placeholder(value, SEALED)
-        elif key is None:
-            data[field] = _placeholder(value, ERASED)
-            opened.erased.append(field)
-        else:
-            data[field] = _open_value(key, value, event_id=envelope["event_id"], field=field)
+        if keys is None or key is None:
+            for field in fields:
+                data[field] = _placeholder(sealed[field], SEALED if keys is None else ERASED)
+            opened.erased += fields if keys is not None else []
+            continue
+        values = _open_value(key, value, event_id=envelope["event_id"], field=primary)
+        if set(values) != set(fields):
+            raise IntegrityError(f"the ciphertext in {primary} does not hold exactly the fields sealed with it")
+        data.update(values)
     return opened
 
 
@@ -289,10 +316,11 @@ def _placeholder(value: Mapping[str, str], text: str) -> Any:
     return [text] if value["as"] == "array" else text
 
 
-def _open_value(key: bytes, value: Mapping[str, str], *, event_id: str, field: str) -> Any:
+def _open_value(key: bytes, value: Mapping[str, str], *, event_id: str, field: str) -> dict[str, Any]:
     ciphertext = base64.b64decode(value["sealed"])
     try:
-        plaintext = AESGCMSIV(key).decrypt(_nonce(event_id, field), ciphertext, _aad(event_id, field, value["subject"]))
+        plaintext = _cipher(key).decrypt(_NONCE, ciphertext, _aad(event_id, field, value["subject"]))
     except InvalidTag as exc:
-        raise IntegrityError(f"a sealed field ({field}) does not open under its subject's key") from exc
-    return orjson.loads(plaintext)
+        raise IntegrityError(f"sealed fields ({field}) do not open under their subject's key") from exc
+    opened: dict[str, Any] = orjson.loads(plaintext)
+    return opened
