@@ -44,10 +44,11 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         self._prepare_statements()
         self._size_hint = 0
         lock_key = f"clinical-ai-ledger append {self.datastore.schema}.{self.events_table_name}"
-        self.lock_table_statements = [
-            SQL("SET LOCAL lock_timeout = '{0}s'").format(self.datastore.lock_timeout),
-            SQL("SELECT pg_advisory_xact_lock(hashtext({0}))").format(lock_key),
-        ]
+        # SET LOCAL lock_timeout and the append lock, in one statement.
+        self.lock_sql = SQL(
+            "SELECT set_config('lock_timeout', {0}, true), pg_advisory_xact_lock(hashtext({1}))"
+        ).format(f"{self.datastore.lock_timeout}s", lock_key)
+        self.lock_table_statements = [self.lock_sql]
 
     def _name(self, table: str) -> Composed:
         return SQL("{}.{}").format(Identifier(self.datastore.schema), Identifier(table))
@@ -111,6 +112,9 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         self.insert_nodes_sql = SQL(
             "INSERT INTO {nodes} SELECT * FROM unnest(%s::smallint[], %s::bigint[], %s::bytea[])"
         ).format(**names)
+        self.write_sql = SQL("WITH r AS ({rows}), n AS ({nodes_insert}) SELECT pg_notify({channel}, '')").format(
+            rows=self.insert_rows_sql, nodes_insert=self.insert_nodes_sql, channel=self.channel_name
+        )
         self.select_sql = SQL("SELECT " + RECORD_COLUMNS + " FROM {events}").format(**names)
 
     def _nodes_sql(self, keys: Sequence[NodeKey]) -> tuple[Composed, list[Any]]:
@@ -130,14 +134,14 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         # Writers running meanwhile would deadlock with the triggers' table locks, so the DDL
         # also waits for the append lock.
         curs.execute("SELECT pg_advisory_xact_lock(hashtext('clinical-ai-ledger ddl'))")
-        curs.execute(self.lock_table_statements[1])
+        curs.execute(self.lock_sql)
         super()._create_table(curs)
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int]:
         """Append under the table lock; return each event's seq (its notification id).
 
         Two round trips in pipeline mode: (lock, head, known ids, Merkle frontier),
-        then (notify, insert rows and nodes, commit). The frontier is read for the
+        then (rows, nodes and notification in one statement, commit). The frontier is read for the
         size this process last saw; if another writer moved the head meanwhile, a
         third round trip reads the right one.
         """
@@ -145,8 +149,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         ids = [s.originator_id for s in stored_events]
         with self.datastore.get_connection() as conn, conn.pipeline() as pipeline, conn.transaction():
             lock, head, known, frontier = (conn.cursor(row_factory=tuple_row) for _ in range(4))
-            for statement in self.lock_table_statements:
-                lock.execute(statement)
+            lock.execute(self.lock_sql)
             head.execute(self.head_sql)
             known.execute(self.existing_sql, (ids,))
             guess = self._size_hint
@@ -165,10 +168,8 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
                 now_us=now_us(),
             )
             if plan.rows:
-                with conn.cursor() as curs:
-                    self._notify_channel(curs)
-                    curs.execute(self.insert_rows_sql, _row_columns(plan.rows))
-                    curs.execute(self.insert_nodes_sql, _node_columns(plan.nodes))
+                with conn.cursor() as curs:  # rows, nodes and the notification: one statement
+                    curs.execute(self.write_sql, (*_row_columns(plan.rows), *_node_columns(plan.nodes)))
         self._size_hint = plan.rows[-1].seq if plan.rows else chain_head.seq
         receipts.extend(plan.receipts)
         return [r.seq for r in plan.receipts]
