@@ -33,6 +33,16 @@ def canonical_json(value: Any) -> bytes:
     return orjson.dumps(value, option=_OPTIONS)
 
 
+def canonical_json_validated(value: Any) -> bytes:
+    """canonical_json for values the catalogue has validated (so every number is finite).
+
+    The non-finite check walks every value in Python, which costs more than the
+    serialization itself; the catalogue's models already refuse NaN and infinities
+    (``allow_inf_nan=False``), and sealed fields hold only strings.
+    """
+    return orjson.dumps(value, option=_OPTIONS)
+
+
 def format_time(moment: datetime) -> str:
     """An aware datetime as the canonical UTC string, e.g. ``2026-11-25T15:19:55.000000Z``."""
     if moment.tzinfo is None or moment.utcoffset() is None:

@@ -10,7 +10,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import PersistenceError
 
-from ledger.canonical import canonical_json
+from ledger.canonical import canonical_json_validated
 from ledger.catalogue import Event, sensitive_fields, validate_event
 from ledger.chain import content_digest
 from ledger.config import LedgerPaths
@@ -105,7 +105,8 @@ class Ledger:
         if self._seal and any(sensitive_fields(e.type) for e in events):
             canonicals = Sealer(self.keys).seal_all(canonicals)
         return [
-            Fact(event_uuid(e.event_id), 1, e.type, canonical_json(c)) for e, c in zip(events, canonicals, strict=True)
+            Fact(event_uuid(e.event_id), 1, e.type, canonical_json_validated(c))
+            for e, c in zip(events, canonicals, strict=True)
         ]
 
     def open(self, record: Record, *, reveal: bool = True) -> Opened:
