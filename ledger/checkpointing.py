@@ -55,8 +55,8 @@ def body_of(note: str) -> Checkpoint:
 
 def last_signed(ledger: Ledger, folder: CheckpointDirectory | None) -> str | None:
     """The signed note of the largest checkpoint known, in the database or the folder."""
-    stored = ledger.checkpoints()
-    candidates = [stored[-1].note] if stored else []
+    stored = ledger.latest_checkpoint()
+    candidates = [stored.note] if stored is not None else []
     published = folder.latest() if folder is not None else None
     if published is not None:
         candidates.append(published)

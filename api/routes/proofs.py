@@ -243,10 +243,10 @@ def evidence(
 
 
 def _latest(ledger: Ledger) -> StoredCheckpoint:
-    stored = ledger.checkpoints()
-    if not stored:
+    latest = ledger.latest_checkpoint()
+    if latest is None:
         raise NotFound(_NO_CHECKPOINT)
-    return stored[-1]
+    return latest
 
 
 def _size(ledger: Ledger, requested: int | None, *, name: str, head: int) -> int:

@@ -196,6 +196,11 @@ class Ledger:
         with _translated():
             return self.recorder.select_checkpoints()
 
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        """The checkpoint of the largest tree size the ledger signed, or None (one indexed read)."""
+        with _translated():
+            return self.recorder.select_latest_checkpoint()
+
     def close(self) -> None:
         """Release the database connections."""
         self.app.close()

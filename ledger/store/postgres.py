@@ -253,6 +253,12 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         sql = SQL("SELECT size, root, note, signed_us FROM {} ORDER BY size").format(self.checkpoints)
         return [StoredCheckpoint(r[0], bytes(r[1]), r[2], r[3]) for r in self._fetch(sql, ())]
 
+    def select_latest_checkpoint(self) -> StoredCheckpoint | None:
+        """The checkpoint of the largest tree size, or None."""
+        sql = SQL("SELECT size, root, note, signed_us FROM {} ORDER BY size DESC LIMIT 1").format(self.checkpoints)
+        rows = self._fetch(sql, ())
+        return StoredCheckpoint(rows[0][0], bytes(rows[0][1]), rows[0][2], rows[0][3]) if rows else None
+
     def max_notification_id(self) -> int:
         """The last seq, 0 when the ledger is empty."""
         rows = self._fetch(SQL("SELECT MAX(seq) FROM {}").format(self.events), ())

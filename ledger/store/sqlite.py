@@ -211,6 +211,13 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
             c.execute(f"SELECT size, root, note, signed_us FROM {CHECKPOINTS} ORDER BY size")
             return [StoredCheckpoint(r[0], bytes(r[1]), r[2], r[3]) for r in c.fetchall()]
 
+    def select_latest_checkpoint(self) -> StoredCheckpoint | None:
+        """The checkpoint of the largest tree size, or None."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT size, root, note, signed_us FROM {CHECKPOINTS} ORDER BY size DESC LIMIT 1")
+            row = c.fetchone()
+        return None if row is None else StoredCheckpoint(row[0], bytes(row[1]), row[2], row[3])
+
     def max_notification_id(self) -> int:
         """The last seq, 0 when the ledger is empty."""
         with self.datastore.transaction(commit=False) as c:
