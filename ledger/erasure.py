@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -69,20 +68,35 @@ def _sealed_tokens(body: bytes) -> tuple[dict[str, Any], set[str]]:
     return data, {token for v in data.values() if (token := sealed_subject(v)) is not None}
 
 
-def holds_covering(ledger: Ledger, token: str) -> list[Hold]:
-    """The holds in force that forbid erasing the subject with this token."""
+def holds_by_subject(ledger: Ledger) -> dict[str, list[str]]:
+    """Subject token -> ids of the holds in force that forbid its erasure (one pass over the log).
+
+    A hold names a subject directly, or an incident: then it covers the incident's
+    own token and every subject whose fields are sealed in the incident's events.
+    """
     holds = holds_in_force(ledger)
-    direct = [h for h in holds if h.subject == token]
+    covered: dict[str, list[str]] = {}
+    for hold in holds:
+        if hold.subject is not None:
+            covered.setdefault(hold.subject, []).append(hold.hold_id)
     incidents = {h.incident_id: h for h in holds if h.incident_id is not None}
-    if not incidents:
-        return direct
-    covering = dict.fromkeys(direct)
-    for record in ledger.records():
-        data, tokens = _sealed_tokens(record.body)
-        hold = incidents.get(str(data.get("incident_id")))
-        if hold is not None and (token in tokens or ledger.keys.token(f"incident:{data['incident_id']}") == token):
-            covering[hold] = None
-    return list(covering)
+    for incident_id, hold in incidents.items():
+        covered.setdefault(ledger.keys.token(f"incident:{incident_id}"), []).append(hold.hold_id)
+    if incidents:
+        for record in ledger.records():
+            data, tokens = _sealed_tokens(record.body)
+            over = incidents.get(str(data.get("incident_id")))
+            if over is None:
+                continue
+            for token in tokens:
+                if over.hold_id not in covered.setdefault(token, []):
+                    covered[token].append(over.hold_id)
+    return covered
+
+
+def holds_covering(ledger: Ledger, token: str) -> list[str]:
+    """The ids of the holds in force that forbid erasing the subject with this token."""
+    return holds_by_subject(ledger).get(token, [])
 
 
 @dataclass(frozen=True)
@@ -107,7 +121,7 @@ def erase(
     kind, token = subject_token(ledger, subject)  # step 1
     holds = holds_covering(ledger, token)  # step 2
     if holds:
-        names = ", ".join(sorted(h.hold_id for h in holds))
+        names = ", ".join(sorted(holds))
         raise ErasureRefused(f"erasure refused: the subject is under legal hold ({names}); release it first")
     stored = ledger.keys.vault.get([token]).get(token)
     if stored is None:
@@ -167,8 +181,9 @@ def retention_due(ledger: Ledger, *, years: float, now_us: int | None = None) ->
             due.events += 1
     alive = {k.subject for k in ledger.keys.vault.get(list(last)).values() if k.wrapped is not None}
     found = [d for d in last.values() if d.token in alive and d.last_recorded_us < cutoff]
+    held = holds_by_subject(ledger) if found else {}
     for due in found:
-        due.held = [h.hold_id for h in holds_covering(ledger, due.token)]
+        due.held = held.get(due.token, [])
     return sorted(found, key=lambda d: d.last_recorded_us)
 
 
@@ -188,12 +203,3 @@ def rotate_master_key(ledger: Ledger, new: MasterKey, *, actor: dict[str, str]) 
         "data": {"old_key_id": old.key_id, "new_key_id": new.key_id, "keys_rewrapped": len(rows)},
     }])  # fmt: skip
     return len(rows)
-
-
-def tokens_of(ledger: Ledger) -> Iterator[str]:
-    """Every subject token that seals at least one field (for reports)."""
-    seen: set[str] = set()
-    for record in ledger.records():
-        for token in _sealed_tokens(record.body)[1] - seen:
-            seen.add(token)
-            yield token

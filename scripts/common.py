@@ -6,7 +6,6 @@ import argparse
 import sys
 from enum import IntEnum
 
-from ledger.errors import StoreUnavailable
 from ledger.store import Ledger
 from ledger.store.url import ENV_VAR
 
@@ -36,7 +35,4 @@ def say(message: str) -> None:
 
 def open_ledger(args: argparse.Namespace, *, create_tables: bool = True) -> Ledger:
     """Open the ledger named by --database-url or the environment."""
-    try:
-        return Ledger(args.database_url, create_tables=create_tables)
-    except StoreUnavailable:
-        raise
+    return Ledger(args.database_url, create_tables=create_tables)

@@ -95,10 +95,6 @@ class Ledger:
                 self._keys = Keys(vault, master)
         return self._keys
 
-    def fact(self, event: Event) -> Fact:
-        """A validated event as eventsourcing stores it: canonical bytes with sensitive fields sealed."""
-        return self.facts([event])[0]
-
     def facts(self, events: Sequence[Event]) -> list[Fact]:
         """Validated events as stored facts; the subjects' keys are fetched (or made) once per batch."""
         canonicals = [e.to_canonical_dict() for e in events]

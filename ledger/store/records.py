@@ -72,10 +72,6 @@ class Record:
         """When the ledger recorded the event, RFC 3339 in UTC."""
         return time_from_us(self.recorded_us)
 
-    def receipt(self, *, created: bool = False) -> Receipt:
-        """The receipt that was (or would have been) issued for this record."""
-        return Receipt(self.event_id, self.seq, self.hash, self.prev_hash, self.recorded_us, created)
-
 
 class StoredCheckpoint(NamedTuple):
     """A signed checkpoint as the database keeps it."""
