@@ -6,10 +6,11 @@ active. Signing is ``ledger.checkpointing.make_checkpoint``: it refuses a head
 that is not an extension of the last checkpoint signed, keeps the checkpoint in
 the database and publishes it to the checkpoint folder.
 
-Signing is serialized: within a process by a lock, across the server's worker
-processes by an exclusive lock on ``.signing.lock`` in the checkpoint folder.
-Without it, a worker that read a smaller head could try to sign after another
-signed a larger one, and be refused as inconsistent: a false alarm.
+Signing is serialized by the checkpoint folder's lock, which ``make_checkpoint``
+holds (``CheckpointDirectory.signing_lock``), across the server's worker
+processes and ``ledger checkpoint`` alike. Without it, a signer that read a
+smaller head could try to sign after another signed a larger one, and be
+refused as inconsistent: a false alarm.
 
 Failures are logged by type name (never a value) and tried again at the next
 tick. A refusal for integrity (``IntegrityError``: an inconsistent checkpoint, a
@@ -19,12 +20,8 @@ someone looks; it is never swallowed.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Final
 
 from api.errors import NoSigningKey
@@ -40,19 +37,7 @@ from ledger.store import Ledger
 
 log = logging.getLogger("api.checkpoints")
 
-LOCK_FILE: Final = ".signing.lock"
 STOP_TIMEOUT_S: Final = 30.0  # how long shutdown waits for a signing in progress
-
-
-@contextmanager
-def _exclusive(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``path`` (created if missing); other processes wait for it."""
-    with path.open("a") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 class Signer:
@@ -79,7 +64,7 @@ class Signer:
         key = self.keys.active_key()
         self.paths.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         folder = CheckpointDirectory(self.paths.checkpoint_dir)
-        with self._lock, _exclusive(self.paths.checkpoint_dir / LOCK_FILE):
+        with self._lock:
             signed = make_checkpoint(ledger, key, origin=self.paths.origin, folder=folder)
         if signed is not None:
             self.signed_size = max(self.signed_size, signed.checkpoint.size)

@@ -19,9 +19,11 @@ storage: a checkpoint once published is never replaced.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,6 +113,7 @@ class CheckpointDirectory:
     """
 
     SUFFIX = ".checkpoint"
+    LOCK_FILE = ".signing.lock"
     _NAME = re.compile(r"([0-9]{20})\.checkpoint")
 
     def __init__(self, path: Path | str) -> None:
@@ -118,6 +121,21 @@ class CheckpointDirectory:
         self.path = Path(path)
         if not self.path.is_dir():
             raise NotADirectoryError(f"checkpoint directory {self.path} does not exist")
+
+    @contextlib.contextmanager
+    def signing_lock(self) -> Iterator[None]:
+        """Hold the folder's exclusive signing lock; other signers (processes or threads) wait for it.
+
+        Every signer of this folder (the server's workers, ``ledger checkpoint``)
+        takes it, so none reads a smaller head after another signed a larger one
+        and is then refused as inconsistent: a false integrity alarm.
+        """
+        with (self.path / self.LOCK_FILE).open("a") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
     def file_for(self, size: int) -> Path:
         """Where the checkpoint of tree size ``size`` is kept."""

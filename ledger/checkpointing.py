@@ -66,7 +66,20 @@ def last_signed(ledger: Ledger, folder: CheckpointDirectory | None) -> str | Non
 def make_checkpoint(
     ledger: Ledger, key: SigningKey, *, origin: str, folder: CheckpointDirectory | None
 ) -> Signed | None:
-    """Sign the current head (steps 1-4); None for an empty log."""
+    """Sign the current head (steps 1-4); None for an empty log.
+
+    With a folder, the whole procedure holds the folder's signing lock, so
+    concurrent signers (server workers, the command line) take turns.
+    """
+    if folder is None:
+        return _sign_head(ledger, key, origin=origin, folder=None)
+    with folder.signing_lock():
+        return _sign_head(ledger, key, origin=origin, folder=folder)
+
+
+def _sign_head(
+    ledger: Ledger, key: SigningKey, *, origin: str, folder: CheckpointDirectory | None
+) -> Signed | None:
     size = ledger.head_seq()  # step 1
     if size == 0:
         return None
