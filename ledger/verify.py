@@ -25,6 +25,10 @@
 
 Memory does not grow with the log: rows are streamed, the tree is kept as a
 compact range (one hash per level), findings are capped.
+
+On PostgreSQL, ``verify_store`` runs the same steps over chunks of seqs in
+parallel processes (ledger.verify_chunks); ``verify_rows`` is the reference,
+one pass in seq order, and what SQLite uses.
 """
 
 from __future__ import annotations
@@ -163,7 +167,7 @@ class CompactRange:
 
 
 class LeafSink(Protocol):
-    """Where step 8's recomputed leaves go (a CompactRange, or anything that collects them)."""
+    """Where step 8's recomputed leaves go: a CompactRange, or a chunk's list of leaves."""
 
     def push(self, leaf: bytes) -> None:
         """Take the next leaf hash."""
@@ -228,7 +232,8 @@ def check_row(row: tuple[Any, ...], last: Cursor) -> list[Finding]:
     """Steps 2 to 6 for one row, against the entry before it; moves ``last`` on to this row.
 
     The reference check: the formulas are those of ledger.chain and ledger.merkle
-    (the vectors test both agree).
+    (the vectors test both agree), and the PostgreSQL path falls back to it for
+    any row that is not clean.
     """
     seq, _, recorded_us, prev_hash, stored_hash, digest, topic, state, stored_leaf = row
     findings: list[Finding] = []
@@ -312,8 +317,25 @@ def verify_store(
     origin: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Report:
-    """Verify an open Ledger from its database (read-only), with its own checkpoints and ``claims``."""
+    """Verify an open Ledger from its database (read-only), with its own checkpoints and ``claims``.
+
+    On PostgreSQL this starts worker processes (multiprocessing's spawn, which
+    imports the main module again): a script calling it does so under
+    ``if __name__ == "__main__":``, as the ``ledger`` command does.
+    """
     stored = [Claim("database", c.note) for c in ledger.checkpoints()]
+    source = ledger.copy_source()
+    if source is not None:  # PostgreSQL: the same steps over seq chunks, in parallel processes
+        from ledger.verify_chunks import verify_chunks  # it builds on this module
+
+        return verify_chunks(
+            source,
+            unchained=ledger.unchained_events,
+            claims=[*stored, *claims],
+            keyring=keyring,
+            origin=origin,
+            progress=progress,
+        )
     return verify_rows(
         ledger.scan(),
         unchained=ledger.unchained_events,
