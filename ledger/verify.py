@@ -156,6 +156,39 @@ class CompactRange:
                 merges >>= 1
         self._size = size
 
+    @property
+    def size(self) -> int:
+        """How many leaves the range holds."""
+        return self._size
+
+    def joins(self, after: CompactRange) -> bool:
+        """Whether ``after``, a range folded on its own, can follow this one as whole subtrees.
+
+        It can when this range's size is a multiple of ``after``'s largest subtree:
+        every subtree of ``after`` then sits where RFC 6962 puts a perfect node.
+        """
+        return after._size == 0 or self._size % (1 << (after._size.bit_length() - 1)) == 0
+
+    def joined(self, after: CompactRange) -> CompactRange:
+        """A new range: this one followed by ``after`` (only where ``joins`` says it can be)."""
+        if not self.joins(after):
+            raise ValueError(f"a range of {after._size} leaves cannot follow one of {self._size} as whole subtrees")
+        edge = CompactRange()
+        edge._hashes, edge._size = list(self._hashes), self._size
+        levels = [level for level in reversed(range(after._size.bit_length())) if after._size >> level & 1]
+        for level, node in zip(levels, after._hashes, strict=True):
+            edge._add(level, node)
+        return edge
+
+    def _add(self, level: int, node: bytes) -> None:
+        """Append a perfect subtree of 2**level leaves, at a size that is a multiple of 2**level."""
+        hashes, height = self._hashes, level
+        while self._size >> height & 1:  # a subtree of this height ends here: they merge
+            node = _sha256(NODE_PREFIX + hashes.pop() + node).digest()
+            height += 1
+        hashes.append(node)
+        self._size += 1 << level
+
     def root(self) -> bytes:
         """The root of the tree of every leaf pushed so far."""
         if not self._hashes:

@@ -12,9 +12,13 @@ at a time in all, and the results are merged in seq order:
   like any others. A row passes on the fast path below only when every check
   holds; any other row goes to ``check_row`` itself, so the findings are the
   reference's, in its order, with their seq.
-* Step 8: a chunk returns its recomputed leaf hashes (32 bytes an entry); the
-  coordinator folds them, in order, into one compact range and takes the root
-  at every checkpoint size, as ``verify_rows`` does, so each size is checked exactly.
+* Step 8: a chunk folds its recomputed leaves on their own, as if they began at
+  leaf ``lo - 1`` (every seq before it present once), and keeps the fold at each
+  checkpoint size inside it. Where that start is right and the chunk's subtrees
+  fall on RFC 6962's perfect nodes (``CompactRange.joins``), the coordinator
+  joins the folds to its own; otherwise it folds the chunk's leaves one by one,
+  which the chunk also returns (32 bytes an entry). Either way every root,
+  at every checkpoint size, is the one ``verify_rows`` computes.
 * Steps 7, 9 and 10, once, in the coordinator (``ledger.verify.finish``).
 
 Memory stays flat: a chunk's leaves at a time per process, at most WINDOW
@@ -59,11 +63,14 @@ class Chunk:
 
 @dataclass
 class ChunkResult:
-    """What one chunk found, and the leaves it recomputed."""
+    """What one chunk found, and the leaves it recomputed, folded and as they are."""
 
+    start: int  # the leaf index the chunk's first entry has if every seq before it is there once
     findings: list[Finding] = field(default_factory=list)  # the first MAX_FINDINGS
     findings_total: int = 0
     leaves: bytes = b""  # the recomputed leaf hash of every row, in order
+    tree: CompactRange = field(default_factory=CompactRange)  # the leaves folded on their own
+    parts: dict[int, CompactRange] = field(default_factory=dict)  # checkpoint size -> the fold up to it
     head: tuple[int, bytes] = (0, GENESIS)  # seq and hash of the last entry read, or of the one before
 
     def add(self, findings: list[Finding]) -> None:
@@ -95,7 +102,7 @@ def verify_chunks(
     parsed = parse_claims(claims, report)
     merged = _Merged(report, wanted={c.size for _, c in parsed})
     with pgcopy.exported_snapshot(source) as (snapshot, conn):
-        for result in _results(plan_chunks(snapshot.max_seq, CHUNK_SEQS), snapshot, conn):
+        for result in _results(plan_chunks(snapshot.max_seq, CHUNK_SEQS), snapshot, conn, merged.wanted):
             merged.add(result)
             if progress is not None:
                 progress(report.events)
@@ -111,29 +118,45 @@ class _Merged:
         self.report = report
         self.tree = CompactRange()
         self.roots: dict[int, bytes] = {}
-        self._wanted = sorted(wanted)
+        self.wanted = tuple(sorted(wanted))
 
     def add(self, result: ChunkResult) -> None:
+        """Merge the next chunk's result."""
         report = self.report
         for finding in result.findings:
             report.add(finding)
         report.findings_total += result.findings_total - len(result.findings)
-        leaves = [result.leaves[i : i + HASH_SIZE] for i in range(0, len(result.leaves), HASH_SIZE)]
-        start, done = report.events, 0
-        for size in self._wanted:  # step 8: the root at every checkpoint size within this chunk
-            if start < size <= start + len(leaves):
-                self.tree.extend(leaves[done : size - start])
-                self.roots[size], done = self.tree.root(), size - start
-        self.tree.extend(leaves[done:])
-        report.events += len(leaves)
+        folds = (result.tree, *result.parts.values())
+        if result.start == report.events and all(self.tree.joins(fold) for fold in folds):
+            for size, part in result.parts.items():  # step 8, at every checkpoint size within the chunk
+                self.roots[size] = self.tree.joined(part).root()
+            self.tree = self.tree.joined(result.tree)
+        else:  # rows missing or repeated before the chunk: its leaves sit elsewhere in the tree
+            leaves = [result.leaves[i : i + HASH_SIZE] for i in range(0, len(result.leaves), HASH_SIZE)]
+            for size in _fold(self.tree, leaves, start=report.events, wanted=self.wanted):
+                self.roots[size] = self.tree.root()
+        report.events += len(result.leaves) // HASH_SIZE
         report.head_seq, report.head_hash = result.head
 
 
-def _results(chunks: list[Chunk], snapshot: pgcopy.Snapshot, conn: psycopg.Connection[Any]) -> Iterator[ChunkResult]:
+def _fold(tree: CompactRange, leaves: Sequence[bytes], *, start: int, wanted: Sequence[int]) -> Iterator[int]:
+    """Push ``leaves`` (the first is leaf ``start``) onto ``tree``, pausing at each wanted size among them."""
+    done = 0
+    for size in wanted:
+        if start < size <= start + len(leaves):
+            tree.extend(leaves[done : size - start])
+            done = size - start
+            yield size
+    tree.extend(leaves[done:])
+
+
+def _results(
+    chunks: list[Chunk], snapshot: pgcopy.Snapshot, conn: psycopg.Connection[Any], wanted: tuple[int, ...]
+) -> Iterator[ChunkResult]:
     """Every chunk's result, in order: worker processes take chunks while the coordinator does too."""
     helpers = min(PROCESSES, len(chunks)) - 1
     if helpers < 1:
-        yield from (verify_chunk(conn, snapshot.source, chunk) for chunk in chunks)
+        yield from (verify_chunk(conn, snapshot.source, chunk, wanted) for chunk in chunks)
         return
     window = 2 * (helpers + 1)  # results held at most: memory stays flat if one chunk is slow
     todo = deque(chunks)
@@ -143,9 +166,9 @@ def _results(chunks: list[Chunk], snapshot: pgcopy.Snapshot, conn: psycopg.Conne
     try:
         while todo or waiting:
             while todo and len(waiting) < window and _busy(waiting) < helpers:
-                waiting.append(pool.submit(_work, todo.popleft()))
+                waiting.append(pool.submit(_work, todo.popleft(), wanted))
             if todo and len(waiting) < window and not _ready(waiting[0]):
-                waiting.append(verify_chunk(conn, snapshot.source, todo.popleft()))  # our share, meanwhile
+                waiting.append(verify_chunk(conn, snapshot.source, todo.popleft(), wanted))  # our share, meanwhile
                 continue
             first = waiting.popleft()
             yield first if isinstance(first, ChunkResult) else first.result()
@@ -166,9 +189,11 @@ def _ready(item: Future[ChunkResult] | ChunkResult) -> bool:
 # -- One chunk ----------------------------------------------------------------
 
 
-def verify_chunk(conn: psycopg.Connection[Any], source: pgcopy.CopySource, chunk: Chunk) -> ChunkResult:
-    """Steps 2-6 for the rows of ``chunk``, from the entry before it; their leaves for step 8."""
-    result, leaves = ChunkResult(), _Leaves()
+def verify_chunk(
+    conn: psycopg.Connection[Any], source: pgcopy.CopySource, chunk: Chunk, wanted: Sequence[int] = ()
+) -> ChunkResult:
+    """Steps 2-6 for the rows of ``chunk``, from the entry before it; their leaves, and folds at ``wanted`` sizes."""
+    result, leaves = ChunkResult(start=0 if chunk.lo is None else chunk.lo - 1), _Leaves()
     cursor = Cursor(tree=leaves)
     before = None if chunk.lo is None else pgcopy.seq_before(conn, source, chunk.lo)
     rows = pgcopy.copy_rows(conn, source, lo=chunk.lo if before is None else before, hi=chunk.hi)
@@ -176,6 +201,8 @@ def verify_chunk(conn: psycopg.Connection[Any], source: pgcopy.CopySource, chunk
     if first is not None:
         result.add(check_row(pgcopy.parse_row(first), cursor))
     _check_rows(rows, cursor, result, leaves)
+    for size in _fold(result.tree, leaves, start=result.start, wanted=wanted):  # step 8, in this process
+        result.parts[size] = CompactRange().joined(result.tree)  # a copy
     result.leaves = b"".join(leaves)
     result.head = (cursor.seq, cursor.hash)
     return result
@@ -247,7 +274,7 @@ def _start_worker(snapshot: pgcopy.Snapshot) -> None:
     _worker = (conn, snapshot.source)
 
 
-def _work(chunk: Chunk) -> ChunkResult:
+def _work(chunk: Chunk, wanted: tuple[int, ...]) -> ChunkResult:
     if _worker is None:
         raise StoreUnavailable("the verification worker has no connection")
-    return verify_chunk(*_worker, chunk)
+    return verify_chunk(*_worker, chunk, wanted)

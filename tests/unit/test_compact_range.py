@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ledger import merkle
 from ledger.verify import CompactRange
 
@@ -31,3 +33,23 @@ def test_a_range_resumed_from_stored_subtrees_goes_on_to_the_right_root() -> Non
     assert edge.root() == merkle.root_of_leaves(LEAVES[:size])
     edge.extend(LEAVES[size:])
     assert edge.root() == merkle.root_of_leaves(LEAVES)
+
+
+@pytest.mark.parametrize(("start", "count"), [(0, 70), (32, 38), (64, 6), (48, 16), (40, 8), (44, 3)])
+def test_a_range_folded_on_its_own_joins_where_its_subtrees_are_perfect_nodes(start: int, count: int) -> None:
+    before, after = CompactRange(), CompactRange()
+    before.extend(LEAVES[:start])
+    after.extend(LEAVES[start : start + count])
+    assert before.joins(after)
+    assert before.joined(after).root() == merkle.root_of_leaves(LEAVES[: start + count])
+    assert before.joined(after).size == start + count
+
+
+@pytest.mark.parametrize(("start", "count"), [(1, 2), (3, 4), (16, 32), (40, 16)])
+def test_a_range_that_would_straddle_a_subtree_does_not_join(start: int, count: int) -> None:
+    before, after = CompactRange(), CompactRange()
+    before.extend(LEAVES[:start])
+    after.extend(LEAVES[start : start + count])
+    assert not before.joins(after)
+    with pytest.raises(ValueError, match="cannot follow"):
+        before.joined(after)
