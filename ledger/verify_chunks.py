@@ -21,8 +21,8 @@ at a time in all, and the results are merged in seq order:
   at every checkpoint size, is the one ``verify_rows`` computes.
 * Steps 7, 9 and 10, once, in the coordinator (``ledger.verify.finish``).
 
-Memory stays flat: a chunk's leaves at a time per process, at most WINDOW
-chunks' results waiting to be merged, findings capped per chunk as in the report.
+Memory stays flat: a chunk's leaves at a time per process, at most two
+results per process waiting to be merged, findings capped per chunk as in the report.
 """
 
 from __future__ import annotations
