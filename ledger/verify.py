@@ -25,6 +25,10 @@
 
 Memory does not grow with the log: rows are streamed, the tree is kept as a
 compact range (one hash per level), findings are capped.
+
+On PostgreSQL, ``verify_store`` runs the same steps over chunks of seqs in
+parallel processes (ledger.verify_chunks); ``verify_rows`` is the reference,
+one pass in seq order, and what SQLite uses.
 """
 
 from __future__ import annotations
@@ -32,13 +36,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from ledger.chain import GENESIS, HEADER, LINK_PREFIX
 from ledger.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint_body
 from ledger.errors import InputError, IntegrityError, LedgerError
 from ledger.keys import Keyring
-from ledger.merkle import EMPTY_ROOT, LEAF_PREFIX, node_hash
+from ledger.merkle import EMPTY_ROOT, LEAF_PREFIX, NODE_PREFIX
 from ledger.note import parse_note
 
 MAX_FINDINGS = 1000
@@ -114,10 +118,11 @@ class Report:
 
 
 class CompactRange:
-    """The right edge of an RFC 6962 tree as leaves arrive: one perfect subtree per level."""
+    """The right edge of an RFC 6962 tree as leaves arrive: one perfect subtree per set bit of the size."""
 
     def __init__(self) -> None:
-        self._stack: list[tuple[int, bytes]] = []
+        self._size = 0
+        self._hashes: list[bytes] = []  # the perfect subtrees, largest (leftmost) first
 
     @classmethod
     def from_frontier(cls, size: int, nodes: Mapping[tuple[int, int], bytes]) -> CompactRange:
@@ -128,33 +133,88 @@ class CompactRange:
                 key = (level, (size >> level) - 1)
                 if key not in nodes:
                     raise IntegrityError(f"the stored tree lacks the subtree at level {level}, index {key[1]}")
-                edge._stack.append((level, nodes[key]))
+                edge._hashes.append(nodes[key])
+        edge._size = size
         return edge
 
     def push(self, leaf: bytes) -> None:
         """Append one leaf hash."""
-        height, node = 0, leaf
-        while self._stack and self._stack[-1][0] == height:
-            node = node_hash(left=self._stack.pop()[1], right=node)
+        self.extend((leaf,))
+
+    def extend(self, leaves: Iterable[bytes]) -> None:
+        """Append leaf hashes, in order."""
+        # Hot for verification: one leaf completes one perfect subtree per trailing zero
+        # bit of the new size; each merge is ledger.merkle.node_hash, written out.
+        hashes, size, sha256 = self._hashes, self._size, _sha256
+        for leaf in leaves:
+            hashes.append(leaf)
+            size += 1
+            merges = size
+            while not merges & 1:
+                right = hashes.pop()
+                hashes[-1] = sha256(NODE_PREFIX + hashes[-1] + right).digest()
+                merges >>= 1
+        self._size = size
+
+    @property
+    def size(self) -> int:
+        """How many leaves the range holds."""
+        return self._size
+
+    def joins(self, after: CompactRange) -> bool:
+        """Whether ``after``, a range folded on its own, can follow this one as whole subtrees.
+
+        It can when this range's size is a multiple of ``after``'s largest subtree:
+        every subtree of ``after`` then sits where RFC 6962 puts a perfect node.
+        """
+        return after._size == 0 or self._size % (1 << (after._size.bit_length() - 1)) == 0
+
+    def joined(self, after: CompactRange) -> CompactRange:
+        """A new range: this one followed by ``after`` (only where ``joins`` says it can be)."""
+        if not self.joins(after):
+            raise ValueError(f"a range of {after._size} leaves cannot follow one of {self._size} as whole subtrees")
+        edge = CompactRange()
+        edge._hashes, edge._size = list(self._hashes), self._size
+        levels = [level for level in reversed(range(after._size.bit_length())) if after._size >> level & 1]
+        for level, node in zip(levels, after._hashes, strict=True):
+            edge._add(level, node)
+        return edge
+
+    def _add(self, level: int, node: bytes) -> None:
+        """Append a perfect subtree of 2**level leaves, at a size that is a multiple of 2**level."""
+        hashes, height = self._hashes, level
+        while self._size >> height & 1:  # a subtree of this height ends here: they merge
+            node = _sha256(NODE_PREFIX + hashes.pop() + node).digest()
             height += 1
-        self._stack.append((height, node))
+        hashes.append(node)
+        self._size += 1 << level
 
     def root(self) -> bytes:
         """The root of the tree of every leaf pushed so far."""
-        if not self._stack:
+        if not self._hashes:
             return EMPTY_ROOT
-        root = self._stack[-1][1]
-        for _, left in reversed(self._stack[:-1]):
-            root = node_hash(left=left, right=root)
+        root = self._hashes[-1]
+        for left in reversed(self._hashes[:-1]):
+            root = _sha256(NODE_PREFIX + left + root).digest()
         return root
 
 
+class LeafSink(Protocol):
+    """Where step 8's recomputed leaves go: a CompactRange, or a chunk's list of leaves."""
+
+    def push(self, leaf: bytes) -> None:
+        """Take the next leaf hash."""
+        ...
+
+
 @dataclass
-class _Cursor:
+class Cursor:
+    """The entry before the next row (what steps 3, 4 and 6 compare with), and where leaves go."""
+
     seq: int = 0
     hash: bytes = GENESIS
     recorded_us: int = 0
-    tree: CompactRange = field(default_factory=CompactRange)
+    tree: LeafSink = field(default_factory=CompactRange)
 
 
 def verify_rows(
@@ -167,29 +227,47 @@ def verify_rows(
     progress: Callable[[int], None] | None = None,
 ) -> Report:
     """Run every step over rows (seq, event_id, recorded_us, prev_hash, hash, digest, topic, state, leaf_hash)."""
-    report, last = Report(), _Cursor()
-    parsed = _parse_claims(claims, report)
+    report, tree = Report(), CompactRange()
+    last = Cursor(tree=tree)
+    parsed = parse_claims(claims, report)
     wanted = {c.size for _, c in parsed}
     roots: dict[int, bytes] = {}
     for row in rows:  # step 1: the caller streams them in seq order
-        for finding in _check_row(row, last):
+        for finding in check_row(row, last):
             report.add(finding)
         report.events += 1
         if report.events in wanted:
-            roots[report.events] = last.tree.root()
+            roots[report.events] = tree.root()
         if progress is not None and report.events % 10_000 == 0:
             progress(report.events)
-    for event_id in unchained():  # step 7
-        report.add(Finding(None, "unchained event", f"event_id {event_id} has no seq or hash"))
-    report.head_seq, report.head_hash, report.root = last.seq, last.hash, last.tree.root()
-    for claim, checkpoint in parsed:
-        _check_claim(claim, checkpoint, roots, report, keyring=keyring, origin=origin)
+    report.head_seq, report.head_hash, report.root = last.seq, last.hash, tree.root()
+    finish(report, parsed, roots, unchained=unchained, keyring=keyring, origin=origin)
     return report
 
 
-def _check_row(row: tuple[Any, ...], last: _Cursor) -> list[Finding]:
-    # The hot loop of verification: plain statements, no generators; the formulas
-    # are those of ledger.chain and ledger.merkle (the vectors test both agree).
+def finish(
+    report: Report,
+    parsed: Sequence[tuple[Claim, Checkpoint]],
+    roots: Mapping[int, bytes],
+    *,
+    unchained: Callable[[], Iterable[str]],
+    keyring: Keyring | None,
+    origin: str | None,
+) -> None:
+    """Steps 7 to 10, once every row was checked and the roots at the checkpoints' sizes taken."""
+    for event_id in unchained():  # step 7
+        report.add(Finding(None, "unchained event", f"event_id {event_id} has no seq or hash"))
+    for claim, checkpoint in parsed:
+        _check_claim(claim, checkpoint, roots, report, keyring=keyring, origin=origin)
+
+
+def check_row(row: tuple[Any, ...], last: Cursor) -> list[Finding]:
+    """Steps 2 to 6 for one row, against the entry before it; moves ``last`` on to this row.
+
+    The reference check: the formulas are those of ledger.chain and ledger.merkle
+    (the vectors test both agree), and the PostgreSQL path falls back to it for
+    any row that is not clean.
+    """
     seq, _, recorded_us, prev_hash, stored_hash, digest, topic, state, stored_leaf = row
     findings: list[Finding] = []
     if state is None or topic is None:  # step 2
@@ -217,14 +295,15 @@ def _check_row(row: tuple[Any, ...], last: _Cursor) -> list[Finding]:
     return findings
 
 
-def _check_position(seq: int, last: _Cursor) -> list[Finding]:
+def _check_position(seq: int, last: Cursor) -> list[Finding]:
     if seq == last.seq:
         return [Finding(seq, "duplicate", "this seq appears more than once")]
     missing = f"seq {last.seq + 1}" if seq == last.seq + 2 else f"seqs {last.seq + 1}-{seq - 1}"
     return [Finding(last.seq + 1, "gap", f"{missing} missing before seq {seq}", str(last.seq + 1), str(seq))]
 
 
-def _parse_claims(claims: Sequence[Claim], report: Report) -> list[tuple[Claim, Checkpoint]]:
+def parse_claims(claims: Sequence[Claim], report: Report) -> list[tuple[Claim, Checkpoint]]:
+    """The claims' checkpoints, parsed; a malformed one is a finding."""
     parsed = []
     for claim in claims:
         try:
@@ -237,7 +316,7 @@ def _parse_claims(claims: Sequence[Claim], report: Report) -> list[tuple[Claim, 
 def _check_claim(
     claim: Claim,
     checkpoint: Checkpoint,
-    roots: dict[int, bytes],
+    roots: Mapping[int, bytes],
     report: Report,
     *,
     keyring: Keyring | None,
@@ -271,8 +350,25 @@ def verify_store(
     origin: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Report:
-    """Verify an open Ledger from its database (read-only), with its own checkpoints and ``claims``."""
+    """Verify an open Ledger from its database (read-only), with its own checkpoints and ``claims``.
+
+    On PostgreSQL this starts worker processes (multiprocessing's spawn, which
+    imports the main module again): a script calling it does so under
+    ``if __name__ == "__main__":``, as the ``ledger`` command does.
+    """
     stored = [Claim("database", c.note) for c in ledger.checkpoints()]
+    source = ledger.copy_source()
+    if source is not None:  # PostgreSQL: the same steps over seq chunks, in parallel processes
+        from ledger.verify_chunks import verify_chunks  # it builds on this module
+
+        return verify_chunks(
+            source,
+            unchained=ledger.unchained_events,
+            claims=[*stored, *claims],
+            keyring=keyring,
+            origin=origin,
+            progress=progress,
+        )
     return verify_rows(
         ledger.scan(),
         unchained=ledger.unchained_events,

@@ -23,16 +23,18 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
 import psycopg
 from eventsourcing.application import Application
 
-from ledger import merkle
+from ledger import merkle, pgcopy, verify_chunks
 from ledger.catalogue import canonical_bytes, validate_event
 from ledger.store import Ledger
 from ledger.store.app import Fact
+from ledger.verify import CompactRange
 from scripts.benchkit import PlainRecorded
 
 PG_URL = os.environ.get("LEDGER_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -230,11 +232,11 @@ def bench_verify(args: argparse.Namespace) -> None:
     with psycopg.connect(args.postgres_url, autocommit=True) as conn:
         conn.execute("DROP SCHEMA IF EXISTS bench_verify CASCADE")
         conn.execute("CREATE SCHEMA bench_verify")
-    print(f"## Verification and proofs on PostgreSQL ({machine()})\n")
-    print("| events | load ev/s (batches of 1000) | verify ev/s | verify peak RSS MB | bare SHA-256 chain ev/s "
-          "| inclusion proof p50 / p95 ms |")  # fmt: skip
+    print(f"## Verification and proofs on PostgreSQL ({machine()}; {verify_chunks.PROCESSES} verifying processes)\n")
+    print("| events | load ev/s (batches of 1000) | verify ev/s | verify peak RSS MB, all processes | bare SHA-256 "
+          "chain ev/s | inclusion proof p50 / p95 ms |")  # fmt: skip
     print("|---|---|---|---|---|---|")
-    loaded = 0
+    loaded, costs = 0, []
     with Ledger(url) as ledger:
         for target in args.verify_sizes:
             load_rate = load(ledger, target - loaded)
@@ -242,29 +244,87 @@ def bench_verify(args: argparse.Namespace) -> None:
             verify_rate, peak = _verify_in_subprocess(url, target)
             chain_rate = _bare_chain_rate(ledger, min(target, 200_000))
             p50, p95 = _proof_times(ledger, target)
-            print(f"| {target:,} | {load_rate:,.0f} | {verify_rate:,.0f} | {peak:,.0f} | {chain_rate:,.0f} "
+            print(f"| {target:,} | {load_rate:,.0f} | {verify_rate:,.0f} | {peak} | {chain_rate:,.0f} "
                   f"| {p50:.2f} / {p95:.2f} |")  # fmt: skip
+            costs.append(_verify_costs(ledger, target))
+    print("\nWhere the CPU goes, per event, in microseconds of CPU time (one process each, same run):\n")
+    print("| events | COPY alone: client | COPY alone: PostgreSQL backend | hashing alone (3 SHA-256 + Merkle fold) "
+          "| every step, one process |")  # fmt: skip
+    print("|---|---|---|---|---|")
+    for row in costs:
+        print(row)
+    print()
     if not args.keep:
         with psycopg.connect(args.postgres_url, autocommit=True) as conn:
             conn.execute("DROP SCHEMA bench_verify CASCADE")
 
 
-def _verify_in_subprocess(url: str, expected: int) -> tuple[float, float]:
-    """Run `ledger verify` as an auditor would; its own rate and peak memory."""
+def _verify_in_subprocess(url: str, expected: int) -> tuple[float, str]:
+    """Run `ledger verify` as an auditor would: its own rate, and the peak memory of its processes."""
     code = (
-        # Peak RSS from VmHWM: ru_maxrss would include the parent's pages at fork time.
-        "import sys, time\n"
-        "from ledger.store import Ledger\nfrom ledger.verify import verify_store\n"
+        # Peak RSS from VmHWM: ru_maxrss would include the parent's pages at fork time. The
+        # workers' peak is RUSAGE_CHILDREN's ru_maxrss, which does include them (spawn forks,
+        # then execs): an upper bound.
+        "import resource, sys, time\n"
+        "from ledger.store import Ledger\nfrom ledger import verify_chunks\nfrom ledger.verify import verify_store\n"
         f"L = Ledger({url!r}, create_tables=False)\n"
         "t = time.perf_counter(); r = verify_store(L); s = time.perf_counter() - t\n"
         f"assert r.intact and r.events == {expected}, r.findings[:3]\n"
         "hwm = [line for line in open('/proc/self/status') if line.startswith('VmHWM')][0].split()[1]\n"
-        "print(r.events / s, int(hwm) / 1024)\n"
+        "child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+        "print(r.events / s, int(hwm) / 1024, child / 1024, verify_chunks.PROCESSES - 1)\n"
     )
     command = [sys.executable, "-c", code]  # our own code, our own interpreter
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout  # noqa: S603
-    verify_rate, peak = out.split()
-    return float(verify_rate), float(peak)
+    verify_rate, own, child, workers = out.split()
+    total = float(own) + int(workers) * float(child)
+    return float(verify_rate), f"{total:,.0f} ({float(own):,.0f} + {workers} x {float(child):,.0f})"
+
+
+def _verify_costs(ledger: Ledger, count: int) -> str:
+    """CPU per event: COPY alone (client and server), the hashing alone, and every step in one process."""
+    source = ledger.copy_source()
+    if source is None:
+        return f"| {count:,} | - | - | - | - |"
+    with psycopg.connect(**source.params, options="-c enable_sort=off") as conn:
+        row = conn.execute("SELECT pg_backend_pid()").fetchone()
+        backend = row[0] if row else 0
+        server, client = _backend_cpu(backend), time.process_time()
+        rows = sum(1 for _ in pgcopy.copy_rows(conn, source, lo=None, hi=None))
+        client, server = time.process_time() - client, _backend_cpu(backend) - server
+    hashing = _hashing_seconds(ledger, min(count, 200_000))
+    processes, verify_chunks.PROCESSES = verify_chunks.PROCESSES, 1
+    try:
+        start = time.process_time()
+        verify_chunks.verify_chunks(source, unchained=ledger.unchained_events)
+        alone = time.process_time() - start
+    finally:
+        verify_chunks.PROCESSES = processes
+    return (f"| {count:,} | {client / rows * 1e6:.2f} | {server / rows * 1e6:.2f} | {hashing * 1e6:.2f} "
+            f"| {alone / count * 1e6:.2f} |")  # fmt: skip
+
+
+def _backend_cpu(pid: int) -> float:
+    """CPU seconds a PostgreSQL backend on this host has used (its /proc stat), NaN if unreadable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _hashing_seconds(ledger: Ledger, count: int) -> float:
+    """CPU seconds per entry for the verifier's hashes of the stored bytes, in memory: link, leaf, digest, fold."""
+    entries = [(r.prev_hash, r.entry, r.body) for r in ledger.read(after_seq=0, limit=count)]
+    sha256 = hashlib.sha256
+    start = time.process_time()
+    leaves = []
+    for prev, entry, body in entries:
+        sha256(b"\x02" + prev + entry).digest()
+        leaves.append(sha256(b"\x00" + entry).digest())
+        sha256(body).digest()
+    CompactRange().extend(leaves)
+    return (time.process_time() - start) / len(entries)
 
 
 def _bare_chain_rate(ledger: Ledger, count: int) -> float:

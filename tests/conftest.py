@@ -83,6 +83,24 @@ def store_url(request: pytest.FixtureRequest) -> str:
     return str(request.getfixturevalue("pg_url"))
 
 
+@pytest.fixture(params=["sqlite", "postgres", "postgres in chunks"])
+def audited_url(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """store_url, and PostgreSQL once more verified in chunks of 4 seqs by 2 processes.
+
+    A tamper test's log holds a few dozen events, one chunk at the real chunk size:
+    the third case puts the chunk boundaries, the worker process and the merge
+    under the same attacks.
+    """
+    if request.param == "sqlite":
+        return str(request.getfixturevalue("sqlite_url"))
+    if request.param == "postgres in chunks":
+        from ledger import verify_chunks
+
+        monkeypatch.setattr(verify_chunks, "CHUNK_SEQS", 4)
+        monkeypatch.setattr(verify_chunks, "PROCESSES", 2)
+    return str(request.getfixturevalue("pg_url"))
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if _skipped_postgres:
         terminalreporter.write_line(

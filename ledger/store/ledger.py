@@ -15,6 +15,7 @@ from ledger.catalogue import Event, sensitive_fields, validate_event
 from ledger.chain import content_digest
 from ledger.config import LedgerPaths
 from ledger.errors import EventConflict, InvalidEvent, StoreUnavailable
+from ledger.pgcopy import CopySource
 from ledger.privacy import Keys, MasterKey, Opened, Sealer, master_key_from_env, open_event
 from ledger.store.app import Fact, LedgerApplication, recorder_topic
 from ledger.store.records import Receipt, Record, StoredCheckpoint, event_uuid
@@ -171,6 +172,10 @@ class Ledger:
         """Raw joined rows for verification, in seq order, duplicates and gaps included."""
         with _translated():
             yield from self.recorder.scan_records(batch=batch)
+
+    def copy_source(self) -> CopySource | None:
+        """Where verification's worker processes read the rows (PostgreSQL), or None (SQLite)."""
+        return self.recorder.copy_source()
 
     def unchained_events(self) -> list[str]:
         """Stored events that carry no chain position (event_ids)."""

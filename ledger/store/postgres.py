@@ -23,6 +23,7 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
 from ledger.merkle import Node, NodeKey
+from ledger.pgcopy import CopySource
 from ledger.store.plan import Existing, Head, Row, frontier_keys, plan_append
 from ledger.store.recorder import RECORD_COLUMNS, now_us, record_of
 from ledger.store.records import Receipt, Record, StoredCheckpoint
@@ -209,6 +210,16 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn, conn.cursor() as curs, curs.copy(query) as copy:
             copy.set_types(["int8", "uuid", "int8", "bytea", "bytea", "bytea", "text", "bytea", "bytea"])
             yield from copy.rows()
+
+    def copy_source(self) -> CopySource:
+        """How verification's worker processes reach the events table with their own connections."""
+        pool = self.datastore.pool
+        kwargs: dict[str, Any] = pool.kwargs  # type: ignore[assignment]  # eventsourcing passes a dict
+        params = {key: kwargs[key] for key in ("dbname", "host", "port", "user", "password")}
+        if pool.get_password_func is not None:
+            params["password"] = pool.get_password_func()
+        params["connect_timeout"] = max(1, round(pool.timeout))
+        return CopySource(params, self.datastore.schema, self.events_table_name)
 
     def unchained_events(self) -> list[str]:
         """Stored events that carry no chain position (only a forger could write one)."""

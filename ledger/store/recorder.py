@@ -8,6 +8,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from ledger.merkle import NodeKey
+from ledger.pgcopy import CopySource
 from ledger.store.plan import Existing
 from ledger.store.records import Record, StoredCheckpoint
 
@@ -51,6 +52,8 @@ class LedgerRecorder(Protocol):
     def select_record(self, event_id: UUID) -> Record | None: ...
 
     def scan_records(self, *, batch: int = 5000) -> Iterator[tuple[Any, ...]]: ...
+
+    def copy_source(self) -> CopySource | None: ...
 
     def unchained_events(self) -> list[str]: ...
 

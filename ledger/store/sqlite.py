@@ -168,6 +168,10 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
             while rows := c.sqlite_cursor.fetchmany(batch):
                 yield from (tuple(r) for r in rows)
 
+    def copy_source(self) -> None:
+        """SQLite is verified in one pass (ledger.verify.verify_rows): no COPY to share out."""
+        return None
+
     def unchained_events(self) -> list[str]:
         """Stored events that carry no chain position (only a forger could write one)."""
         rows = self._select("WHERE seq IS NULL OR hash IS NULL", ())

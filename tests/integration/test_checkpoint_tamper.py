@@ -23,11 +23,11 @@ ACTOR = {"id": "ops", "role": "ledger_operator", "kind": "person"}
 
 
 @pytest.fixture
-def setup(store_url: str, tmp_path: Path) -> dict[str, object]:
+def setup(audited_url: str, tmp_path: Path) -> dict[str, object]:
     """40 events, a checkpoint at 30 that the auditor kept, another at 40 in the ledger and its folder."""
     keys, published = tmp_path / "keys", tmp_path / "published"
     published.mkdir()
-    with Ledger(store_url) as ledger:
+    with Ledger(audited_url) as ledger:
         key = KeyFolder(keys).activate_new("ledger.test.example", ledger=ledger, actor=ACTOR, reason=None)
         ledger.submit(many_shown(29, prefix="a"))  # 1 key event + 29 = 30
         kept = make_checkpoint(ledger, key, origin="test/log", folder=CheckpointDirectory(published))
@@ -37,7 +37,7 @@ def setup(store_url: str, tmp_path: Path) -> dict[str, object]:
     (tmp_path / "auditor-30.checkpoint").write_text(kept.note)
     (tmp_path / "auditor-40.checkpoint").write_text(latest.note)
     return {
-        "url": store_url,
+        "url": audited_url,
         "keys": keys,
         "published": published,
         "kept": tmp_path / "auditor-30.checkpoint",

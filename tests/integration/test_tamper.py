@@ -18,11 +18,11 @@ COUNT = 12
 
 
 @pytest.fixture
-def filled(store_url: str) -> str:
-    with Ledger(store_url) as ledger:
+def filled(audited_url: str) -> str:
+    with Ledger(audited_url) as ledger:
         for start in range(0, COUNT, 4):
             ledger.submit(many_shown(4, prefix=f"b{start}"))
-    return store_url
+    return audited_url
 
 
 def verify(url: str, tmp_path: Path) -> tuple[int, dict]:
