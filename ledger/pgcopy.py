@@ -18,7 +18,7 @@ psycopg's errors become StoreUnavailable here, in ``translated``.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -120,7 +120,9 @@ def seq_before(conn: psycopg.Connection[Any], source: CopySource, seq: int) -> i
     return found
 
 
-def copy_rows(conn: psycopg.Connection[Any], source: CopySource, *, lo: int | None, hi: int | None) -> Iterator[Any]:
+def copy_rows(
+    conn: psycopg.Connection[Any], source: CopySource, *, lo: int | None, hi: int | None
+) -> Generator[Any, None, None]:
     """Raw binary COPY rows (COLUMNS) with ``lo <= seq < hi`` (None: unbounded), in seq order.
 
     Each row is a buffer that parse_row or LAYOUT reads; it is valid until the next one is read.

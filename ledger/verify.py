@@ -272,6 +272,10 @@ def check_row(row: tuple[Any, ...], last: Cursor) -> list[Finding]:
     findings: list[Finding] = []
     if state is None or topic is None:  # step 2
         findings.append(Finding(seq, "missing event", "the row has no stored event bytes"))
+    if recorded_us is None or prev_hash is None or stored_hash is None:
+        findings.append(_missing_chain_columns(seq, recorded_us=recorded_us, prev_hash=prev_hash, hash=stored_hash))
+        recorded_us = last.recorded_us if recorded_us is None else recorded_us
+        prev_hash, stored_hash = prev_hash or b"", stored_hash or b""
     if seq != last.seq + 1:  # step 3
         findings += _check_position(seq, last)
     if prev_hash != last.hash:  # step 4
@@ -293,6 +297,13 @@ def check_row(row: tuple[Any, ...], last: Cursor) -> list[Finding]:
         findings.append(Finding(seq, "time reversed", "recorded before the entry that precedes it"))
     last.seq, last.hash, last.recorded_us = seq, bytes(stored_hash), recorded_us
     return findings
+
+
+def _missing_chain_columns(seq: int, **columns: object) -> Finding:
+    # A row with a seq but without its chain columns can only come from tampering: report it and
+    # check the rest of the row with empty hashes, so the link to the next row is reported too.
+    missing = ", ".join(name for name, value in columns.items() if value is None)
+    return Finding(seq, "missing chain column", f"the row has a seq but no {missing}")
 
 
 def _check_position(seq: int, last: Cursor) -> list[Finding]:

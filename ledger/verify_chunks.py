@@ -36,6 +36,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -196,11 +197,13 @@ def verify_chunk(
     result, leaves = ChunkResult(start=0 if chunk.lo is None else chunk.lo - 1), _Leaves()
     cursor = Cursor(tree=leaves)
     before = None if chunk.lo is None else pgcopy.seq_before(conn, source, chunk.lo)
-    rows = pgcopy.copy_rows(conn, source, lo=chunk.lo if before is None else before, hi=chunk.hi)
-    first = None if before is None else _start_after(rows, before, cursor)
-    if first is not None:
-        result.add(check_row(pgcopy.parse_row(first), cursor))
-    _check_rows(rows, cursor, result, leaves)
+    # Closed on the way out, whatever happens: a COPY left suspended mid-stream would keep the
+    # connection's lock, and the snapshot's rollback on an error would then wait for it forever.
+    with closing(pgcopy.copy_rows(conn, source, lo=chunk.lo if before is None else before, hi=chunk.hi)) as rows:
+        first = None if before is None else _start_after(rows, before, cursor)
+        if first is not None:
+            result.add(check_row(pgcopy.parse_row(first), cursor))
+        _check_rows(rows, cursor, result, leaves)
     for size in _fold(result.tree, leaves, start=result.start, wanted=wanted):  # step 8, in this process
         result.parts[size] = CompactRange().joined(result.tree)  # a copy
     result.leaves = b"".join(leaves)

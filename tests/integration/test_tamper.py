@@ -52,6 +52,19 @@ def test_one_changed_byte_is_a_hash_mismatch_at_its_seq(filled: str, tmp_path: P
     assert kinds_at(report) == [(7, "hash mismatch"), (7, "leaf mismatch"), (7, "digest mismatch")]
 
 
+@pytest.mark.parametrize("column", ["hash", "prev_hash", "recorded_us"])
+def test_a_chain_column_set_to_null_is_reported_at_its_seq_not_a_crash(
+    filled: str, tmp_path: Path, column: str
+) -> None:
+    if filled.startswith("sqlite"):
+        pytest.skip("SQLite's table declares the chain columns NOT NULL; PostgreSQL's are added to eventsourcing's")
+    Attacker(filled).run(f"UPDATE {{events}} SET {column} = NULL WHERE seq = 6")
+    code, report = verify(filled, tmp_path)
+    assert code == 1
+    assert (6, "missing chain column") in kinds_at(report)
+    assert any(column in f.get("detail", "") for f in report["findings"] if f["seq"] == 6)
+
+
 def test_deleted_event_is_a_gap_at_its_seq(filled: str, tmp_path: Path) -> None:
     Attacker(filled).run("DELETE FROM {events} WHERE seq = 5")
     code, report = verify(filled, tmp_path)

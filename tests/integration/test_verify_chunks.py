@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,9 @@ ATTACKS = {
     "a whole chunk deleted": ["DELETE FROM {events} WHERE seq BETWEEN 5 AND 8"],
     "a NULL state": ["UPDATE {events} SET state = NULL WHERE seq = 6"],
     "a NULL topic at a chunk's first seq": ["UPDATE {events} SET topic = NULL WHERE seq = 9"],
+    "a NULL hash": ["UPDATE {events} SET hash = NULL WHERE seq = 11"],
+    "a NULL prev_hash at a chunk's first seq": ["UPDATE {events} SET prev_hash = NULL WHERE seq = 5"],
+    "a NULL recorded time": ["UPDATE {events} SET recorded_us = NULL WHERE seq = 14"],
     "a 31-byte hash at a chunk's last seq": ["UPDATE {events} SET hash = substring(hash from 1 for 31) WHERE seq = 12"],
     "a 33-byte leaf hash": ["UPDATE {events} SET leaf_hash = leaf_hash || '\\x00'::bytea WHERE seq = 10"],
     "time reversed across a boundary": ["UPDATE {events} SET recorded_us = 0 WHERE seq = 13"],
@@ -104,3 +108,31 @@ def test_one_row_in_each_chunk_reports_the_gaps_between(pg_url: str, monkeypatch
     gaps = [(f.seq, f.detail) for f in report.findings if f.kind == "gap"]
     assert gaps == [(2, "seqs 2-5 missing before seq 6"), (7, "seqs 7-11 missing before seq 12")]
     assert report.events == 3 and report.head_seq == 12
+
+
+def test_an_error_mid_chunk_propagates_instead_of_hanging_on_the_half_read_copy(
+    log: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Attacker(log).run("UPDATE {events} SET state = state || '\\x20'::bytea WHERE seq = 3")  # off the fast path
+
+    def fails(row: object, cursor: object) -> list[object]:
+        raise RuntimeError("the check stopped")
+
+    monkeypatch.setattr(verify_chunks, "check_row", fails)
+    monkeypatch.setattr(verify_chunks, "PROCESSES", 1)  # the coordinator reads the chunk itself
+    outcome: list[str] = []
+
+    def verify() -> None:
+        with Ledger(log, create_tables=False) as ledger:
+            source = ledger.copy_source()
+            assert source is not None
+            try:
+                verify_chunks.verify_chunks(source, unchained=ledger.unchained_events)
+            except RuntimeError as exc:
+                outcome.append(str(exc))
+
+    verifying = threading.Thread(target=verify, daemon=True)
+    verifying.start()
+    verifying.join(timeout=60)
+    assert not verifying.is_alive(), "verification hung on a COPY left half read"
+    assert outcome == ["the check stopped"]
