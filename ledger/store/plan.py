@@ -62,6 +62,18 @@ class Plan:
     nodes: list[Node]
 
 
+@dataclass(frozen=True, slots=True)
+class Tip:
+    """The chain head a writer last wrote, with the tree's right edge at that size.
+
+    A writer keeps it to append without reading either back: under the append
+    lock it only checks that the head is still this one (no other writer moved it).
+    """
+
+    head: Head
+    frontier: Mapping[NodeKey, bytes]  # every key of frontier_keys(head.seq)
+
+
 def frontier_keys(size: int) -> list[NodeKey]:
     """The perfect subtrees on the right edge of a tree of ``size`` leaves (one per set bit).
 
@@ -118,3 +130,27 @@ def _retry(earlier: Existing, *, digest: bytes) -> Receipt:
 
 def _as_uuid(originator_id: UUID | str) -> UUID:
     return originator_id if isinstance(originator_id, UUID) else UUID(originator_id)
+
+
+def tip_after(tip: Tip, plan: Plan) -> Tip | None:
+    """The tip once ``plan`` is committed on top of ``tip``; None if a right-edge node is unknown.
+
+    Every node on the new right edge is either on the old one or completed by the
+    append (its rows' leaves, ``plan.nodes``), so None means a bug, and only
+    costs the next append a read.
+    """
+    if not plan.rows:
+        return tip
+    last = plan.rows[-1]
+    first_new = plan.rows[0].seq - 1  # leaf index of the first new row
+    added = {(level, index): hash_ for level, index, hash_ in plan.nodes}
+    frontier: dict[NodeKey, bytes] = {}
+    for level, index in frontier_keys(last.seq):
+        if level == 0 and index >= first_new:
+            found: bytes | None = plan.rows[index - first_new].leaf_hash
+        else:
+            found = added.get((level, index)) or tip.frontier.get((level, index))
+        if found is None:
+            return None
+        frontier[(level, index)] = found
+    return Tip(Head(last.seq, last.hash, last.recorded_us), frontier)
