@@ -23,7 +23,7 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
 from ledger.merkle import Node, NodeKey
-from ledger.store.plan import Existing, Head, Plan, Row, Tip, frontier_keys, plan_append, tip_after
+from ledger.store.plan import Existing, Head, Plan, Row, Tip, frontier_keys, plan_append
 from ledger.store.recorder import RECORD_COLUMNS, now_us, record_of
 from ledger.store.records import Receipt, Record, StoredCheckpoint
 
@@ -190,7 +190,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         if tip is None or self._skip:
             self._skip = max(0, self._skip - 1)
             return None
-        plan = plan_append(stored_events, existing={}, head=tip.head, frontier=tip.frontier, now_us=now_us())
+        plan = plan_append(stored_events, existing={}, tip=tip, now_us=now_us())
         params = (tip.head.seq, tip.head.hash, [s.originator_id for s in stored_events])
         with conn.pipeline(), conn.transaction():
             conn.cursor().execute(self.lock_sql)
@@ -203,7 +203,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         self._backoff = 1
         if not new_ids:  # a retry (or a conflict): answered with what the store holds
             return None
-        self._tip = tip_after(tip, plan)
+        self._tip = plan.tip
         return plan
 
     def _append_read_first(self, conn: Any, stored_events: Sequence[StoredEvent]) -> Plan:
@@ -226,18 +226,12 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             if chain_head.seq != guess:
                 frontier.execute(*self._nodes_sql(frontier_keys(chain_head.seq)))
                 nodes = frontier.fetchall()
-            read = Tip(chain_head, {(r[0], r[1]): bytes(r[2]) for r in nodes})
-            plan = plan_append(
-                stored_events,
-                existing=_existing(known.fetchall()),
-                head=chain_head,
-                frontier=read.frontier,
-                now_us=now_us(),
-            )
+            tip = Tip.of(chain_head, {(r[0], r[1]): bytes(r[2]) for r in nodes})
+            plan = plan_append(stored_events, existing=_existing(known.fetchall()), tip=tip, now_us=now_us())
             if plan.rows:
                 with conn.cursor() as curs:  # rows, nodes and the notification: one statement
                     curs.execute(self.write_sql, (*_row_columns(plan.rows), *_node_columns(plan.nodes)))
-        self._tip = tip_after(read, plan)
+        self._tip = plan.tip
         return plan
 
     def select_existing(self, event_ids: Sequence[UUID]) -> dict[UUID, Existing]:
