@@ -13,12 +13,13 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import Notification, StoredEvent
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteConnection
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteConnection, SQLiteDatastore
 
 from ledger.merkle import NodeKey
 from ledger.store.plan import Existing, Head, Plan, Row, Tip, frontier_keys, plan_append
 from ledger.store.recorder import RECORD_COLUMNS, now_us, record_of
 from ledger.store.records import Receipt, Record, StoredCheckpoint
+from ledger.store.sqlite_pool import use_ledger_pool
 
 EVENTS = "stored_events"
 NODES = "ledger_merkle_nodes"
@@ -84,6 +85,10 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
     """Stores each event with its chain columns and Merkle nodes, in one transaction."""
 
     _tip: Tip | None = None  # the head this recorder last wrote, and the tree's right edge there
+
+    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events") -> None:
+        use_ledger_pool(datastore)
+        super().__init__(datastore, events_table_name)
 
     def construct_create_table_statements(self) -> list[str]:
         """The events table with the chain's columns, the Merkle nodes, the triggers."""
