@@ -17,12 +17,14 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from eventsourcing.persistence import Notification, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
 from ledger.merkle import Node, NodeKey
+from ledger.store.pg_arrays import ByteaArray, Int2Array, Int8Array, PgArray, TextArray, UuidArray, register_arrays
 from ledger.store.plan import Existing, Head, Plan, Row, Tip, frontier_keys, plan_append
 from ledger.store.recorder import RECORD_COLUMNS, now_us, record_of
 from ledger.store.records import Receipt, Record, StoredCheckpoint
@@ -36,6 +38,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
     """Stores each event with its chain columns and Merkle nodes, in one transaction."""
 
     def __init__(self, datastore: Any, *, events_table_name: str = "stored_events") -> None:
+        register_arrays(psycopg.adapters)  # before the pool opens a connection
         super().__init__(datastore, events_table_name=events_table_name)
         self.events = self._name(self.events_table_name)
         self.nodes = self._name(NODES)
@@ -191,7 +194,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             self._skip = max(0, self._skip - 1)
             return None
         plan = plan_append(stored_events, existing={}, tip=tip, now_us=now_us())
-        params = (tip.head.seq, tip.head.hash, [s.originator_id for s in stored_events])
+        params = (tip.head.seq, tip.head.hash, _ids([s.originator_id for s in stored_events]))
         with conn.pipeline(), conn.transaction():
             conn.cursor().execute(self.lock_sql)
             write = conn.cursor(row_factory=tuple_row)
@@ -212,7 +215,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         The frontier is read for the size this recorder last saw; if another writer
         moved the head meanwhile, a third round trip reads the right one.
         """
-        ids = [s.originator_id for s in stored_events]
+        ids = _ids([s.originator_id for s in stored_events])
         with conn.pipeline() as pipeline, conn.transaction():
             lock, head, known, frontier = (conn.cursor(row_factory=tuple_row) for _ in range(4))
             lock.execute(self.lock_sql)
@@ -236,7 +239,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
 
     def select_existing(self, event_ids: Sequence[UUID]) -> dict[UUID, Existing]:
         """What the ledger already holds for these event_ids."""
-        return _existing(self._fetch(self.existing_sql, (list(event_ids),)))
+        return _existing(self._fetch(self.existing_sql, (_ids(event_ids),)))
 
     def get_nodes(self, keys: Sequence[NodeKey]) -> dict[NodeKey, bytes]:
         """Stored perfect Merkle nodes among ``keys`` (the merkle.NodeReader protocol)."""
@@ -337,20 +340,28 @@ def _existing(rows: Sequence[tuple[Any, ...]]) -> dict[UUID, Existing]:
     return found
 
 
-def _node_columns(nodes: Sequence[Node]) -> tuple[list[Any], ...]:
-    return ([n[0] for n in nodes], [n[1] for n in nodes], [n[2] for n in nodes])
-
-
-def _row_columns(rows: Sequence[Row]) -> tuple[list[Any], ...]:
+def _node_columns(nodes: Sequence[Node]) -> tuple[PgArray, ...]:
     return (
-        [r.event.originator_id for r in rows],
-        [r.event.originator_version for r in rows],
-        [r.event.topic for r in rows],
-        [r.event.state for r in rows],
-        [r.seq for r in rows],
-        [r.digest for r in rows],
-        [r.recorded_us for r in rows],
-        [r.prev_hash for r in rows],
-        [r.hash for r in rows],
-        [r.leaf_hash for r in rows],
+        Int2Array.of([n[0] for n in nodes]),
+        Int8Array.of([n[1] for n in nodes]),
+        ByteaArray.of([n[2] for n in nodes], width=32),
     )
+
+
+def _row_columns(rows: Sequence[Row]) -> tuple[PgArray, ...]:
+    return (
+        _ids([r.event.originator_id for r in rows]),
+        Int8Array.of([r.event.originator_version for r in rows]),
+        TextArray.of([r.event.topic for r in rows]),
+        ByteaArray.of([r.event.state for r in rows]),
+        Int8Array.of([r.seq for r in rows]),
+        ByteaArray.of([r.digest for r in rows], width=32),
+        Int8Array.of([r.recorded_us for r in rows]),
+        ByteaArray.of([r.prev_hash for r in rows], width=32),
+        ByteaArray.of([r.hash for r in rows], width=32),
+        ByteaArray.of([r.leaf_hash for r in rows], width=32),
+    )
+
+
+def _ids(event_ids: Sequence[UUID | str]) -> UuidArray:
+    return UuidArray.of([i if isinstance(i, UUID) else UUID(i) for i in event_ids])
