@@ -62,7 +62,7 @@ _INSERT_ROW = (
     f"INSERT INTO {EVENTS} (seq, originator_id, originator_version, topic, state, "
     "digest, recorded_us, prev_hash, hash, leaf_hash) VALUES (?,?,?,?,?,?,?,?,?,?)"
 )
-# The same row, inserted only if its prev_hash is the chain head's hash (GENESIS when empty):
+# A row inserted only if its prev_hash is the chain head's hash (GENESIS when empty):
 # the head is read under the write lock, in the statement that extends it.
 _INSERT_LINKED_ROW = (
     f"INSERT INTO {EVENTS} (seq, originator_id, originator_version, topic, state, "
@@ -111,9 +111,10 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
         return [r.seq for r in plan.receipts]
 
     def _append_on_tip(self, conn: SQLiteConnection, c: sqlite3.Cursor, stored: Sequence[StoredEvent]) -> Plan | None:
-        """Planned on the tip without reading anything; each row is inserted only if it links to the head.
+        """Planned on the tip without reading anything; the first row is inserted only if it links to the head.
 
-        The UNIQUE (originator_id, originator_version) constraint catches a retried event_id.
+        The rows after it link to it (the plan chains them). The UNIQUE
+        (originator_id, originator_version) constraint catches a retried event_id.
         """
         tip = self._tip
         if tip is None:
@@ -121,8 +122,11 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
         plan = plan_append(stored, existing={}, tip=tip, now_us=now_us())
         c.execute("BEGIN IMMEDIATE")
         try:
-            c.executemany(_INSERT_LINKED_ROW, [_row(r) for r in plan.rows])
-            linked = c.rowcount == len(plan.rows)
+            rows = [_row(r) for r in plan.rows]
+            c.execute(_INSERT_LINKED_ROW, rows[0])  # plan_append makes a row from its first event
+            linked = c.rowcount == 1
+            if linked:
+                c.executemany(_INSERT_ROW, rows[1:])
             if linked and plan.nodes:
                 c.executemany(_INSERT_NODE, plan.nodes)
         except sqlite3.IntegrityError:
