@@ -405,6 +405,46 @@ def _check_leaves(*, start_index: int, leaf_hashes: Sequence[bytes]) -> None:
             raise ValueError(f"leaf hash {start_index + offset} is {len(value)} bytes")
 
 
+Edge = tuple[tuple[int, bytes], ...]
+"""A tree's right edge: its perfect subtrees' ``(level, hash)``, one per set bit of its size, highest first."""
+
+
+def edge_from_nodes(size: int, nodes: Mapping[NodeKey, bytes]) -> Edge:
+    """The right edge of the ``size``-leaf tree, from its perfect nodes (IntegrityError if one is missing)."""
+    edge = []
+    for level in reversed(range(size.bit_length())):
+        if size >> level & 1:
+            index = (size >> level) - 1
+            found = nodes.get((level, index))
+            if found is None:
+                raise IntegrityError(f"node store lacks perfect node (level {level}, index {index})")
+            if len(found) != HASH_SIZE:
+                raise IntegrityError(f"node store holds {len(found)} bytes for node (level {level}, index {index})")
+            edge.append((level, found))
+    return tuple(edge)
+
+
+def extend_edge(edge: Edge, *, size: int, leaf_hashes: Sequence[bytes]) -> tuple[list[Node], Edge]:
+    """Append ``leaf_hashes`` to the ``size``-leaf tree whose right edge is ``edge``.
+
+    Returns the perfect nodes above the leaves that the append completes (the
+    same ones as ``nodes_for_append``, levels 1 and up) and the new right edge.
+    Nothing is read: the edge holds every left sibling the new leaves need.
+    """
+    if [level for level, _ in edge] != [level for level in reversed(range(size.bit_length())) if size >> level & 1]:
+        raise ValueError(f"the edge does not hold one subtree per set bit of size {size}")
+    _check_leaves(start_index=size, leaf_hashes=leaf_hashes)
+    stack, new = list(edge), []
+    for index, node in enumerate(leaf_hashes, start=size):
+        level = 0
+        while stack and stack[-1][0] == level:  # a completed pair: hash it with its left sibling
+            node = node_hash(left=stack.pop()[1], right=node)
+            level, index = level + 1, index >> 1
+            new.append((level, index, node))
+        stack.append((level, node))
+    return new, tuple(stack)
+
+
 class MemoryNodes:
     """Perfect nodes in a dict: the NodeReader of tests and offline tools."""
 

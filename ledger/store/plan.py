@@ -1,7 +1,8 @@
 """Planning an append: which events are new, which are retries, which conflict.
 
-Pure functions, run by every backend inside its write-locked transaction, after
-the chain head has been read under the lock.
+Pure functions. A backend plans on the chain head it read under the append
+lock, or on the tip it last wrote, which it then checks is still the head
+under the lock before writing anything.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from eventsourcing.persistence import StoredEvent
 
 from ledger.chain import content_digest, entry_bytes, link_hash
 from ledger.errors import EventConflict
-from ledger.merkle import MemoryNodes, Node, NodeKey, leaf_hash, nodes_for_append
+from ledger.merkle import Edge, Node, NodeKey, edge_from_nodes, extend_edge, leaf_hash
 from ledger.store.records import Receipt
 
 
@@ -54,12 +55,30 @@ class Row:
 
 
 @dataclass(frozen=True, slots=True)
+class Tip:
+    """A chain head with the Merkle tree's right edge at that size: all an append builds on.
+
+    A writer keeps the tip it last wrote, to append without reading either back:
+    under the append lock it only checks that the head is still this one.
+    """
+
+    head: Head
+    edge: Edge
+
+    @classmethod
+    def of(cls, head: Head, nodes: Mapping[NodeKey, bytes]) -> Tip:
+        """The tip at ``head``, from the stored nodes at ``frontier_keys(head.seq)``."""
+        return cls(head, edge_from_nodes(head.seq, nodes))
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
-    """The outcome: rows to insert, Merkle nodes above the leaves, one receipt per input."""
+    """The outcome: rows to insert, Merkle nodes above the leaves, one receipt per input, the tip after."""
 
     rows: list[Row]
     receipts: list[Receipt]
     nodes: list[Node]
+    tip: Tip
 
 
 def frontier_keys(size: int) -> list[NodeKey]:
@@ -74,39 +93,39 @@ def plan_append(
     stored: Sequence[StoredEvent],
     *,
     existing: Mapping[UUID, Existing],
-    head: Head,
-    frontier: Mapping[NodeKey, bytes],
+    tip: Tip,
     now_us: int,
 ) -> Plan:
-    """Assign seq, time and hashes to the new events; answer retries; refuse conflicts.
+    """Assign seq, time and hashes to the new events on top of ``tip``; answer retries; refuse conflicts.
 
     The recorded time never goes backwards along the chain: a clock that steps
     back is clamped to the previous entry's time. Leaves (level 0) are stored
     with their rows; ``nodes`` holds the completed subtrees above them.
     """
+    head = tip.head
     recorded_us = max(now_us, head.recorded_us)
     seen: dict[UUID, Existing] = dict(existing)
-    plan = Plan([], [], [])
+    rows: list[Row] = []
+    receipts: list[Receipt] = []
     prev, seq = head.hash, head.seq
     for event in stored:
         event_id = _as_uuid(event.originator_id)
         digest = content_digest(event.state)
         if event_id in seen:
-            plan.receipts.append(_retry(seen[event_id], digest=digest))
+            receipts.append(_retry(seen[event_id], digest=digest))
             continue
         seq += 1
         entry = entry_bytes(seq=seq, recorded_us=recorded_us, body=event.state)
         hash_ = link_hash(prev=prev, entry=entry)
-        plan.rows.append(Row(event, seq, digest, recorded_us, prev, hash_, leaf_hash(entry)))
+        rows.append(Row(event, seq, digest, recorded_us, prev, hash_, leaf_hash(entry)))
         receipt = Receipt(str(event_id), seq, hash_, prev, recorded_us, created=True)
         seen[event_id] = Existing(receipt, digest)
-        plan.receipts.append(receipt)
+        receipts.append(receipt)
         prev = hash_
-    if plan.rows:
-        reader = MemoryNodes((level, index, h) for (level, index), h in frontier.items())
-        nodes = nodes_for_append(start_index=head.seq, leaf_hashes=[r.leaf_hash for r in plan.rows], reader=reader)
-        plan.nodes.extend(node for node in nodes if node[0] > 0)
-    return plan
+    if not rows:
+        return Plan(rows, receipts, [], tip)
+    nodes, edge = extend_edge(tip.edge, size=head.seq, leaf_hashes=[r.leaf_hash for r in rows])
+    return Plan(rows, receipts, nodes, Tip(Head(seq, prev, recorded_us), edge))
 
 
 def _retry(earlier: Existing, *, digest: bytes) -> Receipt:

@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from eventsourcing.persistence import Notification, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg.rows import tuple_row
@@ -24,7 +25,8 @@ from psycopg.sql import SQL, Composed, Identifier
 
 from ledger.merkle import Node, NodeKey
 from ledger.pgcopy import CopySource
-from ledger.store.plan import Existing, Head, Row, frontier_keys, plan_append
+from ledger.store.pg_arrays import ByteaArray, Int2Array, Int8Array, PgArray, TextArray, UuidArray, register_arrays
+from ledger.store.plan import Existing, Head, Plan, Row, Tip, frontier_keys, plan_append
 from ledger.store.recorder import RECORD_COLUMNS, now_us, record_of
 from ledger.store.records import Receipt, Record, StoredCheckpoint
 
@@ -37,19 +39,23 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
     """Stores each event with its chain columns and Merkle nodes, in one transaction."""
 
     def __init__(self, datastore: Any, *, events_table_name: str = "stored_events") -> None:
+        register_arrays(psycopg.adapters)  # before the pool opens a connection
         super().__init__(datastore, events_table_name=events_table_name)
         self.events = self._name(self.events_table_name)
         self.nodes = self._name(NODES)
         self.checkpoints = self._name(CHECKPOINTS)
         self.sql_create_statements += self._ledger_ddl()
         self._prepare_statements()
-        self._size_hint = 0
+        self._tip: Tip | None = None  # the head this recorder last wrote or read, and its right edge
+        self._skip = 0  # appends left before the one-trip path is tried again
+        self._backoff = 1
         lock_key = f"clinical-ai-ledger append {self.datastore.schema}.{self.events_table_name}"
         # SET LOCAL lock_timeout and the append lock, in one statement.
-        self.lock_sql = SQL(
-            "SELECT set_config('lock_timeout', {0}, true), pg_advisory_xact_lock(hashtext({1}))"
-        ).format(f"{self.datastore.lock_timeout}s", lock_key)
-        self.lock_table_statements = [self.lock_sql]
+        lock = SQL("SELECT set_config('lock_timeout', {0}, true), pg_advisory_xact_lock(hashtext({1}))").format(
+            f"{self.datastore.lock_timeout}s", lock_key
+        )
+        self.lock_table_statements = [lock]
+        self.lock_sql = lock.as_bytes(None)
 
     def _name(self, table: str) -> Composed:
         return SQL("{}.{}").format(Identifier(self.datastore.schema), Identifier(table))
@@ -96,25 +102,55 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         return ddl
 
     def _prepare_statements(self) -> None:
+        # Statements on the append path are rendered to bytes once, not composed per execute.
         names = {"events": self.events, "nodes": self.nodes}
-        self.head_sql = SQL(
+        head = SQL(
             "SELECT seq, hash, recorded_us FROM {events} WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1"
         ).format(**names)
-        self.existing_sql = SQL(
-            "SELECT seq, originator_id, digest, recorded_us, prev_hash, hash FROM {events} "
-            "WHERE originator_id = ANY(%s::uuid[]) AND originator_version = 1"
-        ).format(**names)
-        self.insert_rows_sql = SQL(
-            "INSERT INTO {events} (originator_id, originator_version, topic, state, seq, digest, "
-            "recorded_us, prev_hash, hash, leaf_hash) SELECT * FROM unnest(%s::uuid[], %s::bigint[], "
-            "%s::text[], %s::bytea[], %s::bigint[], %s::bytea[], %s::bigint[], %s::bytea[], %s::bytea[], "
-            "%s::bytea[])"
-        ).format(**names)
-        self.insert_nodes_sql = SQL(
-            "INSERT INTO {nodes} SELECT * FROM unnest(%s::smallint[], %s::bigint[], %s::bytea[])"
-        ).format(**names)
-        self.write_sql = SQL("WITH r AS ({rows}), n AS ({nodes_insert}) SELECT pg_notify({channel}, '')").format(
-            rows=self.insert_rows_sql, nodes_insert=self.insert_nodes_sql, channel=self.channel_name
+        self.head_sql = head.as_bytes(None)
+        self.existing_sql = (
+            SQL(
+                "SELECT seq, originator_id, digest, recorded_us, prev_hash, hash FROM {events} "
+                "WHERE originator_id = ANY(%b::uuid[]) AND originator_version = 1"
+            )
+            .format(**names)
+            .as_bytes(None)
+        )
+        # Binary parameters (%b): a text-format bytea array is hex-encoded, then quoted for the
+        # array literal by a regex per element, which cost more than everything else in a batch.
+        parts = {
+            "rows": SQL(
+                "INSERT INTO {events} (originator_id, originator_version, topic, state, seq, digest, "
+                "recorded_us, prev_hash, hash, leaf_hash) SELECT * FROM unnest(%b::uuid[], %b::bigint[], "
+                "%b::text[], %b::bytea[], %b::bigint[], %b::bytea[], %b::bigint[], %b::bytea[], %b::bytea[], "
+                "%b::bytea[])"
+            ).format(**names),
+            "nodes_insert": SQL(
+                "INSERT INTO {nodes} SELECT * FROM unnest(%b::smallint[], %b::bigint[], %b::bytea[])"
+            ).format(**names),
+            "channel": self.channel_name,
+            "head": head,
+            **names,
+        }
+        self.write_sql = (
+            SQL("WITH r AS ({rows}), n AS ({nodes_insert}) SELECT pg_notify({channel}, '')")
+            .format(**parts)
+            .as_bytes(None)
+        )
+        # The one-trip append: written only if the head (read after the lock, like any head) is
+        # still the writer's tip and no event_id is recorded yet; it says which check failed.
+        self.write_on_tip_sql = (
+            SQL(
+                "WITH g AS (SELECT EXISTS (SELECT FROM ({head}) h WHERE h.seq = %b::bigint AND h.hash = %b) "
+                "AS head_ok, "
+                "NOT EXISTS (SELECT FROM {events} WHERE originator_id = ANY(%b::uuid[]) AND originator_version = 1) "
+                "AS new_ids), "
+                "r AS ({rows} WHERE (SELECT head_ok AND new_ids FROM g)), "
+                "n AS ({nodes_insert} WHERE (SELECT head_ok AND new_ids FROM g)) "
+                "SELECT head_ok, new_ids FROM g, pg_notify({channel}, '')"
+            )
+            .format(**parts)
+            .as_bytes(None)
         )
         self.select_sql = SQL("SELECT " + RECORD_COLUMNS + " FROM {events}").format(**names)
 
@@ -139,21 +175,54 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         super()._create_table(curs)
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int]:
-        """Append under the table lock; return each event's seq (its notification id).
+        """Append under the append lock; return each event's seq (its notification id).
 
-        Two round trips in pipeline mode: (lock, head, known ids, Merkle frontier),
-        then (rows, nodes and notification in one statement, commit). The frontier is read for the
-        size this process last saw; if another writer moved the head meanwhile, a
-        third round trip reads the right one.
+        One round trip when this recorder wrote the head last (``_append_on_tip``);
+        otherwise, or if an event_id is already recorded, two (``_append_read_first``).
         """
         receipts: list[Receipt] = kwargs.get("receipts", [])
-        ids = [s.originator_id for s in stored_events]
-        with self.datastore.get_connection() as conn, conn.pipeline() as pipeline, conn.transaction():
+        with self.datastore.get_connection() as conn:
+            plan = self._append_on_tip(conn, stored_events)
+            if plan is None:
+                plan = self._append_read_first(conn, stored_events)
+        receipts.extend(plan.receipts)
+        return [r.seq for r in plan.receipts]
+
+    def _append_on_tip(self, conn: Any, stored_events: Sequence[StoredEvent]) -> Plan | None:
+        """Plan on the cached tip, then lock, check and write in one round trip; None if nothing was written."""
+        tip = self._tip
+        if tip is None or self._skip:
+            self._skip = max(0, self._skip - 1)
+            return None
+        plan = plan_append(stored_events, existing={}, tip=tip, now_us=now_us())
+        params = (tip.head.seq, tip.head.hash, _ids([s.originator_id for s in stored_events]))
+        with conn.pipeline(), conn.transaction():
+            conn.cursor().execute(self.lock_sql)
+            write = conn.cursor(row_factory=tuple_row)
+            write.execute(self.write_on_tip_sql, (*params, *_row_columns(plan.rows), *_node_columns(plan.nodes)))
+        head_ok, new_ids = write.fetchone() or (False, False)
+        if not head_ok:  # another writer moved the head: read it first for a while
+            self._skip, self._backoff = self._backoff, min(2 * self._backoff, 64)
+            return None
+        self._backoff = 1
+        if not new_ids:  # a retry (or a conflict): answered with what the store holds
+            return None
+        self._tip = plan.tip
+        return plan
+
+    def _append_read_first(self, conn: Any, stored_events: Sequence[StoredEvent]) -> Plan:
+        """Two round trips: (lock, head, known ids, Merkle frontier), then (rows, nodes, notification; commit).
+
+        The frontier is read for the size this recorder last saw; if another writer
+        moved the head meanwhile, a third round trip reads the right one.
+        """
+        ids = _ids([s.originator_id for s in stored_events])
+        with conn.pipeline() as pipeline, conn.transaction():
             lock, head, known, frontier = (conn.cursor(row_factory=tuple_row) for _ in range(4))
             lock.execute(self.lock_sql)
             head.execute(self.head_sql)
             known.execute(self.existing_sql, (ids,))
-            guess = self._size_hint
+            guess = self._tip.head.seq if self._tip else 0
             frontier.execute(*self._nodes_sql(frontier_keys(guess)))
             pipeline.sync()
             chain_head = _head(head.fetchone())
@@ -161,29 +230,23 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             if chain_head.seq != guess:
                 frontier.execute(*self._nodes_sql(frontier_keys(chain_head.seq)))
                 nodes = frontier.fetchall()
-            plan = plan_append(
-                stored_events,
-                existing=_existing(known.fetchall()),
-                head=chain_head,
-                frontier={(r[0], r[1]): bytes(r[2]) for r in nodes},
-                now_us=now_us(),
-            )
+            tip = Tip.of(chain_head, {(r[0], r[1]): bytes(r[2]) for r in nodes})
+            plan = plan_append(stored_events, existing=_existing(known.fetchall()), tip=tip, now_us=now_us())
             if plan.rows:
                 with conn.cursor() as curs:  # rows, nodes and the notification: one statement
                     curs.execute(self.write_sql, (*_row_columns(plan.rows), *_node_columns(plan.nodes)))
-        self._size_hint = plan.rows[-1].seq if plan.rows else chain_head.seq
-        receipts.extend(plan.receipts)
-        return [r.seq for r in plan.receipts]
+        self._tip = plan.tip
+        return plan
 
     def select_existing(self, event_ids: Sequence[UUID]) -> dict[UUID, Existing]:
         """What the ledger already holds for these event_ids."""
-        return _existing(self._fetch(self.existing_sql, (list(event_ids),)))
+        return _existing(self._fetch(self.existing_sql, (_ids(event_ids),)))
 
     def get_nodes(self, keys: Sequence[NodeKey]) -> dict[NodeKey, bytes]:
         """Stored perfect Merkle nodes among ``keys`` (the merkle.NodeReader protocol)."""
         return {(r[0], r[1]): bytes(r[2]) for r in self._fetch(*self._nodes_sql(keys))}
 
-    def _fetch(self, sql: Composed, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    def _fetch(self, sql: Composed | bytes, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
             curs.execute(sql, params)
             return curs.fetchall()
@@ -288,20 +351,28 @@ def _existing(rows: Sequence[tuple[Any, ...]]) -> dict[UUID, Existing]:
     return found
 
 
-def _node_columns(nodes: Sequence[Node]) -> tuple[list[Any], ...]:
-    return ([n[0] for n in nodes], [n[1] for n in nodes], [n[2] for n in nodes])
-
-
-def _row_columns(rows: Sequence[Row]) -> tuple[list[Any], ...]:
+def _node_columns(nodes: Sequence[Node]) -> tuple[PgArray, ...]:
     return (
-        [r.event.originator_id for r in rows],
-        [r.event.originator_version for r in rows],
-        [r.event.topic for r in rows],
-        [r.event.state for r in rows],
-        [r.seq for r in rows],
-        [r.digest for r in rows],
-        [r.recorded_us for r in rows],
-        [r.prev_hash for r in rows],
-        [r.hash for r in rows],
-        [r.leaf_hash for r in rows],
+        Int2Array.of([n[0] for n in nodes]),
+        Int8Array.of([n[1] for n in nodes]),
+        ByteaArray.of([n[2] for n in nodes], width=32),
     )
+
+
+def _row_columns(rows: Sequence[Row]) -> tuple[PgArray, ...]:
+    return (
+        _ids([r.event.originator_id for r in rows]),
+        Int8Array.of([r.event.originator_version for r in rows]),
+        TextArray.of([r.event.topic for r in rows]),
+        ByteaArray.of([r.event.state for r in rows]),
+        Int8Array.of([r.seq for r in rows]),
+        ByteaArray.of([r.digest for r in rows], width=32),
+        Int8Array.of([r.recorded_us for r in rows]),
+        ByteaArray.of([r.prev_hash for r in rows], width=32),
+        ByteaArray.of([r.hash for r in rows], width=32),
+        ByteaArray.of([r.leaf_hash for r in rows], width=32),
+    )
+
+
+def _ids(event_ids: Sequence[UUID | str]) -> UuidArray:
+    return UuidArray.of([i if isinstance(i, UUID) else UUID(i) for i in event_ids])

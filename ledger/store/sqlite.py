@@ -13,12 +13,13 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import Notification, StoredEvent
-from eventsourcing.sqlite import SQLiteApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteConnection, SQLiteDatastore
 
 from ledger.merkle import NodeKey
-from ledger.store.plan import Existing, Head, Row, frontier_keys, plan_append
+from ledger.store.plan import Existing, Head, Plan, Row, Tip, frontier_keys, plan_append
 from ledger.store.recorder import RECORD_COLUMNS, now_us, record_of
 from ledger.store.records import Receipt, Record, StoredCheckpoint
+from ledger.store.sqlite_pool import use_ledger_pool
 
 EVENTS = "stored_events"
 NODES = "ledger_merkle_nodes"
@@ -61,6 +62,14 @@ _INSERT_ROW = (
     f"INSERT INTO {EVENTS} (seq, originator_id, originator_version, topic, state, "
     "digest, recorded_us, prev_hash, hash, leaf_hash) VALUES (?,?,?,?,?,?,?,?,?,?)"
 )
+# A row inserted only if its prev_hash is the chain head's hash (GENESIS when empty):
+# the head is read under the write lock, in the statement that extends it.
+_INSERT_LINKED_ROW = (
+    f"INSERT INTO {EVENTS} (seq, originator_id, originator_version, topic, state, "
+    "digest, recorded_us, prev_hash, hash, leaf_hash) SELECT ?1,?2,?3,?4,?5,?6,?7,?8,?9,?10 "
+    f"WHERE ?8 = coalesce((SELECT hash FROM {EVENTS} ORDER BY seq DESC LIMIT 1), zeroblob(32))"
+)
+_INSERT_NODE = f"INSERT INTO {NODES} VALUES (?,?,?)"
 _SELECT = f"SELECT {RECORD_COLUMNS} FROM {EVENTS}"
 
 
@@ -75,33 +84,79 @@ def _append_only(table: str) -> list[str]:
 class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
     """Stores each event with its chain columns and Merkle nodes, in one transaction."""
 
+    _tip: Tip | None = None  # the head this recorder last wrote, and the tree's right edge there
+
+    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events") -> None:
+        use_ledger_pool(datastore)
+        super().__init__(datastore, events_table_name)
+
     def construct_create_table_statements(self) -> list[str]:
         """The events table with the chain's columns, the Merkle nodes, the triggers."""
         tables = (EVENTS, NODES, CHECKPOINTS)
         return [_CREATE_EVENTS, _CREATE_NODES, _CREATE_CHECKPOINTS, *(t for n in tables for t in _append_only(n))]
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int]:
-        """Append under SQLite's write lock; return each event's seq (its notification id)."""
+        """Append under SQLite's write lock; return each event's seq (its notification id).
+
+        On this recorder's tip first (``_append_on_tip``); if another writer moved
+        the head or an event_id is already recorded, nothing of that attempt is
+        kept and ``_append_read_first`` answers, retries and conflicts included.
+        """
         receipts: list[Receipt] = kwargs.get("receipts", [])
         with self.datastore.get_connection(commit=True) as conn, conn.cursor() as c:
-            c.execute("BEGIN IMMEDIATE")
-            try:
-                head = self._head(c)
-                plan = plan_append(
-                    stored_events,
-                    existing=self._existing(c, [s.originator_id for s in stored_events]),
-                    head=head,
-                    frontier=self._nodes(c, frontier_keys(head.seq)),
-                    now_us=now_us(),
-                )
-                c.executemany(_INSERT_ROW, [_row(r) for r in plan.rows])
-                c.executemany(f"INSERT INTO {NODES} VALUES (?,?,?)", plan.nodes)
-            except BaseException:
-                conn.rollback()
-                raise
-            conn.commit()
+            plan = self._append_on_tip(conn, c, stored_events)
+            if plan is None:
+                plan = self._append_read_first(conn, c, stored_events)
         receipts.extend(plan.receipts)
         return [r.seq for r in plan.receipts]
+
+    def _append_on_tip(self, conn: SQLiteConnection, c: sqlite3.Cursor, stored: Sequence[StoredEvent]) -> Plan | None:
+        """Planned on the tip without reading anything; the first row is inserted only if it links to the head.
+
+        The rows after it link to it (the plan chains them). The UNIQUE
+        (originator_id, originator_version) constraint catches a retried event_id.
+        """
+        tip = self._tip
+        if tip is None:
+            return None
+        plan = plan_append(stored, existing={}, tip=tip, now_us=now_us())
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            rows = [_row(r) for r in plan.rows]
+            c.execute(_INSERT_LINKED_ROW, rows[0])  # plan_append makes a row from its first event
+            linked = c.rowcount == 1
+            if linked:
+                c.executemany(_INSERT_ROW, rows[1:])
+            if linked and plan.nodes:
+                c.executemany(_INSERT_NODE, plan.nodes)
+        except sqlite3.IntegrityError:
+            linked = False
+        except BaseException:
+            conn.rollback()
+            raise
+        if not linked:
+            conn.rollback()
+            return None
+        conn.commit()
+        self._tip = plan.tip
+        return plan
+
+    def _append_read_first(self, conn: SQLiteConnection, c: sqlite3.Cursor, stored: Sequence[StoredEvent]) -> Plan:
+        """Read the head, the tree's right edge and the recorded ids under the lock, then write."""
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            head = self._head(c)
+            tip = Tip.of(head, self._nodes(c, frontier_keys(head.seq)))
+            existing = self._existing(c, [s.originator_id for s in stored])
+            plan = plan_append(stored, existing=existing, tip=tip, now_us=now_us())
+            c.executemany(_INSERT_ROW, [_row(r) for r in plan.rows])
+            c.executemany(_INSERT_NODE, plan.nodes)
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
+        self._tip = plan.tip
+        return plan
 
     def _head(self, c: sqlite3.Cursor) -> Head:
         c.execute(f"SELECT seq, hash, recorded_us FROM {EVENTS} ORDER BY seq DESC LIMIT 1")

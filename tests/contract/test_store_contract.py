@@ -134,6 +134,24 @@ def test_concurrent_writers_make_one_dense_chain(store_url: str) -> None:
     assert stored == {eid for ids in sent for eid in ids}
 
 
+def test_writers_whose_head_another_moved_chain_onto_the_real_head(store_url: str) -> None:
+    with Ledger(store_url) as first, Ledger(store_url) as second:
+        for turn in range(4):  # each writer's cached head is stale at every turn
+            first.submit(many_shown(3, prefix=f"a{turn}"))
+            singles = many_shown(2, prefix=f"b{turn}")
+            for event in singles:
+                second.submit([event])
+        retried = first.submit([singles[-1]])[0]  # the other writer's last event, through a stale writer
+        assert not retried.created and retried.seq == 20
+        with pytest.raises(EventConflict, match="seq 20"):
+            first.submit([shown(event_id=singles[-1]["event_id"], clinician_id="dr-other")])
+        report = verify_store(first)
+        assert report.intact, report.findings[:5]
+        assert [r.seq for r in first.records()] == list(range(1, 21))
+        leaves = [merkle.leaf_hash(r.entry) for r in first.records()]
+        assert merkle.root(20, second) == merkle.root_of_leaves(leaves)
+
+
 def ledger_submit_each(ledger: Ledger, events: list[dict[str, object]]):
     return [ledger.submit([event])[0] for event in events]
 

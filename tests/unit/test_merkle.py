@@ -24,6 +24,8 @@ from ledger.merkle import (
     NodeKey,
     consistency_node_keys,
     consistency_proof,
+    edge_from_nodes,
+    extend_edge,
     inclusion_node_keys,
     inclusion_proof,
     leaf_hash,
@@ -486,6 +488,42 @@ def test_appending_in_any_batches_stores_every_perfect_node_once(batches: list[i
     for level, index in perfect_keys(size):
         expected = root_of_leaves(leaves(size)[index << level : (index + 1) << level])
         assert nodes.get_nodes([(level, index)])[(level, index)] == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(batches=st.lists(st.integers(min_value=0, max_value=40), min_size=1, max_size=12))
+def test_extending_the_right_edge_completes_the_same_nodes_as_reading_them(batches: list[int]) -> None:
+    size = sum(batches)
+    nodes, start, edge = MemoryNodes(), 0, edge_from_nodes(0, {})
+    for count in batches:
+        chunk = leaves(size)[start : start + count]
+        expected = nodes_for_append(start_index=start, leaf_hashes=chunk, reader=nodes)
+        new, edge = extend_edge(edge, size=start, leaf_hashes=chunk)
+        assert sorted(new) == sorted(node for node in expected if node[0] > 0)
+        nodes.add(expected)
+        start += count
+        assert edge == edge_from_nodes(start, nodes.get_nodes(list(perfect_keys(start))))
+    assert _fold_edge(edge) == reference_root(size)
+
+
+def _fold_edge(edge: tuple[tuple[int, bytes], ...]) -> bytes:
+    if not edge:
+        return EMPTY_ROOT
+    result = edge[-1][1]
+    for _, left in reversed(edge[:-1]):
+        result = node_hash(left=left, right=result)
+    return result
+
+
+def test_an_edge_that_does_not_match_the_size_is_refused() -> None:
+    edge = edge_from_nodes(3, store(3).get_nodes([(1, 0), (0, 2)]))
+    assert [level for level, _ in edge] == [1, 0]
+    with pytest.raises(ValueError, match="one subtree per set bit of size 4"):
+        extend_edge(edge, size=4, leaf_hashes=leaves(5)[4:])
+    with pytest.raises(IntegrityError, match=r"lacks perfect node \(level 1, index 0\)"):
+        edge_from_nodes(3, store(3).get_nodes([(0, 2)]))
+    with pytest.raises(IntegrityError, match=r"holds 5 bytes for node \(level 0, index 2\)"):
+        edge_from_nodes(3, {(1, 0): bytes(32), (0, 2): b"short"})
 
 
 @pytest.mark.parametrize(
