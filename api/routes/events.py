@@ -17,6 +17,7 @@ from api.body import read_json
 from api.deps import EmitterKey, EventReaderKey, SettingsDep, StoreDep
 from api.errors import BatchConflict, InvalidEvents, NotFound, documented
 from api.models import BatchReceipts, ReceiptOut, RecordOut
+from api.runtime import Store
 from api.settings import MAX_BATCH_EVENTS
 from ledger.catalogue import Event, validate_event
 from ledger.errors import EventConflict, FieldError, InvalidEvent, StoreUnavailable
@@ -44,17 +45,27 @@ async def append_event(request: Request, key: EmitterKey, store: StoreDep, setti
     event = validate_event(raw)
     check_source(key, event.source)
     request.state.log_fields.update(event_id=event.event_id, type=event.type)
-    future = store.committer.submit(event)
-    try:
-        receipt = await asyncio.wait_for(asyncio.wrap_future(future), settings.append_timeout_s)
-    except TimeoutError:
-        raise StoreUnavailable("the append did not complete in time") from None
+    receipt = await commit_one(store, event, timeout=settings.append_timeout_s)
     request.state.log_fields.update(seq=receipt.seq, created=receipt.created)
     return JSONResponse(
         receipt.to_json(),
         status_code=201 if receipt.created else 200,
-        headers={"Location": f"/v1/events/{receipt.event_id}"},
+        headers={"Location": location(receipt)},
     )
+
+
+async def commit_one(store: Store, event: Event, *, timeout: float) -> Receipt:
+    """Hand one validated event to the group committer; its receipt once committed (503 after ``timeout``)."""
+    future = store.committer.submit(event)
+    try:
+        return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
+    except TimeoutError:
+        raise StoreUnavailable("the append did not complete in time") from None
+
+
+def location(receipt: Receipt) -> str:
+    """Where the recorded event is read back."""
+    return f"/v1/events/{receipt.event_id}"
 
 
 @router.post(
