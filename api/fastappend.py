@@ -28,12 +28,12 @@ from typing import Any
 
 import orjson
 from starlette.requests import Request
-from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import allows, bearer_token, check_source
 from api.body import is_json
 from api.errors import ApiError
+from api.routes import events
 from api.routes.events import commit_one, location
 from api.runtime import Runtime
 from api.settings import Settings
@@ -50,7 +50,8 @@ class FastAppend:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._route: BaseRoute | None = None
+        # The route the app would have matched, so that the log line names it the same way.
+        self._route = next(r for r in events.router.routes if getattr(r, "endpoint", None) is events.append_event)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI entry point."""
@@ -71,7 +72,7 @@ class FastAppend:
         if event is None:
             await self.app(scope, _replay(messages, receive), send)
             return
-        scope["route"] = self._append_route(app)
+        scope["route"] = self._route
         fields: dict[str, Any] = scope.get("state", {}).get("log_fields", {})
         fields.update(key_id=key.key_id, role=str(key.role), bytes=len(body or b""))
         fields.update(event_id=event.event_id, type=event.type)
@@ -89,15 +90,6 @@ class FastAppend:
         ]
         await send({"type": "http.response.start", "status": 201 if receipt.created else 200, "headers": head})
         await send({"type": "http.response.body", "body": content})
-
-    def _append_route(self, app: Any) -> BaseRoute | None:
-        # The route the app would have matched, so that the log line names it the same way.
-        if self._route is None:
-            self._route = next(
-                (r for r in app.routes if getattr(r, "path", None) == PATH and "POST" in getattr(r, "methods", ())),
-                None,
-            )
-        return self._route
 
 
 def _headers(scope: Scope) -> dict[bytes, bytes]:
