@@ -101,9 +101,9 @@ class Connection:
             if line[:15].lower() == b"content-length:":
                 length = int(line[15:])
                 break
-        await self.reader.readexactly(length)
+        body = await self.reader.readexactly(length)
         if status not in (200, 201):
-            raise BadResponse(f"status {status}")
+            raise BadResponse(f"status {status}: {body[:300]!r}")
         return status
 
     def close(self) -> None:
