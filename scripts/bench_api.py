@@ -22,6 +22,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,18 +58,27 @@ def server(postgres_url: str, workers: int) -> Iterator[tuple[int, int, str, str
                          env=env, capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
     auditor = subprocess.run([*command, "api-keys", "create", "--role", "auditor"],  # noqa: S603
                              env=env, capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    # Create the ledger's and the views' tables before the workers start: workers that start together
+    # on an empty schema race to create them, and the loser fails its startup (see docs/performance.md).
+    subprocess.run([*command, "projections", "status"], env=env, capture_output=True, check=True)  # noqa: S603
     port = _free_port()
+    log = tempfile.TemporaryFile()  # the server's warnings, shown if a run fails
     process = subprocess.Popen(  # noqa: S603
         [*command, "serve", "--port", str(port), "--workers", str(workers), "--log-level", "warning"],
-        env=env, stderr=subprocess.DEVNULL,
+        env=env, stderr=log,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(base)
         yield port, process.pid, key, auditor
+    except BaseException:
+        log.seek(0)
+        print(log.read()[-4000:].decode(errors="replace"), file=sys.stderr)
+        raise
     finally:
         process.terminate()
         process.wait(timeout=60)
+        log.close()
         with psycopg.connect(postgres_url, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {SCHEMA} CASCADE")
 
