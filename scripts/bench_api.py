@@ -58,16 +58,22 @@ def server(postgres_url: str, workers: int) -> Iterator[tuple[int, int, str, str
                          env=env, capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
     auditor = subprocess.run([*command, "api-keys", "create", "--role", "auditor"],  # noqa: S603
                              env=env, capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
-    # Create the ledger's and the views' tables before the workers start: workers that start together
-    # on an empty schema race to create them, and the loser fails its startup (see docs/performance.md).
-    subprocess.run([*command, "projections", "status"], env=env, capture_output=True, check=True)  # noqa: S603
     port = _free_port()
+    base = f"http://127.0.0.1:{port}"
     log = tempfile.TemporaryFile()  # the server's warnings, shown if a run fails
+    if workers > 1:
+        # One worker first creates the ledger's and the views' tables: workers that start together on
+        # an empty schema race to create them, and the loser's failed startup stops the server.
+        first = subprocess.Popen([*command, "serve", "--port", str(port)], env=env, stderr=log)  # noqa: S603
+        try:
+            _wait_ready(base, in_a_row=1)
+        finally:
+            first.terminate()
+            first.wait(timeout=60)
     process = subprocess.Popen(  # noqa: S603
         [*command, "serve", "--port", str(port), "--workers", str(workers), "--log-level", "warning"],
         env=env, stderr=log,
     )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(base)
         yield port, process.pid, key, auditor
