@@ -17,6 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from api import errors
 from api.checkpoints import CheckpointSchedule
+from api.fastappend import FastAppend
 from api.logging import RequestLogMiddleware
 from api.openapi import build_openapi
 from api.params import reject_unknown_query
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     errors.install(app)
+    app.add_middleware(FastAppend)  # inside the request log: the last added is the outermost
     app.add_middleware(RequestLogMiddleware)
 
     def openapi() -> dict[str, Any]:

@@ -44,21 +44,35 @@ async def authenticate(
     key = runtime.key_cache.get(token)
     if key is None:
         store = runtime.store()
-        key = await run_in_threadpool(store.keys.authenticate, token)
+        key = await runtime.key_cache.fetch(token, lambda: run_in_threadpool(store.keys.authenticate, token))
         if key is None:
             raise Unauthorized("the API key is not valid (malformed, unknown or revoked)")
-        runtime.key_cache.put(token, key)
     request.state.log_fields.update(key_id=key.key_id, role=str(key.role))
     return key
 
 
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, parsed as ``HTTPBearer`` does; else None."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if not scheme or not token or scheme.lower() != "bearer":
+        return None
+    return token
+
+
+def allows(key: ApiKey, *roles: Role) -> bool:
+    """True if the key's role is one of ``roles``, or admin (the rule of ``require``)."""
+    return key.role in roles or key.role is Role.ADMIN
+
+
 def require(*roles: Role) -> Callable[..., Awaitable[ApiKey]]:
     """A dependency: the caller's key, if its role is one of ``roles`` (admin always is)."""
-    allowed = frozenset(roles) | {Role.ADMIN}
-    names = ", ".join(sorted(str(r) for r in allowed))
+    names = ", ".join(sorted(str(r) for r in frozenset(roles) | {Role.ADMIN}))
 
     async def dependency(key: Annotated[ApiKey, Depends(authenticate)]) -> ApiKey:
-        if key.role not in allowed:
+        if not allows(key, *roles):
             raise Forbidden(f"this route needs one of the roles: {names}")
         return key
 

@@ -32,6 +32,8 @@ def _names(dependant: Dependant) -> set[str]:
 
 async def reject_unknown_query(request: Request) -> None:
     """422 when the query string names a parameter the route does not take (the name is not echoed)."""
+    if not request.scope.get("query_string"):  # most requests: no query string to parse
+        return
     route = request.scope.get("route")
     if not request.query_params or not isinstance(route, APIRoute):
         return

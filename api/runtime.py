@@ -79,6 +79,10 @@ class Runtime:
             raise StoreUnavailable("the database has not been reachable since the server started")
         return store
 
+    def opened(self) -> Store | None:
+        """The open store, or None while the database has not been reached."""
+        return self._store
+
     def stop(self) -> None:
         """Finish queued appends, then close everything."""
         self._stopping.set()

@@ -1,11 +1,18 @@
 """The API section of the benchmark harness: a real `ledger serve` on PostgreSQL, real HTTP clients.
 
-    python -m scripts.bench api [--workers N]
+    python -m scripts.bench api [--api-workers N ...] [--api-events N] [--api-seconds S]
 
 Three measurements in one run, against one server: batches of 100 events,
 single-event requests from 16 concurrent clients (group commit at work), and
 the latency of single appends at a fixed arrival rate (open loop: latency is
 counted from each request's scheduled time, so a stall is not hidden).
+
+The load comes from ``scripts.loadgen``, an asyncio client in its own process
+that sends prepared request bytes: on two shared cores, every millisecond of
+client CPU is taken from the server. Beside each rate, the table gives the CPU
+milliseconds per event that the server (all its processes) and the load
+generator spent, read from /proc: the figure to compare changes by, on a noisy
+machine.
 """
 
 from __future__ import annotations
@@ -15,17 +22,19 @@ import os
 import socket
 import subprocess
 import sys
-import threading
+import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import psycopg
 
-from scripts.bench import machine, percentile, sample_events
+from scripts.bench import machine, percentile
 
 SCHEMA = "bench_api"
 
@@ -37,8 +46,8 @@ def _free_port() -> int:
 
 
 @contextmanager
-def server(postgres_url: str, workers: int) -> Iterator[tuple[str, str]]:
-    """A `ledger serve` subprocess on a fresh schema; yields (base URL, emitter key); stops it after."""
+def server(postgres_url: str, workers: int) -> Iterator[tuple[int, int, str, str]]:
+    """A `ledger serve` subprocess on a fresh schema; yields (port, process id, emitter key, auditor key)."""
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
         conn.execute(f"CREATE SCHEMA {SCHEMA}")
@@ -47,97 +56,123 @@ def server(postgres_url: str, workers: int) -> Iterator[tuple[str, str]]:
     command = [sys.executable, "-m", "scripts.cli"]
     key = subprocess.run([*command, "api-keys", "create", "--role", "emitter", "--source", "epic-prod"],  # noqa: S603
                          env=env, capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    auditor = subprocess.run([*command, "api-keys", "create", "--role", "auditor"],  # noqa: S603
+                             env=env, capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
     port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = tempfile.TemporaryFile()  # the server's warnings, shown if a run fails
+    if workers > 1:
+        # One worker first creates the ledger's and the views' tables: workers that start together on
+        # an empty schema race to create them, and the loser's failed startup stops the server.
+        first = subprocess.Popen([*command, "serve", "--port", str(port)], env=env, stderr=log)  # noqa: S603
+        try:
+            _wait_ready(base, in_a_row=1)
+        finally:
+            first.terminate()
+            first.wait(timeout=60)
     process = subprocess.Popen(  # noqa: S603
         [*command, "serve", "--port", str(port), "--workers", str(workers), "--log-level", "warning"],
-        env=env, stderr=subprocess.DEVNULL,
+        env=env, stderr=log,
     )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(base)
-        yield base, key
+        yield port, process.pid, key, auditor
+    except BaseException:
+        log.seek(0)
+        print(log.read()[-4000:].decode(errors="replace"), file=sys.stderr)
+        raise
     finally:
         process.terminate()
         process.wait(timeout=60)
+        log.close()
         with psycopg.connect(postgres_url, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {SCHEMA} CASCADE")
 
 
-def _wait_ready(base: str) -> None:
+def _wait_ready(base: str, *, in_a_row: int = 20) -> None:
+    # Each request on a new connection, which any worker may accept: several ready answers in a
+    # row make it likely that every worker has opened its store (an early one answers 503).
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    ready = 0
+    while time.monotonic() < deadline and ready < in_a_row:
         try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return
+            ok = httpx.get(f"{base}/readyz", timeout=2).status_code == 200
         except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("the server did not become ready")
+            ok = False
+        ready = ready + 1 if ok else 0
+        if not ok:
+            time.sleep(0.2)
+    if ready < in_a_row:
+        raise RuntimeError("the server did not become ready")
 
 
-def _headers(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-
-
-def batches(base: str, key: str, *, events: int) -> float:
-    """Events per second posting batches of 100 from one client."""
-    payloads = [sample_events(100) for _ in range(events // 100)]
-    with httpx.Client(base_url=base, headers=_headers(key), timeout=60) as client:
-        start = time.perf_counter()
-        for payload in payloads:
-            client.post("/v1/events/batch", json={"events": payload}).raise_for_status()
-        return len(payloads) * 100 / (time.perf_counter() - start)
-
-
-def concurrent(base: str, key: str, *, clients: int, per_client: int) -> float:
-    """Events per second of single-event requests from ``clients`` threads, each its own connection."""
-    events = [sample_events(per_client) for _ in range(clients)]
-    errors: list[BaseException] = []
-
-    def run(mine: list[dict[str, Any]]) -> None:
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of ``pid`` and its children (uvicorn's workers), from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for proc in [str(pid), *_children(pid)]:
         try:
-            with httpx.Client(base_url=base, headers=_headers(key), timeout=60) as client:
-                for event in mine:
-                    client.post("/v1/events", json=event).raise_for_status()
-        except BaseException as exc:  # reported, never swallowed
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(e,)) for e in events]
-    start = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
-    return clients * per_client / (time.perf_counter() - start)
+            fields = Path(f"/proc/{proc}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
 
 
-def fixed_rate(base: str, key: str, *, rate: float, seconds: float, clients: int = 32) -> tuple[float, float, float]:
-    """(p50 ms, p99 ms, achieved requests/s) of single appends arriving at ``rate`` per second."""
-    total = int(rate * seconds)
-    schedule = [i / rate for i in range(total)]
-    latencies: list[float] = []
-    lock = threading.Lock()
-    counter = iter(range(total))
-    start = time.perf_counter() + 0.2
+def _children(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
 
-    def run() -> None:
-        with httpx.Client(base_url=base, headers=_headers(key), timeout=60) as client:
-            for index in counter:
-                due = start + schedule[index]
-                time.sleep(max(0.0, due - time.perf_counter()))
-                client.post("/v1/events", json=sample_events(1)[0] | {"event_id": str(uuid.uuid4())})
-                with lock:
-                    latencies.append((time.perf_counter() - due) * 1000)
 
-    threads = [threading.Thread(target=run) for _ in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - start
-    return percentile(latencies, 0.5), percentile(latencies, 0.99), total / elapsed
+@dataclass(frozen=True)
+class Run:
+    """One load generator run: requests, seconds, the server's and the client's CPU seconds."""
+
+    requests: int
+    elapsed: float
+    server_cpu: float
+    client_cpu: float
+    latencies_ms: list[float]
+
+    def per_second(self, events_per_request: int = 1) -> float:
+        """Events per second."""
+        return self.requests * events_per_request / self.elapsed
+
+    def cpu_ms(self, events_per_request: int = 1) -> tuple[float, float]:
+        """(server, load generator) CPU milliseconds per event."""
+        events = self.requests * events_per_request
+        return self.server_cpu * 1000 / events, self.client_cpu * 1000 / events
+
+
+def _row(workers: int, batch: Run, single: Run, rate: Run) -> str:
+    p50, p99 = percentile(rate.latencies_ms, 0.5), percentile(rate.latencies_ms, 0.99)
+    cpu = [batch.cpu_ms(100), single.cpu_ms(), rate.cpu_ms()]
+    server = " / ".join(f"{s:.3f}" for s, _ in cpu)
+    client = " / ".join(f"{c:.3f}" for _, c in cpu)
+    return (
+        f"| {workers} | {batch.per_second(100):,.0f} | {single.per_second():,.0f} "
+        f"| {p50:.1f} / {p99:.1f} ({rate.per_second():,.0f}) | {server} | {client} |"
+    )
+
+
+def _mean_batch(port: int, auditor: str) -> float:
+    stats = httpx.get(f"http://127.0.0.1:{port}/v1/stats", headers={"Authorization": f"Bearer {auditor}"}).json()
+    return float(stats["mean_batch"])
+
+
+def drive(server_pid: int, job: dict[str, Any]) -> Run:
+    """Run ``python -m scripts.loadgen`` with ``job``; fails if any request was not answered 200/201."""
+    before = _cpu_seconds(server_pid)
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "scripts.loadgen"], input=orjson.dumps(job), capture_output=True, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the load generator failed: {done.stderr.decode(errors='replace')[-2000:]}")
+    result = orjson.loads(done.stdout)
+    server_cpu = _cpu_seconds(server_pid) - before  # includes the generator's set-up time: an upper bound
+    return Run(result["requests"], result["elapsed"], server_cpu, result["cpu"], result.get("latencies_ms", []))
 
 
 def bench_api(args: argparse.Namespace) -> None:
@@ -147,12 +182,21 @@ def bench_api(args: argparse.Namespace) -> None:
         return
     print(f"## API on PostgreSQL: real `ledger serve` over HTTP ({machine()}; load generator on the same cores)\n")
     print("| server workers | batches of 100 ev/s | 16 clients, single events ev/s "
-          "| fixed 500 req/s: p50 / p99 ms (achieved req/s) |")  # fmt: skip
-    print("|---|---|---|---|")
+          "| fixed 500 req/s: p50 / p99 ms (achieved req/s) | server CPU ms/event (batch / 16 / rate) "
+          "| load generator CPU ms/event |")  # fmt: skip
+    print("|---|---|---|---|---|---|")
+    notes: list[str] = []
     for workers in args.api_workers:
-        with server(args.postgres_url, workers) as (base, key):
-            batch_rate = batches(base, key, events=args.api_events)
-            single_rate = concurrent(base, key, clients=16, per_client=args.api_events // 16 // 5)
-            p50, p99, achieved = fixed_rate(base, key, rate=500, seconds=args.api_seconds)
-        print(f"| {workers} | {batch_rate:,.0f} | {single_rate:,.0f} | {p50:.1f} / {p99:.1f} ({achieved:,.0f}) |")
+        with server(args.postgres_url, workers) as (port, pid, key, auditor):
+            job = {"port": port, "key": key}
+            batch = drive(pid, job | {"mode": "batches", "batches": args.api_events // 100, "size": 100})
+            single = drive(pid, job | {"mode": "closed", "clients": 16, "per_client": args.api_events // 16})
+            mean_16 = _mean_batch(port, auditor)
+            rate = drive(pid, job | {"mode": "rate", "rate": 500, "seconds": args.api_seconds, "clients": 64})
+            mean_rate = _mean_batch(port, auditor)
+        print(_row(workers, batch, single, rate))
+        notes.append(f"{workers} worker(s): group commit's mean transaction (one worker's counters, since start) "
+                     f"{mean_16:.1f} events after the 16 clients, {mean_rate:.1f} after the fixed rate")  # fmt: skip
+    print()
+    print("\n".join(notes))
     print()

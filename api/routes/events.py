@@ -10,13 +10,14 @@ from uuid import UUID
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from api.auth import check_source
 from api.body import read_json
 from api.deps import EmitterKey, EventReaderKey, SettingsDep, StoreDep
 from api.errors import BatchConflict, InvalidEvents, NotFound, documented
 from api.models import BatchReceipts, ReceiptOut, RecordOut
+from api.runtime import Store
 from api.settings import MAX_BATCH_EVENTS
 from ledger.catalogue import Event, validate_event
 from ledger.errors import EventConflict, FieldError, InvalidEvent, StoreUnavailable
@@ -44,17 +45,27 @@ async def append_event(request: Request, key: EmitterKey, store: StoreDep, setti
     event = validate_event(raw)
     check_source(key, event.source)
     request.state.log_fields.update(event_id=event.event_id, type=event.type)
-    future = store.committer.submit(event)
-    try:
-        receipt = await asyncio.wait_for(asyncio.wrap_future(future), settings.append_timeout_s)
-    except TimeoutError:
-        raise StoreUnavailable("the append did not complete in time") from None
+    receipt = await commit_one(store, event, timeout=settings.append_timeout_s)
     request.state.log_fields.update(seq=receipt.seq, created=receipt.created)
     return JSONResponse(
         receipt.to_json(),
         status_code=201 if receipt.created else 200,
-        headers={"Location": f"/v1/events/{receipt.event_id}"},
+        headers={"Location": location(receipt)},
     )
+
+
+async def commit_one(store: Store, event: Event, *, timeout: float) -> Receipt:
+    """Hand one validated event to the group committer; its receipt once committed (503 after ``timeout``)."""
+    future = store.committer.submit(event)
+    try:
+        return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
+    except TimeoutError:
+        raise StoreUnavailable("the append did not complete in time") from None
+
+
+def location(receipt: Receipt) -> str:
+    """Where the recorded event is read back."""
+    return f"/v1/events/{receipt.event_id}"
 
 
 @router.post(
@@ -65,7 +76,7 @@ async def append_event(request: Request, key: EmitterKey, store: StoreDep, setti
     response_description="Recorded (at least one event new): one receipt per event, in order.",
     responses={200: _BATCH_RETRY, **documented(401, 403, 409, 413, 415, 422, 503)},
 )
-async def append_events(request: Request, key: EmitterKey, store: StoreDep, settings: SettingsDep) -> JSONResponse:
+async def append_events(request: Request, key: EmitterKey, store: StoreDep, settings: SettingsDep) -> Response:
     """Record up to 1000 events in one transaction: all of them, or (on any 409 or 422) none."""
     raw = await read_json(request, limit=settings.max_batch_bytes)
     events = await run_in_threadpool(validate_batch, raw)
@@ -78,7 +89,9 @@ async def append_events(request: Request, key: EmitterKey, store: StoreDep, sett
         raise BatchConflict(exc, index=_position(events, exc.event_id)) from None
     request.state.log_fields.update(seqs=[r.seq for r in receipts], created=sum(r.created for r in receipts))
     created = any(r.created for r in receipts)
-    return JSONResponse({"receipts": _receipts(receipts)}, status_code=201 if created else 200)
+    # orjson: the standard library's encoder took ~0.15 ms for a hundred receipts; the bytes are the same.
+    content = orjson.dumps({"receipts": _receipts(receipts)})
+    return Response(content, status_code=201 if created else 200, media_type="application/json")
 
 
 @router.get(

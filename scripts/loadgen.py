@@ -1,0 +1,205 @@
+"""A lean HTTP/1.1 load generator for the API benchmark, run in its own process.
+
+    python -m scripts.loadgen < job.json > result.json
+
+The job (JSON on stdin) names the server (``port``), the API key, the mode and
+its counts; the result (JSON on stdout) has the elapsed time and, in the
+fixed-rate mode, every request's latency in milliseconds.
+
+Why not httpx threads: on a machine where the load generator shares the cores
+with the server, the client's own CPU is taken from the server under test. This
+client sends request bytes built before the clock starts, over keep-alive
+connections on one asyncio loop (uvloop when installed), and parses only the
+status line and Content-Length of each answer. Every answer must be 200 or 201,
+or the run fails.
+
+Modes:
+
+    batches     one connection posts ``batches`` bodies of ``size`` events in turn
+    closed      ``clients`` connections each post ``per_client`` single events in turn
+    rate        single events scheduled at ``rate`` per second for ``seconds``,
+                sent over ``clients`` connections; latency is counted from each
+                request's scheduled time, so a stall is never hidden (no
+                coordinated omission)
+
+It connects to 127.0.0.1 only, and every loop is bounded by its counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+
+_HOST = "127.0.0.1"
+_HEAD_END = b"\r\n\r\n"
+
+
+class BadResponse(RuntimeError):
+    """The server answered something other than 200 or 201."""
+
+
+def sample_bodies(count: int, *, size: int = 1) -> list[bytes]:
+    """``count`` JSON bodies: single output.shown events (size 1) or batches of ``size`` of them."""
+    template = {
+        "type": "output.shown",
+        "occurred_at": "2026-04-08T02:15:00+02:00",
+        "source": "epic-prod",
+        "actor": {"id": "epic-bridge-01", "role": "integration_engine", "kind": "system"},
+    }
+    counter = iter(range(count * size))
+
+    def event() -> dict[str, Any]:
+        i = next(counter)
+        data = {
+            "output_id": f"out-{i}",
+            "clinician_id": f"clin-{i % 300}",
+            "surface": "ed_tracking_board",
+            "shown_at": "2026-04-08T02:14:58.004+02:00",
+        }
+        return {"event_id": str(uuid.uuid4()), **template, "data": data}
+
+    if size == 1:
+        return [orjson.dumps(event()) for _ in range(count)]
+    return [orjson.dumps({"events": [event() for _ in range(size)]}) for _ in range(count)]
+
+
+def request_bytes(path: str, body: bytes, *, port: int, key: str) -> bytes:
+    """One complete keep-alive POST request."""
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {_HOST}:{port}\r\nAuthorization: Bearer {key}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode("ascii") + body
+
+
+class Connection:
+    """One keep-alive connection that sends a request and reads its whole answer."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def open(cls, port: int) -> Connection:
+        """Connect to the server on 127.0.0.1."""
+        reader, writer = await asyncio.open_connection(_HOST, port)
+        return cls(reader, writer)
+
+    async def exchange(self, request: bytes) -> int:
+        """Send ``request``; the answer's status (BadResponse unless 200 or 201)."""
+        self.writer.write(request)
+        head = await self.reader.readuntil(_HEAD_END)
+        status = int(head[9:12])
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+                break
+        body = await self.reader.readexactly(length)
+        if status not in (200, 201):
+            raise BadResponse(f"status {status}: {body[:300]!r}")
+        return status
+
+    def close(self) -> None:
+        """Close the socket."""
+        self.writer.close()
+
+
+async def run_batches(port: int, requests: list[bytes]) -> dict[str, Any]:
+    """Post each request in turn over one connection."""
+    conn = await Connection.open(port)
+    start, cpu = time.perf_counter(), time.process_time()
+    for request in requests:
+        await conn.exchange(request)
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    conn.close()
+    return {"elapsed": elapsed, "cpu": cpu, "requests": len(requests)}
+
+
+async def run_closed(port: int, per_client: list[list[bytes]]) -> dict[str, Any]:
+    """Each connection posts its own requests in turn, all connections at once."""
+    conns = [await Connection.open(port) for _ in per_client]
+
+    async def client(conn: Connection, mine: list[bytes]) -> None:
+        for request in mine:
+            await conn.exchange(request)
+
+    start, cpu = time.perf_counter(), time.process_time()
+    await asyncio.gather(*(client(c, mine) for c, mine in zip(conns, per_client, strict=True)))
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    for conn in conns:
+        conn.close()
+    return {"elapsed": elapsed, "cpu": cpu, "requests": sum(len(m) for m in per_client)}
+
+
+async def run_rate(port: int, requests: list[bytes], *, rate: float, clients: int) -> dict[str, Any]:
+    """Send request i at start + i / rate over the first free of ``clients`` connections."""
+    conns = [await Connection.open(port) for _ in range(clients)]
+    latencies: list[float] = []
+    indices: Iterator[int] = iter(range(len(requests)))
+    loop = asyncio.get_running_loop()
+    start, cpu = loop.time() + 0.2, time.process_time()
+
+    async def client(conn: Connection) -> None:
+        for index in indices:
+            due = start + index / rate
+            delay = due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await conn.exchange(requests[index])
+            latencies.append((loop.time() - due) * 1000)
+
+    await asyncio.gather(*(client(c) for c in conns))
+    elapsed, cpu = loop.time() - start, time.process_time() - cpu
+    for conn in conns:
+        conn.close()
+    return {"elapsed": elapsed, "cpu": cpu, "requests": len(requests), "latencies_ms": latencies}
+
+
+async def run_job(job: dict[str, Any]) -> dict[str, Any]:
+    """Build the job's requests (before any clock starts), then run it."""
+    port, key, mode = int(job["port"]), str(job["key"]), job["mode"]
+    if mode == "batches":
+        bodies = sample_bodies(int(job["batches"]), size=int(job["size"]))
+        return await run_batches(port, [request_bytes("/v1/events/batch", b, port=port, key=key) for b in bodies])
+    if mode == "closed":
+        clients, per_client = int(job["clients"]), int(job["per_client"])
+        bodies = sample_bodies(clients * per_client)
+        requests = [request_bytes("/v1/events", b, port=port, key=key) for b in bodies]
+        return await run_closed(port, [requests[i::clients] for i in range(clients)])
+    if mode == "rate":
+        rate, total = float(job["rate"]), int(float(job["rate"]) * float(job["seconds"]))
+        requests = [request_bytes("/v1/events", b, port=port, key=key) for b in sample_bodies(total)]
+        return await run_rate(port, requests, rate=rate, clients=int(job["clients"]))
+    raise ValueError(f"unknown mode {mode!r}")
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+    except ImportError:  # plain asyncio still works, with a little more CPU per request
+        return asyncio.new_event_loop()
+    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+    return loop
+
+
+def main() -> int:
+    """Read the job from stdin, print the result to stdout."""
+    job = orjson.loads(sys.stdin.buffer.read())
+    loop = _new_loop()
+    try:
+        result = loop.run_until_complete(run_job(job))
+    finally:
+        loop.close()
+    sys.stdout.buffer.write(orjson.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
