@@ -291,16 +291,21 @@ def column_kinds(table: str) -> dict[str, str]:
     return dict(_COLUMN.findall(CREATE[table]))
 
 
+def insert_parts(statement: Statement) -> tuple[str, tuple[str, ...], str]:
+    """A bulk statement's table key, its columns, and what follows VALUES (``ON CONFLICT ...``, or nothing)."""
+    match = _INSERT.match(statement.sql)
+    if not statement.bulk or match is None:
+        raise ValueError("only bulk INSERT statements have a bulk form")
+    table, column_list, tail = match.groups()
+    return table, tuple(c.strip() for c in column_list.split(",")), tail
+
+
 def unnest_form(statement: Statement) -> tuple[str, tuple[str, ...]]:
     """A bulk statement as one INSERT ... SELECT FROM unnest(arrays) (PostgreSQL), and its columns.
 
     Each parameter is then a whole column: a list with one value per row.
     """
-    match = _INSERT.match(statement.sql)
-    if not statement.bulk or match is None:
-        raise ValueError("only bulk INSERT statements have an unnest form")
-    table, column_list, tail = match.groups()
-    columns = tuple(c.strip() for c in column_list.split(","))
+    table, columns, tail = insert_parts(statement)
     kinds = column_kinds(table)
     arrays = ", ".join(f":{c}::{kinds[c]}[]" for c in columns)
     return f"INSERT INTO {{{table}}} ({', '.join(columns)}) SELECT * FROM unnest({arrays}){tail}", columns  # noqa: S608
