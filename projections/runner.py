@@ -22,16 +22,17 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any
 
-from ledger.store import Ledger, Record
+from ledger.store import Ledger
 from projections.db import PositionMoved, ViewDatabase, Writer, WriteRefused
 from projections.errors import ProjectionFailed, ViewsOutdated
-from projections.facts import FactUnreadable, read_fact
+from projections.facts import FactUnreadable, Stored, read_fact
 from projections.logic import PROJECTIONS, Change, Projection
+from projections.reading import batches
 from projections.schema import CREATE, CREATE_META, INDEXES, STATEMENTS, TABLES
 from projections.timefmt import iso, now_us
 
@@ -174,20 +175,18 @@ class Projector:
 
         thread = threading.Thread(target=writer, name="projections-writer", daemon=True)
         thread.start()
+        positions = self.positions()
+        start = min(positions.values())
         try:
-            positions = self.positions()
-            start = min(positions.values())
-            while not stopped.is_set():
-                records = self.ledger.read(after_seq=start, limit=batch_size)
-                if not records:
-                    break
-                pending, failure = self._project(records, positions, start)
-                if pending.count:
-                    writes.put(pending)
-                    positions.update({name: new for name, (_, new) in pending.moves.items()})
-                    start = min(positions.values())
-                if failure is not None:
-                    break
+            with closing(batches(self.ledger, after_seq=start, size=batch_size)) as stream:
+                for records in stream:
+                    pending, failure = self._project(records, positions, start)
+                    if pending.count:
+                        writes.put(pending)
+                        positions.update({name: new for name, (_, new) in pending.moves.items()})
+                        start = min(positions.values())
+                    if failure is not None or stopped.is_set():
+                        break
         finally:
             writes.put(None)
             thread.join()
@@ -277,7 +276,7 @@ class Projector:
         return sum(self._step(1) for _ in range(count))
 
     def _project(
-        self, records: Sequence[Record], positions: dict[str, int], start: int
+        self, records: Sequence[Stored], positions: dict[str, int], start: int
     ) -> tuple[_Pending, ProjectionFailed | None]:
         pending = _Pending()
         failure: ProjectionFailed | None = None
@@ -307,7 +306,7 @@ class Projector:
                 pending.moves[projection.name] = (positions[projection.name], pending.last_seq)
         return pending, failure
 
-    def _changes(self, record: Record, due: Sequence[Projection]) -> tuple[list[Change], ProjectionFailed | None]:
+    def _changes(self, record: Stored, due: Sequence[Projection]) -> tuple[list[Change], ProjectionFailed | None]:
         try:
             fact = read_fact(record)
         except FactUnreadable as exc:
@@ -322,7 +321,7 @@ class Projector:
                 return [], self._failed(record, f"{type(exc).__name__} in the projection", projection.name)
         return changes, None
 
-    def _failed(self, record: Record, reason: str, projection: str) -> ProjectionFailed:
+    def _failed(self, record: Stored, reason: str, projection: str) -> ProjectionFailed:
         return ProjectionFailed(projection=projection, seq=record.seq, event_type=record.type, reason=reason)
 
     def _write(self, pending: _Pending) -> None:
