@@ -430,9 +430,10 @@ def _collector_paused() -> Iterator[None]:
 
 
 def _indexes(writer: Writer) -> None:
-    for name, table, columns in INDEXES:
+    for name, table, columns, rows in INDEXES:
         unique = "UNIQUE " if name.endswith("_event_id") else ""
-        writer.execute(f"CREATE {unique}INDEX IF NOT EXISTS {name} ON {{{table}}} ({columns})")
+        where = f" WHERE {rows}" if rows else ""
+        writer.execute(f"CREATE {unique}INDEX IF NOT EXISTS {name} ON {{{table}}} ({columns}){where}")
 
 
 def _serialize_ddl(writer: Writer) -> None:
