@@ -15,7 +15,8 @@ import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any, Protocol, cast
+from operator import itemgetter
+from typing import Any, Final, Protocol, cast
 
 import orjson
 import psycopg
@@ -24,7 +25,15 @@ from eventsourcing import persistence as es
 from ledger.errors import StoreUnavailable
 from ledger.store import Ledger
 from projections.recorders import PostgresViewRecorder, SQLiteViewRecorder
-from projections.schema import META_TABLE, TABLES, TRACKING_TABLE, Statement, unnest_form
+from projections.schema import (
+    META_TABLE,
+    TABLES,
+    TRACKING_TABLE,
+    Statement,
+    column_kinds,
+    insert_parts,
+    unnest_form,
+)
 
 Row = tuple[Any, ...]
 Params = Mapping[str, Any]
@@ -109,13 +118,14 @@ class ViewDatabase:
         ``bulk`` (rebuilds): on PostgreSQL, commit without waiting for the WAL flush
         (``synchronous_commit = off``). A crash may then lose the last few
         transactions, but each whole, rows and position together, so the views
-        stay exactly-once and simply resume from an earlier position.
+        stay exactly-once and simply resume from an earlier position. Bulk upserts
+        go through a temporary table (``Writer.insert_many``).
         """
         with translated(), self.recorder.writing() as cursor:
             if bulk and self.backend == "postgres":
                 cursor.execute("SET LOCAL synchronous_commit = off")
                 cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
-            yield Writer(self, cursor)
+            yield Writer(self, cursor, bulk=bulk)
 
     def select(self, template: str, params: Params | None = None) -> list[Row]:
         """One select in its own snapshot."""
@@ -145,6 +155,10 @@ class Reader:
 class Writer(Reader):
     """Writes inside one transaction, and the tracking of projections' positions."""
 
+    def __init__(self, db: ViewDatabase, cursor: Cursor, *, bulk: bool = False) -> None:
+        super().__init__(db, cursor)
+        self.bulk = bulk
+
     def execute(self, template: str, params: Params | None = None) -> None:
         """Run one statement."""
         self.cursor.execute(self.db.sql(template), self._params(params or {}))
@@ -159,14 +173,40 @@ class Writer(Reader):
             self.executemany(statement.sql, rows)
             return
         template, columns = unnest_form(statement)
+        table = self.db.names[statement.table]
         if "ON CONFLICT" not in template:
-            # A plain insert: COPY, the fastest way into PostgreSQL.
-            table = self.db.names[statement.table]
-            with self.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:  # type: ignore[attr-defined]
+            self._copy(statement, table, columns, rows)  # a plain insert: COPY, the fastest way into PostgreSQL
+        elif self.bulk:
+            self._copy_upsert(statement, table, columns, rows)
+        else:
+            self.execute(template, {c: [row[c] for row in rows] for c in columns})
+
+    def _copy(self, statement: Statement, table: str, columns: tuple[str, ...], rows: Sequence[Params]) -> None:
+        """COPY rows in; a rebuild's batches in binary (less to format here, less to parse on the server)."""
+        values = itemgetter(*columns)  # one tuple per row, built in C
+        form = " (FORMAT BINARY)" if self.bulk else ""
+        try:
+            with self.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN{form}") as copy:  # type: ignore[attr-defined]
+                if self.bulk:
+                    copy.set_types(_copy_types(statement.table, columns))
                 for row in rows:
-                    copy.write_row([row[c] for c in columns])
-            return
-        self.execute(template, {c: [row[c] for row in rows] for c in columns})
+                    copy.write_row(values(row))
+        except TypeError as exc:  # binary: a value not of its column's type, refused like the database would
+            raise WriteRefused("TypeError (a value does not fit its column)") from exc
+
+    def _copy_upsert(self, statement: Statement, table: str, columns: tuple[str, ...], rows: Sequence[Params]) -> None:
+        """A rebuild's batch of an INSERT ... ON CONFLICT: COPY into a temporary table, then one INSERT ... SELECT.
+
+        The unnest form dumps its arrays in Python (about 30 µs a row); COPY
+        formats rows in C. Rows go in seq order, so the first of a key still wins.
+        """
+        staging = "pg_temp.bulk_" + self.db.plain_names[statement.table]
+        tail = insert_parts(statement)[2]  # ON CONFLICT ...
+        listed = ", ".join(columns)
+        self.cursor.execute(f"CREATE TEMPORARY TABLE {staging} (LIKE {table}) ON COMMIT DROP")
+        self._copy(statement, staging, columns, rows)
+        self.cursor.execute(f"INSERT INTO {table} ({listed}) SELECT {listed} FROM {staging} ORDER BY seq{tail}")  # noqa: S608
+        self.cursor.execute(f"DROP TABLE {staging}")
 
     def advance(self, name: str, *, expected: int, seq: int) -> None:
         """Move ``name`` from position ``expected`` to ``seq``; PositionMoved if it is not at ``expected``.
@@ -203,6 +243,15 @@ def _sqlstate(exc: BaseException) -> str:
     cause = exc.__cause__ if isinstance(exc.__cause__, psycopg.Error) else exc
     code = getattr(cause, "sqlstate", None)
     return f" (SQLSTATE {code})" if code else ""
+
+
+_BINARY_TYPES: Final = {"{int}": "int8", "{float}": "float8", "TEXT": "text"}
+
+
+@lru_cache(maxsize=64)
+def _copy_types(table: str, columns: tuple[str, ...]) -> list[str]:
+    kinds = column_kinds(table)
+    return [_BINARY_TYPES[kinds[c]] for c in columns]
 
 
 @lru_cache(maxsize=512)

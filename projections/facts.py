@@ -14,13 +14,12 @@ them were present (``withheld``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, Protocol
 
 import orjson
 
 from ledger.catalogue import SCHEMA_VERSIONS, SENSITIVE_FIELDS, canonical_bytes, parse_stored
 from ledger.errors import InvalidEvent
-from ledger.store.records import Record
 from projections.timefmt import parse_us
 
 # Where an event says when the thing it records took effect, if not at occurred_at.
@@ -32,7 +31,28 @@ EFFECTIVE_FIELD: Final[Mapping[str, str]] = {
     "incident.reported_externally": "reported_at",
 }
 ENTITY_KEYS: Final = ("tool_id", "output_id", "incident_id", "clinician_id", "remediation_id")
-_SENSITIVE_PATHS: Final = {name: tuple(tuple(p.split(".")) for p in paths) for name, paths in SENSITIVE_FIELDS.items()}
+# Each type's sensitive fields: (dotted name, path); and the top-level fields they sit in, a quick
+# test for the common case of none present.
+_SENSITIVE_PATHS: Final = {
+    name: tuple((p, tuple(p.split("."))) for p in paths) for name, paths in SENSITIVE_FIELDS.items() if paths
+}
+_SENSITIVE_HEADS: Final = {name: frozenset(path[0] for _, path in paths) for name, paths in _SENSITIVE_PATHS.items()}
+
+
+class Stored(Protocol):
+    """What the projections read of a stored record (a ledger Record, or a row of a rebuild's stream)."""
+
+    @property
+    def seq(self) -> int: ...
+
+    @property
+    def type(self) -> str: ...
+
+    @property
+    def body(self) -> bytes: ...
+
+    @property
+    def recorded_us(self) -> int: ...
 
 
 class FactUnreadable(Exception):
@@ -70,7 +90,7 @@ class Fact(NamedTuple):
         return None if value is None else _time(value, f"data.{name}")
 
 
-def read_fact(record: Record) -> Fact:
+def read_fact(record: Stored) -> Fact:
     """The record's event as a Fact (upcast if stored at an older schema version)."""
     if not record.body:
         raise FactUnreadable("the stored event body is missing (run `ledger verify`)")
@@ -86,35 +106,36 @@ def read_fact(record: Record) -> Fact:
     try:
         actor = raw["actor"]
         data = raw["data"]
-        occurred_us = _time(raw["occurred_at"], "occurred_at")
-        fact = Fact(
-            seq=record.seq,
-            event_id=str(raw["event_id"]),
-            type=event_type,
-            occurred_us=occurred_us,
-            effective_us=occurred_us,
-            recorded_us=record.recorded_us,
-            actor_id=str(actor["id"]),
-            actor_role=str(actor["role"]),
-            actor_kind=str(actor["kind"]),
-            data=data,
+        occurred_at = raw["occurred_at"]
+        occurred_us = effective_us = _time(occurred_at, "occurred_at")
+        effective = EFFECTIVE_FIELD.get(event_type)
+        if effective is not None:
+            value = data.get(effective)
+            if value is not None and value != occurred_at:  # the same text is the same moment: parsed once
+                effective_us = _time(value, f"data.{effective}")
+        return Fact(
+            record.seq,
+            str(raw["event_id"]),
+            event_type,
+            occurred_us,
+            effective_us,
+            record.recorded_us,
+            str(actor["id"]),
+            str(actor["role"]),
+            str(actor["kind"]),
+            data,
         )
     except (KeyError, TypeError) as exc:
         raise FactUnreadable(f"the envelope lacks {exc.args[0] if exc.args else 'a field'}") from None
-    effective = EFFECTIVE_FIELD.get(event_type)
-    if effective is not None and data.get(effective) is not None:
-        return fact._replace(effective_us=_time(data[effective], f"data.{effective}"))
-    return fact
 
 
 def public_data(fact: Fact) -> tuple[dict[str, Any], list[str]]:
     """The fact's data without its sensitive fields, and the sensitive fields it held."""
-    paths = _SENSITIVE_PATHS.get(fact.type, ())
-    if not any(path[0] in fact.data for path in paths):
-        return dict(fact.data), []
     data = dict(fact.data)
-    withheld = [".".join(path) for path in paths if _pop_path(data, list(path))]
-    return data, withheld
+    heads = _SENSITIVE_HEADS.get(fact.type)
+    if heads is None or heads.isdisjoint(data):
+        return data, []
+    return data, [name for name, path in _SENSITIVE_PATHS[fact.type] if _pop_path(data, path)]
 
 
 def _load(body: bytes) -> dict[str, Any]:
@@ -136,19 +157,17 @@ def _upcast(body: bytes) -> dict[str, Any]:
 
 
 def _time(value: Any, name: str) -> int:
-    if not isinstance(value, str):
-        raise FactUnreadable(f"{name} is not a timestamp")
     try:
         return parse_us(value)
-    except ValueError:
+    except (ValueError, TypeError):  # TypeError: not a string
         raise FactUnreadable(f"{name} is not a timestamp") from None
 
 
-def _pop_path(data: dict[str, Any], path: list[str]) -> bool:
-    head, *rest = path
+def _pop_path(data: dict[str, Any], path: tuple[str, ...]) -> bool:
+    head = path[0]
     if head not in data:
         return False
-    if not rest:
+    if len(path) == 1:
         del data[head]
         return True
     inner = data[head]
@@ -156,4 +175,4 @@ def _pop_path(data: dict[str, Any], path: list[str]) -> bool:
         return False
     inner = dict(inner)
     data[head] = inner
-    return _pop_path(inner, rest)
+    return _pop_path(inner, path[1:])

@@ -16,20 +16,23 @@ nothing is ever skipped.
 
 from __future__ import annotations
 
+import gc
 import queue
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any
 
-from ledger.store import Ledger, Record
+from ledger.store import Ledger
 from projections.db import PositionMoved, ViewDatabase, Writer, WriteRefused
 from projections.errors import ProjectionFailed, ViewsOutdated
-from projections.facts import FactUnreadable, read_fact
+from projections.facts import FactUnreadable, Stored, read_fact
 from projections.logic import PROJECTIONS, Change, Projection
+from projections.reading import batches
 from projections.schema import CREATE, CREATE_META, INDEXES, STATEMENTS, TABLES
 from projections.timefmt import iso, now_us
 
@@ -138,7 +141,7 @@ class Projector:
         self, *, batch_size: int = REBUILD_BATCH, progress: Callable[[int], None] | None = None
     ) -> RebuildReport:
         """Drop every view and build it again from the whole log (indexes after the bulk load)."""
-        with self._lock:
+        with self._lock, _collector_paused():
             started = time.perf_counter()
             self._reset()
             self.outdated = []
@@ -172,20 +175,18 @@ class Projector:
 
         thread = threading.Thread(target=writer, name="projections-writer", daemon=True)
         thread.start()
+        positions = self.positions()
+        start = min(positions.values())
         try:
-            positions = self.positions()
-            start = min(positions.values())
-            while not stopped.is_set():
-                records = self.ledger.read(after_seq=start, limit=batch_size)
-                if not records:
-                    break
-                pending, failure = self._project(records, positions, start)
-                if pending.count:
-                    writes.put(pending)
-                    positions.update({name: new for name, (_, new) in pending.moves.items()})
-                    start = min(positions.values())
-                if failure is not None:
-                    break
+            with closing(batches(self.ledger, after_seq=start, size=batch_size)) as stream:
+                for records in stream:
+                    pending, failure = self._project(records, positions, start)
+                    if pending.count:
+                        writes.put(pending)
+                        positions.update({name: new for name, (_, new) in pending.moves.items()})
+                        start = min(positions.values())
+                    if failure is not None or stopped.is_set():
+                        break
         finally:
             writes.put(None)
             thread.join()
@@ -275,7 +276,7 @@ class Projector:
         return sum(self._step(1) for _ in range(count))
 
     def _project(
-        self, records: Sequence[Record], positions: dict[str, int], start: int
+        self, records: Sequence[Stored], positions: dict[str, int], start: int
     ) -> tuple[_Pending, ProjectionFailed | None]:
         pending = _Pending()
         failure: ProjectionFailed | None = None
@@ -305,7 +306,7 @@ class Projector:
                 pending.moves[projection.name] = (positions[projection.name], pending.last_seq)
         return pending, failure
 
-    def _changes(self, record: Record, due: Sequence[Projection]) -> tuple[list[Change], ProjectionFailed | None]:
+    def _changes(self, record: Stored, due: Sequence[Projection]) -> tuple[list[Change], ProjectionFailed | None]:
         try:
             fact = read_fact(record)
         except FactUnreadable as exc:
@@ -320,7 +321,7 @@ class Projector:
                 return [], self._failed(record, f"{type(exc).__name__} in the projection", projection.name)
         return changes, None
 
-    def _failed(self, record: Record, reason: str, projection: str) -> ProjectionFailed:
+    def _failed(self, record: Stored, reason: str, projection: str) -> ProjectionFailed:
         return ProjectionFailed(projection=projection, seq=record.seq, event_type=record.type, reason=reason)
 
     def _write(self, pending: _Pending) -> None:
@@ -409,10 +410,30 @@ class Projector:
         return [p.name for p in self.projections]
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for the length of a rebuild.
+
+    A rebuild allocates millions of short-lived objects (records, parsed events,
+    rows) and creates no reference cycles: reference counting frees them all.
+    Yet every batch held in memory pushes the collector into passes over the
+    whole heap, which cost about a fifth of a rebuild's CPU (measured: 75 -> 58
+    µs per event). Collection resumes, as it was, when the rebuild ends.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _indexes(writer: Writer) -> None:
-    for name, table, columns in INDEXES:
+    for name, table, columns, rows in INDEXES:
         unique = "UNIQUE " if name.endswith("_event_id") else ""
-        writer.execute(f"CREATE {unique}INDEX IF NOT EXISTS {name} ON {{{table}}} ({columns})")
+        where = f" WHERE {rows}" if rows else ""
+        writer.execute(f"CREATE {unique}INDEX IF NOT EXISTS {name} ON {{{table}}} ({columns}){where}")
 
 
 def _serialize_ddl(writer: Writer) -> None:

@@ -38,7 +38,7 @@ def parse_us(text: str) -> int:
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
         raise ValueError("timestamp without a UTC offset")
-    return to_us(moment)
+    return (moment - EPOCH) // _US  # to_us, inlined: a rebuild parses two million of these
 
 
 def query_time(text: str | None, *, name: str) -> int | None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from typing import Any
 
 import pytest
 
 from ledger.store import Ledger, Record
+from projections.bench import synthetic_events
 from projections.db import PositionMoved
 from projections.errors import ProjectionFailed, ViewsOutdated
 from projections.facts import Fact, FactUnreadable
@@ -18,6 +20,7 @@ from tests.attacker import Attacker
 from tests.factories import many_shown
 from tests.projections.conftest import Opened
 from tests.projections.scenarios import false_negative
+from tests.projections.viewdump import dump
 
 
 def count(projector: Projector, table: str) -> int:
@@ -169,3 +172,29 @@ def test_views_built_by_another_version_refuse_to_answer_until_rebuilt(opened: O
     from projections.views import Views
 
     assert list_incidents(Views(opened.ledger, projector=projector))["total"] == 1
+
+
+def test_a_bulk_rebuild_writes_the_rows_projecting_step_by_step_writes_the_first_output_of_an_id_kept(
+    opened: Opened,
+) -> None:
+    events = list(synthetic_events(2400))
+    generated = [i for i, e in enumerate(events) if e["type"] == "output.generated"]
+    repeated = []
+    # Rebuilt in batches of 1100 records: an output repeated within the second batch, and one
+    # repeated in a later batch than its first. Inserted from the end, so that each index still
+    # names the event it did.
+    within = next(i for i in generated if i > 1200)
+    for at, original in ((2000, within), (1500, generated[5])):
+        repeat = {**events[original], "event_id": str(uuid.uuid4())}
+        events.insert(at, {**repeat, "data": {**repeat["data"], "score": 0.123}})
+        repeated.append(repeat["data"]["output_id"])
+    opened.ledger.submit(events)
+    projector = opened.views.projector
+    projector.catch_up(batch_size=50)
+    live = dump(opened.views)
+    projector.rebuild(batch_size=1100)  # batches of more than 1000 records take the bulk path
+    assert dump(opened.views) == live
+    kept = {str(r[0]): int(r[1]) for r in projector.db.select("SELECT output_id, seq FROM {outputs}")}
+    for output_id in repeated:
+        first = next(i for i, e in enumerate(events) if e["data"].get("output_id") == output_id)
+        assert kept[output_id] == first + 1
