@@ -87,6 +87,20 @@ class PostgresViewRecorder(PostgresTrackingRecorder):
         if not datastore.single_row_tracking:
             raise ValueError("the views need eventsourcing's single-row tracking")
 
+    def _create_table(self, curs: Any) -> None:
+        # Every server worker opens the views when it starts. On an empty database each saw
+        # "no tracking table" before creating it, and every one but the first then failed to
+        # record eventsourcing's migration row. One lock, held to the end of the DDL's
+        # transaction, queues them, and each looks again once it holds the lock.
+        curs.execute("SELECT pg_advisory_xact_lock(hashtext('clinical-ai-ledger views ddl'))")
+        names = (self.datastore.schema, self.tracking_table_name)
+        table = ".".join('"' + name.replace('"', '""') + '"' for name in names)
+        if curs.execute("SELECT to_regclass(%s) AS found", (table,)).fetchone()["found"] is not None:
+            found = curs.execute(self.max_tracking_id_statement, (self.table_migration_identifier,)).fetchone()
+            self.tracking_table_exists = True
+            self.tracking_migration_previous = self.tracking_migration_current = found["max"]
+        super()._create_table(curs)
+
     @contextmanager
     def writing(self) -> Iterator[Cursor[Any]]:
         """One write transaction (the pool's connections are in autocommit mode otherwise)."""
