@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gc
 import queue
+import random
 import threading
 import time
 from collections import defaultdict
@@ -112,11 +113,14 @@ class Projector:
         with self._lock:
             if self.outdated:
                 raise ViewsOutdated(self.outdated)
-            for _ in range(_MAX_RETRIES):
+            for attempt in range(_MAX_RETRIES):
                 try:
                     return self._step(batch_size)
                 except PositionMoved:
-                    continue  # another projector moved first: start again from the fresh positions
+                    # Another projector moved first: start again from the fresh positions, after a
+                    # random pause that grows with each loss, so that projectors running at once
+                    # (one per server worker) take turns instead of one losing every race.
+                    time.sleep(random.uniform(0, min(0.1, 0.002 * 2**attempt)))  # noqa: S311 - not a secret
             raise PositionMoved("positions kept moving; another projector is running")
 
     def catch_up(
