@@ -352,7 +352,11 @@ def _read(reader: NodeReader, keys: Sequence[NodeKey]) -> Mapping[NodeKey, bytes
     """Read ``keys`` in one batch; a node that is missing or not 32 bytes is an error."""
     if not keys:
         return {}
-    nodes = reader.get_nodes(keys)
+    return _checked(reader.get_nodes(keys), keys)
+
+
+def _checked(nodes: Mapping[NodeKey, bytes], keys: Sequence[NodeKey]) -> Mapping[NodeKey, bytes]:
+    """``nodes``, once every one of ``keys`` is there with 32 bytes (else IntegrityError)."""
     for level, index in keys:
         found = nodes.get((level, index))
         if found is None:
@@ -411,17 +415,9 @@ Edge = tuple[tuple[int, bytes], ...]
 
 def edge_from_nodes(size: int, nodes: Mapping[NodeKey, bytes]) -> Edge:
     """The right edge of the ``size``-leaf tree, from its perfect nodes (IntegrityError if one is missing)."""
-    edge = []
-    for level in reversed(range(size.bit_length())):
-        if size >> level & 1:
-            index = (size >> level) - 1
-            found = nodes.get((level, index))
-            if found is None:
-                raise IntegrityError(f"node store lacks perfect node (level {level}, index {index})")
-            if len(found) != HASH_SIZE:
-                raise IntegrityError(f"node store holds {len(found)} bytes for node (level {level}, index {index})")
-            edge.append((level, found))
-    return tuple(edge)
+    keys = [(level, (size >> level) - 1) for level in reversed(range(size.bit_length())) if size >> level & 1]
+    _checked(nodes, keys)
+    return tuple((level, nodes[(level, index)]) for level, index in keys)
 
 
 def extend_edge(edge: Edge, *, size: int, leaf_hashes: Sequence[bytes]) -> tuple[list[Node], Edge]:

@@ -42,7 +42,7 @@ from ledger.chain import GENESIS, HEADER, LINK_PREFIX
 from ledger.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint_body
 from ledger.errors import InputError, IntegrityError, LedgerError
 from ledger.keys import Keyring
-from ledger.merkle import EMPTY_ROOT, LEAF_PREFIX, NODE_PREFIX
+from ledger.merkle import EMPTY_ROOT, LEAF_PREFIX, NODE_PREFIX, edge_from_nodes
 from ledger.note import parse_note
 
 MAX_FINDINGS = 1000
@@ -128,12 +128,7 @@ class CompactRange:
     def from_frontier(cls, size: int, nodes: Mapping[tuple[int, int], bytes]) -> CompactRange:
         """The right edge of a tree of ``size`` leaves, from its perfect subtrees (one per set bit)."""
         edge = cls()
-        for level in reversed(range(size.bit_length())):
-            if size >> level & 1:
-                key = (level, (size >> level) - 1)
-                if key not in nodes:
-                    raise IntegrityError(f"the stored tree lacks the subtree at level {level}, index {key[1]}")
-                edge._hashes.append(nodes[key])
+        edge._hashes = [node for _, node in edge_from_nodes(size, nodes)]
         edge._size = size
         return edge
 
