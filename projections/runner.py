@@ -23,6 +23,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from itertools import groupby
@@ -34,7 +35,7 @@ from projections.errors import ProjectionFailed, ViewsOutdated
 from projections.facts import FactUnreadable, Stored, read_fact
 from projections.logic import PROJECTIONS, Change, Projection
 from projections.reading import batches
-from projections.schema import CREATE, CREATE_META, INDEXES, STATEMENTS, TABLES
+from projections.schema import CREATE, CREATE_META, INDEXES, STATEMENTS, TABLES, column_kinds
 from projections.timefmt import iso, now_us
 
 DEFAULT_BATCH = 1000
@@ -405,10 +406,24 @@ class Projector:
             )
 
     def _create_indexes(self) -> None:
+        """Build the indexes, then fresh statistics (so that the planner uses the indexes at once).
+
+        On PostgreSQL two connections build them at once, each statement in its own
+        transaction (an index a crash leaves unbuilt is built when the views are next
+        opened), and view_events' statistics leave out ``facts``, which no query filters on.
+        """
+        statements = [*_index_statements(), *(_analyze(key, self.db.backend) for key in TABLES)]
+        if self.db.backend != "postgres":
+            with self.db.writing(bulk=True) as writer:
+                for statement in statements:
+                    writer.execute(statement)
+            return
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="projections-index") as pool:
+            list(pool.map(self._execute_alone, statements))  # in order, the largest table first; raises
+
+    def _execute_alone(self, statement: str) -> None:
         with self.db.writing(bulk=True) as writer:
-            _indexes(writer)
-            for key in TABLES:  # fresh statistics, so that the planner uses the new indexes at once
-                writer.execute("ANALYZE {" + key + "}")
+            writer.execute(statement)
 
     def _names(self) -> list[str]:
         return [p.name for p in self.projections]
@@ -434,10 +449,24 @@ def _collector_paused() -> Iterator[None]:
 
 
 def _indexes(writer: Writer) -> None:
+    for statement in _index_statements():
+        writer.execute(statement)
+
+
+def _index_statements() -> list[str]:
+    statements = []
     for name, table, columns, rows in INDEXES:
         unique = "UNIQUE " if name.endswith("_event_id") else ""
         where = f" WHERE {rows}" if rows else ""
-        writer.execute(f"CREATE {unique}INDEX IF NOT EXISTS {name} ON {{{table}}} ({columns}){where}")
+        statements.append(f"CREATE {unique}INDEX IF NOT EXISTS {name} ON {{{table}}} ({columns}){where}")
+    return statements
+
+
+def _analyze(key: str, backend: str) -> str:
+    if key != "events" or backend != "postgres":
+        return "ANALYZE {" + key + "}"
+    columns = [c for c in column_kinds("events") if c != "facts"]
+    return "ANALYZE {events} (" + ", ".join(columns) + ")"
 
 
 def _serialize_ddl(writer: Writer) -> None:
