@@ -27,9 +27,11 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from itertools import groupby
-from typing import Any
+from typing import Any, Final
 
 from ledger.store import Ledger
+from ledger.store.url import DatabaseUrl
+from projections import share
 from projections.db import PositionMoved, ViewDatabase, Writer, WriteRefused
 from projections.errors import ProjectionFailed, ViewsOutdated
 from projections.facts import FactUnreadable, Stored, read_fact
@@ -40,6 +42,8 @@ from projections.timefmt import iso, now_us
 
 DEFAULT_BATCH = 1000
 REBUILD_BATCH = 10_000
+# Records to rebuild below which a second process costs more to start than it saves.
+SPLIT_MIN = 50_000
 _MAX_RETRIES = 20
 _TABLE_OF = {name: statement.table for name, statement in STATEMENTS.items()}
 
@@ -143,17 +147,54 @@ class Projector:
         return self.position()
 
     def rebuild(
-        self, *, batch_size: int = REBUILD_BATCH, progress: Callable[[int], None] | None = None
+        self,
+        *,
+        batch_size: int = REBUILD_BATCH,
+        progress: Callable[[int], None] | None = None,
+        split: bool | None = None,
     ) -> RebuildReport:
-        """Drop every view and build it again from the whole log (indexes after the bulk load)."""
+        """Drop every view and build it again from the whole log (indexes after the bulk load).
+
+        ``split``: on PostgreSQL, load the views in two processes, each projecting
+        its own share of the projections (None: when the log holds SPLIT_MIN
+        records or more). Ignored on SQLite, which has one writer at a time.
+        """
         with self._lock, _collector_paused():
             started = time.perf_counter()
             self._reset()
             self.outdated = []
-            self._write_behind(batch_size, progress)
+            if self._splits(split):
+                self._load_split(batch_size, progress)
+            else:
+                self._write_behind(batch_size, progress)
             position = self.catch_up(batch_size=batch_size, progress=progress)  # the rest, and any failure
             self._create_indexes()
             return RebuildReport(events=position, seconds=time.perf_counter() - started, position=position)
+
+    def _splits(self, split: bool | None) -> bool:
+        if split is False or self.db.backend != "postgres" or len(self.projections) < 2:
+            return False
+        if any(_REGISTERED.get(p.name) is not p for p in self.projections):
+            return False  # the helper process finds its projections by name
+        return split or self.ledger.head_seq() >= SPLIT_MIN
+
+    def _load_split(self, batch_size: int, progress: Callable[[int], None] | None) -> None:
+        """The bulk load in two processes: a helper projects the first projection, this one the others.
+
+        Each process reads the log by its own COPY and writes its own tables and
+        positions, batch by batch, in its own transactions: a projection's rows and
+        position still move together, whichever process writes them. Neither waits
+        for the other, and nothing is pickled. The helper (projections.share) ends
+        with this process. The ordinary steps after the load finish whatever either
+        one left, and find, record and raise any failure.
+        """
+        theirs, mine = self.projections[:1], self.projections[1:]
+        helper = share.start(self.ledger.url, [p.name for p in theirs], batch_size)
+        try:
+            _Share(self.ledger, projections=mine)._write_behind(batch_size, progress)
+            helper.wait()
+        finally:
+            share.stop(helper)
 
     def _write_behind(self, batch_size: int, progress: Callable[[int], None] | None) -> None:
         """Bulk catch-up: project the next batch while a second thread writes the last one.
@@ -427,6 +468,31 @@ class Projector:
 
     def _names(self) -> list[str]:
         return [p.name for p in self.projections]
+
+
+class _Share(Projector):
+    """Some of the projections, for one process's share of a rebuild's bulk load.
+
+    The rebuild has just created their tables: there is no schema to check, and
+    their indexes are built after the load, not before.
+    """
+
+    def _ensure_schema(self) -> list[str]:
+        return []
+
+
+_REGISTERED: Final = {p.name: p for p in PROJECTIONS}
+
+
+def load_share(url: DatabaseUrl, names: Sequence[str], batch_size: int) -> None:
+    """One process's share of a rebuild's bulk load (the named projections), on connections of its own.
+
+    What the helper process of a split rebuild runs (projections.share); the
+    rebuild has reset the views. A failure stops the share without a word: the
+    rebuild's ordinary steps meet it again, and report it.
+    """
+    with Ledger(url, create_tables=False) as ledger, _collector_paused():
+        _Share(ledger, projections=[_REGISTERED[name] for name in names])._write_behind(batch_size, None)
 
 
 @contextmanager
