@@ -17,6 +17,7 @@ nothing is ever skipped.
 from __future__ import annotations
 
 import gc
+import os
 import queue
 import random
 import threading
@@ -176,7 +177,9 @@ class Projector:
             return False
         if any(_REGISTERED.get(p.name) is not p for p in self.projections):
             return False  # the helper process finds its projections by name
-        return split or self.ledger.head_seq() >= SPLIT_MIN
+        if split is None:  # a second process pays only with a second core, and a log worth starting it for
+            return _cores() > 1 and self.ledger.head_seq() >= SPLIT_MIN
+        return True
 
     def _load_split(self, batch_size: int, progress: Callable[[int], None] | None) -> None:
         """The bulk load in two processes: a helper projects the first projection, this one the others.
@@ -533,6 +536,13 @@ def _analyze(key: str, backend: str) -> str:
         return "ANALYZE {" + key + "}"
     columns = [c for c in column_kinds("events") if c != "facts"]
     return "ANALYZE {events} (" + ", ".join(columns) + ")"
+
+
+def _cores() -> int:
+    """The CPUs this process may run on (all of the machine's where the OS cannot say)."""
+    if hasattr(os, "sched_getaffinity"):  # Linux
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _serialize_ddl(writer: Writer) -> None:
