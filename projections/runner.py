@@ -195,7 +195,8 @@ class Projector:
         helper = share.start(self.ledger.url, [p.name for p in theirs], batch_size)
         try:
             _Share(self.ledger, projections=mine)._write_behind(batch_size, progress)
-            helper.wait()
+            if helper.wait() != 0:  # it could not run (or was killed): load its share here, from where it got
+                _Share(self.ledger, projections=theirs)._write_behind(batch_size, progress)
         finally:
             share.stop(helper)
 

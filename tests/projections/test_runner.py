@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import uuid
 from typing import Any
@@ -9,6 +11,7 @@ from typing import Any
 import pytest
 
 from ledger.store import Ledger, Record
+from projections import share
 from projections.bench import synthetic_events
 from projections.db import PositionMoved
 from projections.errors import ProjectionFailed, ViewsOutdated
@@ -16,6 +19,7 @@ from projections.facts import Fact, FactUnreadable
 from projections.logic import EVENTS, OUTPUTS, Change, Projection
 from projections.queries import list_incidents
 from projections.runner import Projector
+from projections.views import Views
 from tests.attacker import Attacker
 from tests.factories import many_shown
 from tests.projections.conftest import Opened
@@ -213,3 +217,24 @@ def test_a_rebuild_split_in_two_processes_stops_at_an_unreadable_event_in_every_
         assert projector.positions() == {"events": 3, "outputs": 3, "incidents": 3}
         assert seqs(projector) == [1, 2, 3]
         assert {s.state for s in projector.status()} == {"failed"}
+
+
+@pytest.mark.postgres
+def test_a_split_rebuild_whose_helper_cannot_run_still_builds_every_view_exactly(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing_helper(*_: Any) -> subprocess.Popen[bytes]:
+        return subprocess.Popen([sys.executable, "-c", "raise SystemExit(1)"], stdin=subprocess.PIPE)
+
+    with Ledger(pg_url) as ledger:
+        ledger.submit(list(synthetic_events(1500)))
+        projector = Projector(ledger)
+        projector.catch_up()
+        live = dump(projector_views(ledger, projector))
+        monkeypatch.setattr(share, "start", failing_helper)
+        assert projector.rebuild(batch_size=200, split=True).events == ledger.head_seq()
+        assert dump(projector_views(ledger, projector)) == live
+
+
+def projector_views(ledger: Ledger, projector: Projector) -> Views:
+    return Views(ledger, projector=projector)
