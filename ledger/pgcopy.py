@@ -130,9 +130,16 @@ def copy_rows(
     where: list[SQL | Composed] = [SQL("seq IS NOT NULL")]
     where += [SQL("seq >= {}").format(Literal(lo))] if lo is not None else []
     where += [SQL("seq < {}").format(Literal(hi))] if hi is not None else []
-    query = SQL("COPY (SELECT {} FROM {} WHERE {} ORDER BY seq) TO STDOUT (FORMAT BINARY)").format(
-        SQL(COLUMNS), source.name(), SQL(" AND ").join(where)
-    )
+    query = SQL("SELECT {} FROM {} WHERE {} ORDER BY seq").format(SQL(COLUMNS), source.name(), SQL(" AND ").join(where))
+    return raw_rows(conn, query)
+
+
+def raw_rows(conn: psycopg.Connection[Any], select: Composed) -> Generator[Any, None, None]:
+    """The rows of ``select`` by binary COPY, each as the raw buffer of one row (``fields`` reads any).
+
+    A buffer is valid until the next row is read.
+    """
+    query = SQL("COPY ({}) TO STDOUT (FORMAT BINARY)").format(select)
     with translated(), conn.cursor() as cursor, cursor.copy(query) as copy:
         # psycopg's own iteration costs more per row than hashing it; read libpq's messages
         # directly (blocking), and let psycopg read the end of the COPY and its result.
@@ -151,6 +158,12 @@ def copy_rows(
         copy.read()
 
 
+def connect(source: CopySource) -> psycopg.Connection[Any]:
+    """A read-only repeatable-read connection of its own to the source's database (the caller closes it)."""
+    with translated():
+        return _connect(source)
+
+
 def _after_header(data: Any, nbytes: int) -> Any:
     if nbytes < _FILE_HEADER.size:
         raise psycopg.DataError("the COPY did not start with the binary file header")
@@ -166,24 +179,31 @@ def parse_row(data: Any) -> tuple[Any, ...]:
     NULL is None. event_id is None (verification does not read it); topic is None
     when NULL and "" otherwise (verification reads only whether it is there).
     """
+    values = fields(data, count=len(LENGTHS))
+    seq, recorded_us, prev_hash, hash_, digest, leaf_hash, topic_null, state = values
+    topic = None if topic_null == b"\x01" else ""
+    return (int8(seq), None, int8(recorded_us), prev_hash, hash_, digest, topic, state, leaf_hash)
+
+
+def fields(data: Any, *, count: int) -> list[bytes | None]:
+    """The fields of a raw row as bytes (None for NULL); StoreUnavailable unless there are ``count``."""
     view = memoryview(data)
     try:
-        (count,) = _INT16.unpack_from(view)
+        (found,) = _INT16.unpack_from(view)
         values: list[bytes | None] = []
         offset = _INT16.size
-        for _ in range(count):
+        for _ in range(found):
             (length,) = _INT32.unpack_from(view, offset)
             offset += _INT32.size
             values.append(None if length < 0 else bytes(view[offset : offset + length]))
             offset += max(length, 0)
     except struct.error as exc:
         raise StoreUnavailable("database error: a COPY row is cut short") from exc
-    if count != len(LENGTHS) or offset != len(view):
+    if found != count or offset != len(view):
         raise StoreUnavailable("database error: a COPY row does not have the columns asked for")
-    seq, recorded_us, prev_hash, hash_, digest, leaf_hash, topic_null, state = values
-    topic = None if topic_null == b"\x01" else ""
-    return (_int8(seq), None, _int8(recorded_us), prev_hash, hash_, digest, topic, state, leaf_hash)
+    return values
 
 
-def _int8(value: bytes | None) -> int | None:
+def int8(value: bytes | None) -> int | None:
+    """An int8 field's value (None for NULL)."""
     return None if value is None else int.from_bytes(value, "big", signed=True)

@@ -1,10 +1,12 @@
 """How a rebuild reads the log: in pages of records, or on PostgreSQL as one binary COPY stream.
 
-A rebuild reads the whole log once. On PostgreSQL the ledger's ``scan`` streams
-it by binary COPY from one snapshot, for about a third of the client CPU of
-paged SELECTs (bytea arrives as bytes, not hex text), and each row becomes a
-lean ``Scanned`` tuple rather than a Record. Records appended after that
-snapshot are left to the ordinary steps that follow the bulk load.
+A rebuild reads the whole log once. On PostgreSQL it streams the records after
+its start by binary COPY from one snapshot, on a connection of its own
+(ledger.pgcopy), and only the four columns the projections read: seq,
+recorded_us, topic and the stored bytes. Each row is unpacked with one struct
+call into a lean ``Scanned`` tuple rather than a Record (bytea arrives as
+bytes, no UUID or hash is decoded). Records appended after that snapshot are
+left to the ordinary steps that follow the bulk load.
 
 Either way the rows come in seq order, duplicates and gaps included, exactly as
 ``Ledger.read`` gives them: the projector refuses both, never skips.
@@ -12,21 +14,28 @@ Either way the rows come in seq order, duplicates and gaps included, exactly as
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Generator, Sequence
-from functools import lru_cache
-from operator import itemgetter
-from typing import NamedTuple
+from contextlib import closing
+from typing import Any, Final, NamedTuple, cast
 
+from psycopg.sql import SQL, Literal
+
+from ledger import pgcopy
 from ledger.store import Ledger
-from ledger.store.recorder import RECORD_COLUMNS, type_of_topic
+from ledger.store.recorder import type_of_topic
 from projections.facts import Stored
 
-_COLUMNS = [c.strip() for c in RECORD_COLUMNS.split(",")]
-_FIELDS = itemgetter(*(_COLUMNS.index(c) for c in ("seq", "topic", "state", "recorded_us")))
+# A row of (seq, recorded_us, topic, state) up to topic's length, when neither int8 is NULL:
+# the field count, then each field's length and value.
+_HEAD: Final = struct.Struct(">hiqiqi")
+_INT32: Final = struct.Struct(">i")
+_USUAL: Final = (4, 8, 8)  # four fields; seq and recorded_us of 8 bytes
+_SELECT: Final = "SELECT seq, recorded_us, topic, state FROM {} WHERE seq > {} ORDER BY seq"
 
 
 class Scanned(NamedTuple):
-    """What the projections read of a record streamed by ``Ledger.scan``."""
+    """What the projections read of a record streamed by binary COPY."""
 
     seq: int
     type: str
@@ -36,9 +45,10 @@ class Scanned(NamedTuple):
 
 def batches(ledger: Ledger, *, after_seq: int, size: int) -> Generator[Sequence[Stored], None, None]:
     """The records after ``after_seq``, in seq order, in lists of up to ``size``."""
-    if ledger.url.backend == "postgres":
-        return _scanned(ledger, after_seq, size)
-    return _pages(ledger, after_seq, size)
+    source = ledger.copy_source()  # None on SQLite
+    if source is None:
+        return _pages(ledger, after_seq, size)
+    return _scanned(source, after_seq, size)
 
 
 def _pages(ledger: Ledger, after_seq: int, size: int) -> Generator[Sequence[Stored], None, None]:
@@ -47,16 +57,47 @@ def _pages(ledger: Ledger, after_seq: int, size: int) -> Generator[Sequence[Stor
         after_seq = records[-1].seq
 
 
-def _scanned(ledger: Ledger, after_seq: int, size: int) -> Generator[Sequence[Stored], None, None]:
-    type_of = lru_cache(maxsize=None)(type_of_topic)  # a few dozen topics, a million rows
+def _scanned(source: pgcopy.CopySource, after_seq: int, size: int) -> Generator[Sequence[Stored], None, None]:
+    select = SQL(_SELECT).format(source.name(), Literal(after_seq))
+    types: dict[bytes, str] = {}  # a few dozen topics, a million rows
     batch: list[Stored] = []
-    for row in ledger.scan():
-        seq, topic, body, recorded_us = _FIELDS(row)
-        if seq <= after_seq:
-            continue
-        batch.append(Scanned(seq, type_of(topic), body, recorded_us))
-        if len(batch) == size:
-            yield batch
-            batch = []
+    with closing(pgcopy.connect(source)) as conn, closing(pgcopy.raw_rows(conn, select)) as rows:
+        for data in rows:
+            batch.append(_record(data, types))
+            if len(batch) == size:
+                yield batch
+                batch = []
     if batch:
         yield batch
+
+
+def _record(data: Any, types: dict[bytes, str]) -> Scanned:
+    try:
+        count, seq_length, seq, recorded_length, recorded_us, length = _HEAD.unpack_from(data)
+    except struct.error:
+        return _odd_record(data)  # too short to be a usual row: fields() says what is wrong
+    if (count, seq_length, recorded_length) != _USUAL or length < 0 or len(data) < _HEAD.size + length + 4:
+        return _odd_record(data)
+    topic = bytes(data[_HEAD.size : _HEAD.size + length])
+    body_at = _HEAD.size + length + _INT32.size
+    if _INT32.unpack_from(data, body_at - _INT32.size)[0] < 0:
+        return _odd_record(data)
+    event_type = types.get(topic)
+    if event_type is None:
+        event_type = types[topic] = type_of_topic(topic.decode())
+    return Scanned(seq, event_type, bytes(data[body_at:]), recorded_us)
+
+
+def _odd_record(data: Any) -> Scanned:
+    """A row with a NULL (or not four columns): read field by field, NULLs passed on as a Record has them.
+
+    A NULL body reads as empty (read_fact: "missing"); a NULL recorded_us stays None,
+    which the view rows' NOT NULL refuses. seq is never NULL here (``seq > start``).
+    """
+    seq, recorded_us, topic, state = pgcopy.fields(data, count=4)
+    return Scanned(
+        cast(int, pgcopy.int8(seq)),
+        type_of_topic(None if topic is None else topic.decode()),
+        state or b"",
+        cast(int, pgcopy.int8(recorded_us)),
+    )

@@ -17,18 +17,22 @@ nothing is ever skipped.
 from __future__ import annotations
 
 import gc
+import os
 import queue
 import random
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from itertools import groupby
-from typing import Any
+from typing import Any, Final
 
 from ledger.store import Ledger
+from ledger.store.url import DatabaseUrl
+from projections import share
 from projections.db import PositionMoved, ViewDatabase, Writer, WriteRefused
 from projections.errors import ProjectionFailed, ViewsOutdated
 from projections.facts import FactUnreadable, Stored, read_fact
@@ -39,6 +43,8 @@ from projections.timefmt import iso, now_us
 
 DEFAULT_BATCH = 1000
 REBUILD_BATCH = 10_000
+# Records to rebuild below which a second process costs more to start than it saves.
+SPLIT_MIN = 50_000
 _MAX_RETRIES = 20
 _TABLE_OF = {name: statement.table for name, statement in STATEMENTS.items()}
 
@@ -142,17 +148,57 @@ class Projector:
         return self.position()
 
     def rebuild(
-        self, *, batch_size: int = REBUILD_BATCH, progress: Callable[[int], None] | None = None
+        self,
+        *,
+        batch_size: int = REBUILD_BATCH,
+        progress: Callable[[int], None] | None = None,
+        split: bool | None = None,
     ) -> RebuildReport:
-        """Drop every view and build it again from the whole log (indexes after the bulk load)."""
+        """Drop every view and build it again from the whole log (indexes after the bulk load).
+
+        ``split``: on PostgreSQL, load the views in two processes, each projecting
+        its own share of the projections (None: when the log holds SPLIT_MIN
+        records or more). Ignored on SQLite, which has one writer at a time.
+        """
         with self._lock, _collector_paused():
             started = time.perf_counter()
             self._reset()
             self.outdated = []
-            self._write_behind(batch_size, progress)
+            if self._splits(split):
+                self._load_split(batch_size, progress)
+            else:
+                self._write_behind(batch_size, progress)
             position = self.catch_up(batch_size=batch_size, progress=progress)  # the rest, and any failure
             self._create_indexes()
             return RebuildReport(events=position, seconds=time.perf_counter() - started, position=position)
+
+    def _splits(self, split: bool | None) -> bool:
+        if split is False or self.db.backend != "postgres" or len(self.projections) < 2:
+            return False
+        if any(_REGISTERED.get(p.name) is not p for p in self.projections):
+            return False  # the helper process finds its projections by name
+        if split is None:  # a second process pays only with a second core, and a log worth starting it for
+            return _cores() > 1 and self.ledger.head_seq() >= SPLIT_MIN
+        return True
+
+    def _load_split(self, batch_size: int, progress: Callable[[int], None] | None) -> None:
+        """The bulk load in two processes: a helper projects the first projection, this one the others.
+
+        Each process reads the log by its own COPY and writes its own tables and
+        positions, batch by batch, in its own transactions: a projection's rows and
+        position still move together, whichever process writes them. Neither waits
+        for the other, and nothing is pickled. The helper (projections.share) ends
+        with this process. The ordinary steps after the load finish whatever either
+        one left, and find, record and raise any failure.
+        """
+        theirs, mine = self.projections[:1], self.projections[1:]
+        helper = share.start(self.ledger.url, [p.name for p in theirs], batch_size)
+        try:
+            _Share(self.ledger, projections=mine)._write_behind(batch_size, progress)
+            if helper.wait() != 0:  # it could not run (or was killed): load its share here, from where it got
+                _Share(self.ledger, projections=theirs)._write_behind(batch_size, progress)
+        finally:
+            share.stop(helper)
 
     def _write_behind(self, batch_size: int, progress: Callable[[int], None] | None) -> None:
         """Bulk catch-up: project the next batch while a second thread writes the last one.
@@ -390,6 +436,11 @@ class Projector:
             writer.execute("DELETE FROM {meta} WHERE @in(name, :names)", {"names": self._names()})
             for key in TABLES:
                 writer.execute(CREATE[key])
+            if self.db.backend == "postgres":
+                # No statistics for the event's JSON: no query filters on it, and sampling it was a
+                # tenth of the index phase. Set on the column, so that a plain ANALYZE (and autovacuum's)
+                # skips it too; an ANALYZE naming columns would leave autovacuum to redo the whole table.
+                writer.execute("ALTER TABLE {events} ALTER COLUMN facts SET STATISTICS 0")
             self._register(writer, self.projections)
 
     def _register(self, writer: Writer, projections: Sequence[Projection]) -> None:
@@ -405,13 +456,52 @@ class Projector:
             )
 
     def _create_indexes(self) -> None:
+        """Build the indexes, then fresh statistics (so that the planner uses the indexes at once).
+
+        On PostgreSQL two connections build them at once, each statement in its own
+        transaction (an index a crash leaves unbuilt is built when the views are next
+        opened).
+        """
+        statements = [*_index_statements(), *("ANALYZE {" + key + "}" for key in TABLES)]
+        if self.db.backend != "postgres":
+            with self.db.writing(bulk=True) as writer:
+                for statement in statements:
+                    writer.execute(statement)
+            return
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="projections-index") as pool:
+            list(pool.map(self._execute_alone, statements))  # in order, the largest table first; raises
+
+    def _execute_alone(self, statement: str) -> None:
         with self.db.writing(bulk=True) as writer:
-            _indexes(writer)
-            for key in TABLES:  # fresh statistics, so that the planner uses the new indexes at once
-                writer.execute("ANALYZE {" + key + "}")
+            writer.execute(statement)
 
     def _names(self) -> list[str]:
         return [p.name for p in self.projections]
+
+
+class _Share(Projector):
+    """Some of the projections, for one process's share of a rebuild's bulk load.
+
+    The rebuild has just created their tables: there is no schema to check, and
+    their indexes are built after the load, not before.
+    """
+
+    def _ensure_schema(self) -> list[str]:
+        return []
+
+
+_REGISTERED: Final = {p.name: p for p in PROJECTIONS}
+
+
+def load_share(url: DatabaseUrl, names: Sequence[str], batch_size: int) -> None:
+    """One process's share of a rebuild's bulk load (the named projections), on connections of its own.
+
+    What the helper process of a split rebuild runs (projections.share); the
+    rebuild has reset the views. A failure stops the share without a word: the
+    rebuild's ordinary steps meet it again, and report it.
+    """
+    with Ledger(url, create_tables=False) as ledger, _collector_paused():
+        _Share(ledger, projections=[_REGISTERED[name] for name in names])._write_behind(batch_size, None)
 
 
 @contextmanager
@@ -434,10 +524,24 @@ def _collector_paused() -> Iterator[None]:
 
 
 def _indexes(writer: Writer) -> None:
+    for statement in _index_statements():
+        writer.execute(statement)
+
+
+def _index_statements() -> list[str]:
+    statements = []
     for name, table, columns, rows in INDEXES:
         unique = "UNIQUE " if name.endswith("_event_id") else ""
         where = f" WHERE {rows}" if rows else ""
-        writer.execute(f"CREATE {unique}INDEX IF NOT EXISTS {name} ON {{{table}}} ({columns}){where}")
+        statements.append(f"CREATE {unique}INDEX IF NOT EXISTS {name} ON {{{table}}} ({columns}){where}")
+    return statements
+
+
+def _cores() -> int:
+    """The CPUs this process may run on (all of the machine's where the OS cannot say)."""
+    if hasattr(os, "sched_getaffinity"):  # Linux
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _serialize_ddl(writer: Writer) -> None:

@@ -8,7 +8,10 @@ import sys
 import time
 from collections import Counter
 
+import pytest
+
 from ledger.store import Ledger
+from projections import share
 from projections.bench import synthetic_events
 from projections.runner import Projector
 from projections.views import Views
@@ -64,3 +67,31 @@ def test_sigkill_mid_way_and_restart_loses_and_duplicates_nothing(store_url: str
         after_kills = dump(views)
         views.projector.rebuild()
         assert dump(views) == after_kills  # row for row what an uninterrupted build gives
+
+
+@pytest.mark.postgres
+def test_a_split_rebuilds_helper_stops_when_its_parent_goes_and_what_it_wrote_holds_exactly_once(pg_url: str) -> None:
+    with Ledger(pg_url) as ledger:
+        events = list(synthetic_events(EVENTS))
+        for start in range(0, len(events), 1000):
+            ledger.submit(events[start : start + 1000])
+        head = ledger.head_seq()
+        projector = Projector(ledger)  # fresh views: every position at 0, as after a rebuild's reset
+        helper = share.start(ledger.url, ["events"], batch_size=7)
+        deadline = time.monotonic() + 60
+        while projector.positions()["events"] == 0:
+            assert helper.poll() is None and time.monotonic() < deadline, "the helper made no progress"
+            time.sleep(0.01)
+        assert helper.stdin is not None
+        helper.stdin.close()  # as when the rebuild's process ends
+        assert helper.wait(10) == 1
+        stopped = projector.positions()
+        assert 0 < stopped["events"] < head and stopped["outputs"] == 0
+        assert seqs(projector) == list(range(1, stopped["events"] + 1))  # its batches, whole, once
+
+        assert projector.catch_up() == head
+        assert seqs(projector) == list(range(1, head + 1))
+
+
+def seqs(projector: Projector) -> list[int]:
+    return [int(r[0]) for r in projector.db.select("SELECT seq FROM {events} ORDER BY seq")]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import uuid
 from typing import Any
@@ -9,6 +11,7 @@ from typing import Any
 import pytest
 
 from ledger.store import Ledger, Record
+from projections import share
 from projections.bench import synthetic_events
 from projections.db import PositionMoved
 from projections.errors import ProjectionFailed, ViewsOutdated
@@ -16,6 +19,7 @@ from projections.facts import Fact, FactUnreadable
 from projections.logic import EVENTS, OUTPUTS, Change, Projection
 from projections.queries import list_incidents
 from projections.runner import Projector
+from projections.views import Views
 from tests.attacker import Attacker
 from tests.factories import many_shown
 from tests.projections.conftest import Opened
@@ -174,8 +178,9 @@ def test_views_built_by_another_version_refuse_to_answer_until_rebuilt(opened: O
     assert list_incidents(Views(opened.ledger, projector=projector))["total"] == 1
 
 
+@pytest.mark.parametrize("split", [False, True], ids=["one process", "split"])
 def test_a_bulk_rebuild_writes_the_rows_projecting_step_by_step_writes_the_first_output_of_an_id_kept(
-    opened: Opened,
+    opened: Opened, split: bool
 ) -> None:
     events = list(synthetic_events(2400))
     generated = [i for i, e in enumerate(events) if e["type"] == "output.generated"]
@@ -192,9 +197,44 @@ def test_a_bulk_rebuild_writes_the_rows_projecting_step_by_step_writes_the_first
     projector = opened.views.projector
     projector.catch_up(batch_size=50)
     live = dump(opened.views)
-    projector.rebuild(batch_size=1100)  # batches of more than 1000 records take the bulk path
+    projector.rebuild(batch_size=1100, split=split)  # batches of more than 1000 records take the bulk path
     assert dump(opened.views) == live
     kept = {str(r[0]): int(r[1]) for r in projector.db.select("SELECT output_id, seq FROM {outputs}")}
     for output_id in repeated:
         first = next(i for i, e in enumerate(events) if e["data"].get("output_id") == output_id)
         assert kept[output_id] == first + 1
+
+
+@pytest.mark.postgres
+def test_a_rebuild_split_in_two_processes_stops_at_an_unreadable_event_in_every_projection(pg_url: str) -> None:
+    with Ledger(pg_url) as ledger:
+        ledger.submit(many_shown(8))
+    Attacker(pg_url).run("UPDATE {events} SET state = %s WHERE seq = 4", params=(b"{not json",))
+    with Ledger(pg_url) as ledger:
+        projector = Projector(ledger)
+        with pytest.raises(ProjectionFailed, match="seq 4 \\(output.shown\\): the stored bytes are not JSON"):
+            projector.rebuild(split=True)
+        assert projector.positions() == {"events": 3, "outputs": 3, "incidents": 3}
+        assert seqs(projector) == [1, 2, 3]
+        assert {s.state for s in projector.status()} == {"failed"}
+
+
+@pytest.mark.postgres
+def test_a_split_rebuild_whose_helper_cannot_run_still_builds_every_view_exactly(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing_helper(*_: Any) -> subprocess.Popen[bytes]:
+        return subprocess.Popen([sys.executable, "-c", "raise SystemExit(1)"], stdin=subprocess.PIPE)
+
+    with Ledger(pg_url) as ledger:
+        ledger.submit(list(synthetic_events(1500)))
+        projector = Projector(ledger)
+        projector.catch_up()
+        live = dump(projector_views(ledger, projector))
+        monkeypatch.setattr(share, "start", failing_helper)
+        assert projector.rebuild(batch_size=200, split=True).events == ledger.head_seq()
+        assert dump(projector_views(ledger, projector)) == live
+
+
+def projector_views(ledger: Ledger, projector: Projector) -> Views:
+    return Views(ledger, projector=projector)

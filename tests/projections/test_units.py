@@ -7,6 +7,7 @@ import pytest
 
 from ledger.catalogue import canonical_bytes, validate_event
 from ledger.catalogue.examples import EXAMPLES
+from ledger.errors import StoreUnavailable
 from ledger.store import Record
 from projections.answers import NO, PARTLY, UNKNOWN, YES, Answer, combine
 from projections.errors import InvalidQuery
@@ -149,3 +150,32 @@ def test_query_times_need_an_offset_and_accept_an_unencoded_plus() -> None:
         query_time("2026-04-08T02:14:07", name="as_of")
     assert parse_us("2026-04-08T02:14:07.000001Z") - parse_us("2026-04-08T02:14:07Z") == 1
     assert HOUR == 3_600_000_000
+
+
+def copy_row(*values: bytes | None) -> bytes:
+    """A row as binary COPY sends it: the field count, then each field's length (-1: NULL) and bytes."""
+    row = len(values).to_bytes(2, "big")
+    for value in values:
+        row += (-1).to_bytes(4, "big", signed=True) if value is None else len(value).to_bytes(4, "big") + value
+    return row
+
+
+def int8(value: int) -> bytes:
+    return value.to_bytes(8, "big", signed=True)
+
+
+def test_a_scanned_row_reads_as_seq_type_body_and_recorded_time_nulls_included() -> None:
+    from ledger.store.recorder import topic_of_type
+    from projections.reading import Scanned, _record
+
+    topic = topic_of_type("output.shown").encode()
+    types: dict[bytes, str] = {}
+    assert _record(copy_row(int8(9), int8(1_800_000_000_000_000), topic, b'{"a":1}'), types) == Scanned(
+        9, "output.shown", b'{"a":1}', 1_800_000_000_000_000
+    )
+    assert types == {topic: "output.shown"}
+    assert _record(copy_row(int8(9), int8(5), topic, None), types) == Scanned(9, "output.shown", b"", 5)  # missing
+    assert _record(copy_row(int8(9), int8(5), None, b"{}"), types) == Scanned(9, "", b"{}", 5)  # type differs
+    assert _record(copy_row(int8(9), None, topic, b"{}"), types).recorded_us is None  # NOT NULL in the views refuses
+    with pytest.raises(StoreUnavailable, match="does not have the columns"):
+        _record(copy_row(int8(9), int8(5), topic), {})
