@@ -42,7 +42,7 @@ class Settings:
     max_event_bytes: int = MAX_EVENT_BYTES
     max_batch_bytes: int = MAX_BATCH_BYTES
     group_max_events: int = 256  # events in one group-commit transaction
-    group_max_wait_ms: float = 2.0  # how long the first pending append waits for company
+    group_max_wait_ms: float = 0.0  # how long the first pending append waits for company (0: natural batching)
     append_timeout_s: float = 30.0  # a single append not committed by then answers 503
     retry_after_s: int = 2  # the Retry-After of a 503
     db_connect_timeout_s: int = 5  # PostgreSQL connect (and pool wait) timeout

@@ -30,10 +30,12 @@ class SlowLedger:
         return self.ledger.append_batch(events)
 
 
-def test_concurrent_appends_share_transactions_and_each_gets_its_own_receipt(store_url: str) -> None:
+@pytest.mark.parametrize("max_wait", [0.0, 0.002])
+def test_concurrent_appends_share_transactions_and_each_gets_its_own_receipt(store_url: str, max_wait: float) -> None:
+    # With no wait at all, the appends that queue behind one commit share the next.
     with Ledger(store_url) as ledger:
         slow = SlowLedger(ledger)
-        committer = GroupCommitter(slow, max_batch=64, max_wait=0.002)
+        committer = GroupCommitter(slow, max_batch=64, max_wait=max_wait)
         events = [validate_event(shown(f"out-{i}")) for i in range(80)]
         with ThreadPoolExecutor(16) as pool:
             receipts = list(pool.map(committer.append, events))
