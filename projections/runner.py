@@ -305,11 +305,11 @@ class Projector:
         try:
             records = self.ledger.read(after_seq=start, limit=batch_size)
         except ChainBroken as exc:  # a row edited outside the ledger: stop at it, never skip it
-            failure = ProjectionFailed(
+            unreadable = ProjectionFailed(
                 projection=self.projections[0].name, seq=exc.seq, event_type="", reason=f"{exc.kind}: {exc.detail}"
             )
-            self._record_failure(failure)
-            raise failure from None
+            self._record_failure(unreadable)
+            raise unreadable from None
         if not records:
             return 0
         pending, failure = self._project(records, positions, start)
