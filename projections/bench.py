@@ -314,7 +314,7 @@ def measure_lag(url: str, *, rate: float = 1000.0, seconds: float = 30.0, batch:
     appended: dict[int, float] = {}
     lags: list[float] = []
     with Ledger(url) as writer_ledger, Ledger(url) as reader_ledger:
-        worker = ProjectionWorker(reader_ledger, interval=0.02)
+        worker = ProjectionWorker(reader_ledger)  # the server's own pacing (its default interval)
         worker.catch_up()
         worker.start()
         stop = threading.Event()

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any, Final
 
+from ledger.errors import ChainBroken
 from ledger.store import Ledger
 from ledger.store.url import DatabaseUrl
 from projections import share
@@ -301,7 +302,14 @@ class Projector:
     def _step(self, batch_size: int) -> int:
         positions = self.positions()
         start = min(positions.values())
-        records = self.ledger.read(after_seq=start, limit=batch_size)
+        try:
+            records = self.ledger.read(after_seq=start, limit=batch_size)
+        except ChainBroken as exc:  # a row edited outside the ledger: stop at it, never skip it
+            unreadable = ProjectionFailed(
+                projection=self.projections[0].name, seq=exc.seq, event_type="", reason=f"{exc.kind}: {exc.detail}"
+            )
+            self._record_failure(unreadable)
+            raise unreadable from None
         if not records:
             return 0
         pending, failure = self._project(records, positions, start)

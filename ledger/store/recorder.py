@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 from uuid import UUID
 
+from ledger.errors import ChainBroken
 from ledger.merkle import NodeKey
 from ledger.pgcopy import CopySource
 from ledger.store.plan import Existing
@@ -37,8 +38,16 @@ def now_us() -> int:
 
 
 def record_of(row: Sequence[Any], event_id: str) -> Record:
-    """A selected row (RECORD_COLUMNS order) as a Record."""
+    """A selected row (RECORD_COLUMNS order) as a Record; ChainBroken if a column it needs is NULL.
+
+    The ledger never writes a NULL there: only an edit of the table can, and a
+    reader must then stop at that seq and say so, as ``ledger verify`` does.
+    """
     seq, _, recorded_us, prev_hash, hash_, _, topic, body, _ = row
+    columns = {"recorded_us": recorded_us, "prev_hash": prev_hash, "hash": hash_, "state": body}
+    missing = [name for name, value in columns.items() if value is None]
+    if missing:
+        raise ChainBroken(seq=seq, kind="missing chain column", detail=f"the row has a seq but no {missing[0]}")
     return Record(seq, event_id, type_of_topic(topic), bytes(body), bytes(prev_hash), bytes(hash_), recorded_us)
 
 

@@ -238,3 +238,21 @@ def test_a_split_rebuild_whose_helper_cannot_run_still_builds_every_view_exactly
 
 def projector_views(ledger: Ledger, projector: Projector) -> Views:
     return Views(ledger, projector=projector)
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_a_stored_event_without_its_bytes_stops_the_projection_and_the_rebuild_at_its_seq(
+    pg_url: str, split: bool
+) -> None:
+    # SQLite declares the column NOT NULL; on PostgreSQL only an edit of the table can empty it.
+    with Ledger(pg_url) as ledger:
+        ledger.submit(many_shown(8))
+    Attacker(pg_url).run("UPDATE {events} SET state = NULL WHERE seq = 4")
+    with Ledger(pg_url) as ledger:
+        projector = Projector(ledger)
+        with pytest.raises(ProjectionFailed, match="seq 4 .*missing chain column: the row has a seq but no state"):
+            projector.catch_up()
+        assert projector.position() < 4  # the page holding it stops whole: nothing at or after seq 4
+        with pytest.raises(ProjectionFailed, match="seq 4"):
+            projector.rebuild(split=split)
+        assert projector.position() < 4  # nothing at or after the unreadable record
