@@ -9,7 +9,14 @@ import pytest
 from ledger.apikeys import Role
 from projections.answers import UNKNOWN, to_json
 from projections.errors import InvalidQuery, NotFound
-from projections.queries import accountability_report, blast_radius, governance_gaps, list_incidents, output_detail
+from projections.queries import (
+    GAP_KINDS,
+    accountability_report,
+    blast_radius,
+    governance_gaps,
+    list_incidents,
+    output_detail,
+)
 from projections.timefmt import parse_us
 from tests.projections.conftest import Api, Opened
 from tests.projections.scenarios import (
@@ -169,6 +176,18 @@ def test_gaps_filter_by_tool_kind_and_window(everything: Opened) -> None:
 def test_windows_not_yet_elapsed_are_not_gaps_yet(everything: Opened) -> None:
     early = governance_gaps(everything.views, tool="deteriorate-ai", now=parse_us("2026-04-10T21:20:00Z"))
     assert [g.output_id for g in early["gaps"]] == ["out-wa-3"]  # out-wa-7 was shown at 20:35: its hour is not over
+
+
+def test_a_one_value_parameter_given_twice_is_refused_and_a_list_parameter_repeats(api: Api) -> None:
+    # schemathesis found tool=a&tool=b answered 200 with one tool's incidents: silently half the question.
+    api.append(false_negative())
+    twice = api.client.get("/v1/incidents?tool=sepsis-watch&tool=other", headers=api.reader)
+    assert twice.status_code == 422
+    assert twice.json()["errors"] == [
+        {"index": None, "loc": "tool", "msg": "is given more than once; it takes one value"}
+    ]
+    two_kinds = "&".join(f"kind={kind}" for kind in GAP_KINDS[:2])
+    assert api.client.get(f"/v1/gaps?{two_kinds}", headers=api.reader).status_code == 200
 
 
 def test_reader_routes_need_the_reader_role(api: Api) -> None:
