@@ -5,7 +5,9 @@
 Three measurements in one run, against one server: batches of 100 events,
 single-event requests from 16 concurrent clients (group commit at work), and
 the latency of single appends at a fixed arrival rate (open loop: latency is
-counted from each request's scheduled time, so a stall is not hidden).
+counted from each request's scheduled time, so a stall is not hidden). Each
+starts after a PostgreSQL CHECKPOINT (``settle``), so that the checkpoint made
+due by one phase's writes does not stall the next one's commits by chance.
 
 The load comes from ``scripts.loadgen``, an asyncio client in its own process
 that sends prepared request bytes: on two shared cores, every millisecond of
@@ -157,6 +159,18 @@ def _row(workers: int, batch: Run, single: Run, rate: Run) -> str:
     )
 
 
+def settle(postgres_url: str) -> None:
+    """Flush PostgreSQL's dirty pages (CHECKPOINT) before a measurement, as pgbench's docs advise.
+
+    Otherwise the checkpoint that the previous phase's writes make due may land
+    in the next phase: its sync stalls every commit for 0.1-0.6 s on this
+    machine (a CHECKPOINT forced in the middle of the fixed-rate phase took p99
+    from about 10 ms to 265 ms), and which phase it hits is chance.
+    """
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("CHECKPOINT")
+
+
 def _mean_batch(port: int, auditor: str) -> float:
     stats = httpx.get(f"http://127.0.0.1:{port}/v1/stats", headers={"Authorization": f"Bearer {auditor}"}).json()
     return float(stats["mean_batch"])
@@ -189,9 +203,12 @@ def bench_api(args: argparse.Namespace) -> None:
     for workers in args.api_workers:
         with server(args.postgres_url, workers) as (port, pid, key, auditor):
             job = {"port": port, "key": key}
+            settle(args.postgres_url)
             batch = drive(pid, job | {"mode": "batches", "batches": args.api_events // 100, "size": 100})
+            settle(args.postgres_url)
             single = drive(pid, job | {"mode": "closed", "clients": 16, "per_client": args.api_events // 16})
             mean_16 = _mean_batch(port, auditor)
+            settle(args.postgres_url)
             rate = drive(pid, job | {"mode": "rate", "rate": 500, "seconds": args.api_seconds, "clients": 64})
             mean_rate = _mean_batch(port, auditor)
         print(_row(workers, batch, single, rate))
