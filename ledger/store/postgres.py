@@ -76,6 +76,11 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
                 "ADD COLUMN IF NOT EXISTS leaf_hash bytea"
             ).format(**names),
             SQL("CREATE UNIQUE INDEX IF NOT EXISTS {idx} ON {events} (seq)").format(idx=seq_index, **names),
+            # Empty unless someone wrote a row around the ledger: verification's search for rows
+            # without a chain position (unchained_events) reads it instead of the whole table.
+            SQL(
+                "CREATE INDEX IF NOT EXISTS {idx} ON {events} (notification_id) WHERE seq IS NULL OR hash IS NULL"
+            ).format(idx=Identifier(f"{self.events_table_name}_unchained_idx"), **names),
             SQL(
                 "CREATE TABLE IF NOT EXISTS {nodes} (level smallint NOT NULL, idx bigint NOT NULL, "
                 "hash bytea NOT NULL, PRIMARY KEY (level, idx))"
