@@ -5,44 +5,31 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from types import ModuleType
+from importlib import import_module
 
 from ledger.errors import InputError, IntegrityError, StoreUnavailable
-from scripts import (
-    api_keys,
-    checkpoint,
-    demo,
-    export,
-    importer,
-    privacy_cmds,
-    projections,
-    schema,
-    serve,
-    signing_keys,
-    verify,
-    verify_bundle,
-)
-from scripts.common import Exit, say
 
-REGISTRARS = {
-    "erase": privacy_cmds.add_erase,
-    "legal-hold": privacy_cmds.add_hold,
-    "retention": privacy_cmds.add_retention,
-    "master-key": privacy_cmds.add_master_key,
-}
-
-SUBCOMMANDS: dict[str, ModuleType] = {
-    "verify": verify,
-    "import": importer,
-    "schema": schema,
-    "demo": demo,
-    "checkpoint": checkpoint,
-    "signing-keys": signing_keys,
-    "export": export,
-    "verify-bundle": verify_bundle,
-    "serve": serve,
-    "api-keys": api_keys,
-    "projections": projections,
+# Subcommand -> (module of scripts/, the function there that registers it). The modules are
+# imported when the parser is built, not when this module is (nor scripts.common, which opens
+# the store): `ledger verify` starts worker processes with multiprocessing's spawn, which
+# imports the main module (the `ledger` script, hence this one) again in each worker, and
+# every subcommand's imports delayed each worker by about 0.4 s.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "verify": ("verify", "add_parser"),
+    "import": ("importer", "add_parser"),
+    "schema": ("schema", "add_parser"),
+    "demo": ("demo", "add_parser"),
+    "checkpoint": ("checkpoint", "add_parser"),
+    "signing-keys": ("signing_keys", "add_parser"),
+    "export": ("export", "add_parser"),
+    "verify-bundle": ("verify_bundle", "add_parser"),
+    "serve": ("serve", "add_parser"),
+    "api-keys": ("api_keys", "add_parser"),
+    "projections": ("projections", "add_parser"),
+    "erase": ("privacy_cmds", "add_erase"),
+    "legal-hold": ("privacy_cmds", "add_hold"),
+    "retention": ("privacy_cmds", "add_retention"),
+    "master-key": ("privacy_cmds", "add_master_key"),
 }
 
 
@@ -50,15 +37,16 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
     parser = argparse.ArgumentParser(prog="ledger", description="The clinical AI accountability ledger.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, module in SUBCOMMANDS.items():
-        module.add_parser(subparsers, name)
-    for name, register in REGISTRARS.items():
+    for name, (module, registrar) in SUBCOMMANDS.items():
+        register: Callable[..., None] = getattr(import_module(f"scripts.{module}"), registrar)
         register(subparsers, name)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; return its exit code (see scripts.common.Exit)."""
+    from scripts.common import Exit, say  # here, not at the top: see SUBCOMMANDS
+
     args = build_parser().parse_args(argv)
     run: Callable[[argparse.Namespace], int] = args.run
     try:
