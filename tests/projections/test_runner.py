@@ -240,6 +240,7 @@ def projector_views(ledger: Ledger, projector: Projector) -> Views:
     return Views(ledger, projector=projector)
 
 
+@pytest.mark.postgres
 @pytest.mark.parametrize("split", [False, True])
 def test_a_stored_event_without_its_bytes_stops_the_projection_and_the_rebuild_at_its_seq(
     pg_url: str, split: bool
