@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -10,8 +11,9 @@ import pytest
 
 from ledger.bundle import parse_bundle, verify_bundle
 from ledger.erasure import ErasureRefused, erase, retention_due, rotate_master_key
+from ledger.errors import IntegrityError
 from ledger.keys import parse_keyring
-from ledger.privacy import ERASED, LocalMasterKey
+from ledger.privacy import ERASED, INDEX_SUBJECT, LocalMasterKey
 from ledger.signing import KeyFolder
 from ledger.store import Ledger
 from ledger.verify import verify_store
@@ -79,6 +81,17 @@ def test_sealed_fields_open_with_the_key_and_lookup_uses_a_token(filled: str) ->
         token = ledger.keys.token(f"patient:{PATIENT}")
         assert opened.subjects["patient_ref"] == token and PATIENT not in token
         assert ledger.open(first, reveal=False).envelope["data"]["patient_ref"] == "[sealed]"
+
+
+def test_an_erased_lookup_token_key_is_an_integrity_error_not_new_tokens(sqlite_url: str) -> None:
+    # Only an edit of the key table can empty it; fresh tokens would orphan every patient lookup.
+    with Ledger(sqlite_url) as ledger:
+        ledger.submit(story())
+    path = sqlite_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE ledger_subject_keys SET wrapped = NULL WHERE subject = ?", (INDEX_SUBJECT,))
+    with Ledger(sqlite_url) as ledger, pytest.raises(IntegrityError, match="lookup-token key has been erased"):
+        ledger.keys.token(f"patient:{PATIENT}")
 
 
 def test_retrying_sealed_events_returns_the_original_receipts(store_url: str) -> None:
