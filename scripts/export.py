@@ -10,6 +10,7 @@ from typing import Any
 from ledger.checkpoint import CheckpointDirectory
 from ledger.checkpointing import body_of, make_checkpoint
 from ledger.config import LedgerPaths
+from ledger.errors import IntegrityError
 from ledger.evidence import build_bundle, select_evidence
 from ledger.keys import format_verifier_key
 from ledger.signing import KeyFolder
@@ -44,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
         signed = make_checkpoint(
             ledger, keys.active_key(), origin=paths.origin, folder=CheckpointDirectory(paths.checkpoint_dir)
         )
-        assert signed is not None  # the incident's own events are in the log  # noqa: S101
+        if signed is None:  # the incident's events were just read from it: only a wiped log is empty
+            raise IntegrityError("the log held the incident's events a moment ago and is now empty")
         verifiers = [format_verifier_key(k) for k in keys.keyring()]
         bundle = build_bundle(
             ledger, args.incident, records, note=signed.note, checkpoint=body_of(signed.note), keys=verifiers
