@@ -431,7 +431,7 @@ def _privacy_row(name: str, *, plain: list[tuple[float, float]], sealed: list[tu
         "100",
         f"{statistics.median(p[0] for p in plain):,.0f}",
         f"{statistics.median(s[0] for s in sealed):,.0f}",
-        f"{1 - statistics.median(1 - c for c in costs):.0%}",
+        f"{statistics.median(costs):.0%}",  # 1 - the median of the per-round ratios
         ", ".join(f"{c:.0%}" for c in costs),
         f"{statistics.median(p[1] for p in plain):.0f} / {statistics.median(s[1] for s in sealed):.0f}",
     ]
