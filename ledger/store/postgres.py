@@ -13,6 +13,7 @@ a writer that bypassed it would also bypass the chain, and verify would say so.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 from uuid import UUID
@@ -26,6 +27,7 @@ from psycopg.sql import SQL, Composed, Identifier
 from ledger.merkle import Node, NodeKey
 from ledger.pgcopy import CopySource
 from ledger.store.pg_arrays import ByteaArray, Int2Array, Int8Array, PgArray, TextArray, UuidArray, register_arrays
+from ledger.store.pg_pool import use_ledger_pool
 from ledger.store.plan import Existing, Head, Plan, Row, Tip, frontier_keys, plan_append
 from ledger.store.recorder import RECORD_COLUMNS, now_us, record_of
 from ledger.store.records import Receipt, Record, StoredCheckpoint
@@ -40,6 +42,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
 
     def __init__(self, datastore: Any, *, events_table_name: str = "stored_events") -> None:
         register_arrays(psycopg.adapters)  # before the pool opens a connection
+        use_ledger_pool(datastore)
         super().__init__(datastore, events_table_name=events_table_name)
         self.events = self._name(self.events_table_name)
         self.nodes = self._name(NODES)
@@ -201,10 +204,20 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             return None
         plan = plan_append(stored_events, existing={}, tip=tip, now_us=now_us())
         params = (tip.head.seq, tip.head.hash, _ids([s.originator_id for s in stored_events]))
-        with conn.pipeline(), conn.transaction():
-            conn.cursor().execute(self.lock_sql)
-            write = conn.cursor(row_factory=tuple_row)
-            write.execute(self.write_on_tip_sql, (*params, *_row_columns(plan.rows), *_node_columns(plan.nodes)))
+        write = conn.cursor(row_factory=tuple_row)
+        # BEGIN, the lock, the write and COMMIT go out together and meet one Sync: one round trip.
+        # (conn.transaction() inside a pipeline syncs when its block opens and when it closes.)
+        # The write is a statement of its own after the lock's, so its snapshot sees the head
+        # as it is once the lock is held.
+        try:
+            with conn.pipeline():
+                conn.execute(b"BEGIN")
+                conn.execute(self.lock_sql)
+                write.execute(self.write_on_tip_sql, (*params, *_row_columns(plan.rows), *_node_columns(plan.nodes)))
+                conn.execute(b"COMMIT")
+        except BaseException:
+            _roll_back(conn)
+            raise
         head_ok, new_ids = write.fetchone() or (False, False)
         if not head_ok:  # another writer moved the head: read it first for a while
             self._skip, self._backoff = self._backoff, min(2 * self._backoff, 64)
@@ -377,6 +390,13 @@ def _row_columns(rows: Sequence[Row]) -> tuple[PgArray, ...]:
         ByteaArray.of([r.hash for r in rows], width=32),
         ByteaArray.of([r.leaf_hash for r in rows], width=32),
     )
+
+
+def _roll_back(conn: Any) -> None:
+    """End a failed one-trip transaction, if the connection still can; the pool discards a broken one."""
+    if not conn.closed:
+        with contextlib.suppress(psycopg.Error):
+            conn.rollback()
 
 
 def _ids(event_ids: Sequence[UUID | str]) -> UuidArray:
