@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from uuid import UUID
 
@@ -11,10 +11,13 @@ from ledger.chain import entry_bytes
 
 
 def time_from_us(recorded_us: int) -> str:
-    """Microseconds since the Unix epoch as the canonical RFC 3339 UTC string."""
-    moment = datetime.fromtimestamp(recorded_us / 1_000_000, tz=UTC)
-    moment = moment.replace(microsecond=recorded_us % 1_000_000)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """Microseconds since the Unix epoch as the canonical RFC 3339 UTC string.
+
+    In integers throughout: through a float of seconds, a time late in a second
+    can round up into the next one (8028-01-17T09:39:17.999993Z read as :18).
+    """
+    seconds, micros = divmod(recorded_us, 1_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{micros:06d}Z"
 
 
 @dataclass(frozen=True, slots=True)
