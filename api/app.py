@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Final
 
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.concurrency import run_in_threadpool
+from fastapi.telemetry import TelemetryConfig
 
 from api import errors
 from api.checkpoints import CheckpointSchedule
@@ -33,6 +34,12 @@ ROUTERS: tuple[APIRouter, ...] = (
     queries.router,
     privacy.router,
 )
+
+# FastAPI's own OpenTelemetry spans, metrics and logs stay off: span attributes (URLs, routes,
+# errors' texts) would go past the rule that logs carry no identifier or free text, and the
+# check for configured providers runs on every request. The ledger's one request log is
+# api.logging's; tracing is something an operator adds deliberately.
+NO_TELEMETRY: Final = TelemetryConfig(tracing=False, metrics=False, logs=False)
 
 DESCRIPTION = """\
 The clinical AI accountability ledger: an append-only, hash-chained record of
@@ -69,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         dependencies=[Depends(reject_unknown_query)],
+        telemetry=NO_TELEMETRY,
     )
     app.state.settings = settings or get_settings()
     for router in ROUTERS:
