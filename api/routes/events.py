@@ -56,9 +56,10 @@ async def append_event(request: Request, key: EmitterKey, store: StoreDep, setti
 
 async def commit_one(store: Store, event: Event, *, timeout: float) -> Receipt:
     """Hand one validated event to the group committer; its receipt once committed (503 after ``timeout``)."""
-    future = store.committer.submit(event)
+    future = store.committer.submit_async(event)
     try:
-        return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
+        async with asyncio.timeout(timeout):
+            return await future
     except TimeoutError:
         raise StoreUnavailable("the append did not complete in time") from None
 

@@ -26,10 +26,17 @@ Failures stay with their owners:
    thread carries on.
 
 ``close()`` refuses new submissions, finishes every queued append, then stops.
+
+Waiters: ``submit`` returns a ``concurrent.futures.Future`` for threads;
+``submit_async`` an asyncio future of the caller's event loop, resolved there
+(one ``call_soon_threadsafe`` per loop and transaction), for the API's request
+path, which would otherwise pay for a thread-safe future and its asyncio
+wrapper on every append.
 """
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import threading
 import time
@@ -52,7 +59,17 @@ class Appender(Protocol):
 @dataclass(frozen=True, slots=True)
 class _Pending:
     event: Event
-    future: Future[Receipt]
+    future: Future[Receipt] | asyncio.Future[Receipt]
+    loop: asyncio.AbstractEventLoop | None = None  # set for an asyncio future: where it is resolved
+
+    def start(self) -> bool:
+        """Claim the waiter for a transaction; False if it was cancelled (nobody waits any more)."""
+        if self.loop is None:
+            return self.future.set_running_or_notify_cancel()  # type: ignore[union-attr]
+        return not self.future.cancelled()
+
+
+_Outcome = tuple[_Pending, "Receipt | BaseException"]
 
 
 @dataclass
@@ -114,6 +131,16 @@ class GroupCommitter:
             self._queue.put(_Pending(event, future))
         return future
 
+    def submit_async(self, event: Event) -> asyncio.Future[Receipt]:
+        """Queue one validated event from a coroutine; the asyncio future resolves in the caller's loop."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Receipt] = loop.create_future()
+        with self._lock:
+            if self._closed:
+                raise StoreUnavailable("the ledger is shutting down")
+            self._queue.put(_Pending(event, future, loop))
+        return future
+
     def append(self, event: Event, *, timeout: float | None = None) -> Receipt:
         """Submit and wait: the blocking form of ``submit``."""
         return self.submit(event).result(timeout)
@@ -144,7 +171,7 @@ class GroupCommitter:
             if first is _STOP:
                 return
             batch, stopping = self._gather(first)
-            self._commit([p for p in batch if p.future.set_running_or_notify_cancel()])
+            self._commit([p for p in batch if p.start()])
 
     def _gather(self, first: _Pending) -> tuple[list[_Pending], bool]:
         """``first`` and what else is pending, up to max_batch or max_wait; True if a stop was seen."""
@@ -182,8 +209,7 @@ class GroupCommitter:
             return
         with self._lock:
             self._stats.record(len(batch))
-        for pending, receipt in zip(batch, receipts, strict=True):
-            pending.future.set_result(receipt)
+        _settle(list(zip(batch, receipts, strict=True)))
 
     def _one_by_one(self, batch: list[_Pending]) -> None:
         with self._lock:
@@ -192,19 +218,48 @@ class GroupCommitter:
             try:
                 receipt = self._ledger.append_batch([pending.event])[0]
             except Exception as exc:  # this submitter's own error (its conflict, or the store)
-                pending.future.set_exception(exc)
+                _settle([(pending, exc)])
                 continue
             with self._lock:
                 self._stats.record(1)
-            pending.future.set_result(receipt)
+            _settle([(pending, receipt)])
 
     def _fail(self, batch: list[_Pending], exc: Exception) -> None:
         if not isinstance(exc, EventConflict):
             with self._lock:
                 self._stats.failed_batches += 1
+        outcomes: list[_Outcome] = []
         for pending in batch:
             # A fresh StoreUnavailable per waiter: each request raises its own.
             own = StoreUnavailable(str(exc)) if isinstance(exc, StoreUnavailable) else exc
             if own is not exc:
                 own.__cause__ = exc.__cause__
-            pending.future.set_exception(own)
+            outcomes.append((pending, own))
+        _settle(outcomes)
+
+
+def _settle(outcomes: list[_Outcome]) -> None:
+    """Resolve each waiter with its receipt or exception: thread futures here, asyncio ones in their loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
+    for pending, outcome in outcomes:
+        if pending.loop is not None:
+            by_loop.setdefault(pending.loop, []).append((pending, outcome))
+        elif isinstance(outcome, BaseException):
+            pending.future.set_exception(outcome)
+        else:
+            pending.future.set_result(outcome)
+    for loop, mine in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle_in_loop, mine)
+        except RuntimeError:  # the loop is closed: its waiters are gone with it
+            continue
+
+
+def _settle_in_loop(outcomes: list[_Outcome]) -> None:
+    for pending, outcome in outcomes:
+        if pending.future.done():  # cancelled meanwhile (its request timed out)
+            continue
+        if isinstance(outcome, BaseException):
+            pending.future.set_exception(outcome)
+        else:
+            pending.future.set_result(outcome)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Sequence
@@ -90,3 +91,49 @@ def test_close_finishes_every_queued_append_then_refuses_new_ones(sqlite_url: st
         assert sorted(f.result(0).seq for f in futures) == list(range(1, 31))
         with pytest.raises(StoreUnavailable, match="shutting down"):
             committer.submit(validate_event(shown("late")))
+
+
+def test_coroutines_awaiting_appends_get_their_own_receipts_and_errors_in_their_loop(sqlite_url: str) -> None:
+    with Ledger(sqlite_url) as ledger:
+        recorded = shown()
+        ledger.submit([recorded])
+        committer = GroupCommitter(SlowLedger(ledger), max_batch=64)
+        conflicting = validate_event(shown(output_id="other", event_id=recorded["event_id"]))
+        events = [validate_event(shown(f"c-{i}")) for i in range(20)]
+
+        async def main() -> list[Receipt | BaseException]:
+            waits = [committer.submit_async(e) for e in [*events[:10], conflicting, *events[10:]]]
+            return await asyncio.gather(*waits, return_exceptions=True)
+
+        outcomes = asyncio.run(main())
+        committer.close()
+        assert isinstance(outcomes.pop(10), EventConflict)
+        assert [o.event_id for o in outcomes] == [e.event_id for e in events]  # type: ignore[union-attr]
+        assert sorted(o.seq for o in outcomes) == list(range(2, 22))  # type: ignore[union-attr]
+        assert verify_store(ledger).intact
+
+
+def test_a_waiter_that_gave_up_does_not_stop_the_others(sqlite_url: str) -> None:
+    with Ledger(sqlite_url) as ledger:
+        gate = threading.Event()
+
+        class Gated:
+            def append_batch(self, events: Sequence[Event]) -> list[Receipt]:
+                gate.wait(5)
+                return ledger.append_batch(events)
+
+        committer = GroupCommitter(Gated(), max_batch=64)
+
+        async def main() -> Receipt:
+            first = committer.submit_async(validate_event(shown("held")))  # the writer takes it and waits
+            await asyncio.sleep(0.05)
+            abandoned = committer.submit_async(validate_event(shown("abandoned")))
+            kept = committer.submit_async(validate_event(shown("kept")))
+            abandoned.cancel()  # as a request's timeout does
+            gate.set()
+            await first
+            return await kept
+
+        kept = asyncio.run(main())
+        committer.close()
+        assert kept.seq == 2 and ledger.head_seq() == 2  # the abandoned append was never written
