@@ -107,6 +107,46 @@ def new_request_id(offered: str | None) -> str:
     return _request_ids.next()
 
 
+class RequestLog:
+    """One request's id, its ``state.log_fields``, the id echoed in its response, and its log line."""
+
+    __slots__ = ("fields", "request_id", "started", "status")
+
+    def __init__(self, scope: Scope, *, started: float | None = None) -> None:
+        headers = dict(scope.get("headers") or [])
+        self.request_id = new_request_id(headers.get(b"x-request-id", b"").decode("latin-1"))
+        self.fields: dict[str, Any] = {}
+        state = scope.setdefault("state", {})
+        state["request_id"] = self.request_id
+        state["log_fields"] = self.fields
+        self.started = time.perf_counter() if started is None else started
+        self.status = 500
+
+    def wrap(self, send: Send) -> Send:
+        """``send``, noting the status and adding ``X-Request-ID`` to the response's headers."""
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self.status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", self.request_id.encode())]
+            await send(message)
+
+        return send_with_id
+
+    def finish(self, scope: Scope) -> None:
+        """Log the request's one line."""
+        route = scope.get("route")
+        line = {
+            "request_id": self.request_id,
+            "method": scope["method"],
+            "route": getattr(route, "path", "unmatched"),
+            "status": self.status,
+            "latency_ms": round((time.perf_counter() - self.started) * 1000, 3),
+            **self.fields,
+        }
+        access_log.info("request", extra={"fields": line})
+
+
 class RequestLogMiddleware:
     """Gives each request an id and ``state.log_fields``; logs one line when the response is sent."""
 
@@ -118,34 +158,8 @@ class RequestLogMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope.get("headers") or [])
-        offered = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = new_request_id(offered)
-        fields: dict[str, Any] = {}
-        state = scope.setdefault("state", {})
-        state["request_id"] = request_id
-        state["log_fields"] = fields
-        started = time.perf_counter()
-        status = 500
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
-            await send(message)
-
+        log = RequestLog(scope)
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive, log.wrap(send))
         finally:
-            route = scope.get("route")
-            line = {
-                "request_id": request_id,
-                "method": scope["method"],
-                "route": getattr(route, "path", "unmatched"),
-                "status": status,
-                "latency_ms": round((time.perf_counter() - started) * 1000, 3),
-                **fields,
-            }
-            access_log.info("request", extra={"fields": line})
+            log.finish(scope)

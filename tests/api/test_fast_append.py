@@ -139,6 +139,22 @@ def test_the_short_paths_log_line_is_the_routes(
     assert "patient" not in json.dumps(line).lower()
 
 
+def test_a_bug_on_the_short_path_is_a_500_without_its_message_and_with_its_log_line(
+    cached: TestClient, keys: Keys, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(store: Any, event: Any, *, timeout: float) -> Any:
+        raise RuntimeError("Patient/p-4411 said something")
+
+    monkeypatch.setattr(fastappend, "commit_one", broken)
+    with caplog.at_level(logging.INFO):
+        response = cached.post("/v1/events", json=shown(), headers=bearer(keys.emitter))
+    assert response.status_code == 500 and response.json()["code"] == "internal_error"
+    assert response.json()["request_id"] == response.headers["x-request-id"]
+    assert "p-4411" not in response.text and "p-4411" not in caplog.text
+    line = next(r.fields for r in caplog.records if r.name == "api.access")  # type: ignore[attr-defined]
+    assert (line["status"], line["route"]) == (500, "/v1/events")
+
+
 def _key() -> ApiKey:
     return ApiKey("k1", Role.EMITTER, "src", "label", "2026-01-01T00:00:00Z", None)
 
