@@ -9,11 +9,21 @@ only a role with UPDATE, DELETE or TRUNCATE on the table take that lock, and the
 server's role should hold INSERT and SELECT only (docs/operations.md). Every
 writer goes through this recorder, so the advisory lock serializes them all;
 a writer that bypassed it would also bypass the chain, and verify would say so.
+
+Lock order, the same everywhere so that no two sessions wait on each other:
+the tables first, then the append lock. The one-statement append
+(``_append_on_tip``) cannot do otherwise: its INSERTs lock the events and
+nodes tables (ROW EXCLUSIVE) when the statement starts, before its first CTE
+takes the append lock. So the read-first append takes the same table locks
+explicitly before the append lock, and opening the ledger (DDL: ALTER TABLE,
+CREATE INDEX, CREATE TRIGGER, whose table locks conflict with a writer's)
+takes every table it changes in ACCESS EXCLUSIVE mode and never the append
+lock. Before this order, a server appending while a command opened the ledger
+deadlocked (tests/contract: concurrent writers, each opening its own ledger).
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 from uuid import UUID
@@ -24,6 +34,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
+from ledger.errors import IntegrityError
 from ledger.merkle import Node, NodeKey
 from ledger.pgcopy import CopySource
 from ledger.store.pg_arrays import ByteaArray, Int2Array, Int8Array, PgArray, TextArray, UuidArray, register_arrays
@@ -47,23 +58,39 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         self.events = self._name(self.events_table_name)
         self.nodes = self._name(NODES)
         self.checkpoints = self._name(CHECKPOINTS)
-        self.sql_create_statements += self._ledger_ddl()
-        self._prepare_statements()
-        self._tip: Tip | None = None  # the head this recorder last wrote or read, and its right edge
-        self._skip = 0  # appends left before the one-trip path is tried again
-        self._backoff = 1
+        self.sql_create_statements = self._with_ledger_ddl(self.sql_create_statements)
         lock_key = f"clinical-ai-ledger append {self.datastore.schema}.{self.events_table_name}"
         # SET LOCAL lock_timeout and the append lock, in one statement.
         lock = SQL("SELECT set_config('lock_timeout', {0}, true), pg_advisory_xact_lock(hashtext({1}))").format(
             f"{self.datastore.lock_timeout}s", lock_key
         )
+        self.tables_sql = SQL("LOCK TABLE {}, {} IN ROW EXCLUSIVE MODE").format(self.events, self.nodes).as_bytes(None)
         self.lock_table_statements = [lock]
         self.lock_sql = lock.as_bytes(None)
+        self._prepare_statements(lock)
+        self._events_pkey = f"{self.events_table_name}_pkey"  # (originator_id, originator_version): eventsourcing's
+        self._tip: Tip | None = None  # the head this recorder last wrote or read, and its right edge
+        self._skip = 0  # appends left before the one-trip path is tried again
+        self._backoff = 1
 
     def _name(self, table: str) -> Composed:
         return SQL("{}.{}").format(Identifier(self.datastore.schema), Identifier(table))
 
-    def _ledger_ddl(self) -> list[Composed]:
+    def _with_ledger_ddl(self, statements: list[Any]) -> list[Any]:
+        """eventsourcing's DDL with the ledger's: the tables created, then locked, then changed.
+
+        The lock comes right after eventsourcing creates the events table: its next
+        statement (CREATE UNIQUE INDEX IF NOT EXISTS) takes a SHARE lock even when
+        the index exists, and a DDL holding that while it waits for ACCESS EXCLUSIVE
+        deadlocks with a writer between its two table locks (module docstring).
+        """
+        first = statements[0].as_string(None) if isinstance(statements[0], Composed) else str(statements[0])
+        if not first.startswith(f"CREATE TABLE IF NOT EXISTS {self.events.as_string(None)} "):
+            raise RuntimeError("eventsourcing's first DDL statement no longer creates the events table")
+        tables, changes = self._ledger_ddl()
+        return [statements[0], *tables, *statements[1:], *changes]
+
+    def _ledger_ddl(self) -> tuple[list[Composed], list[Composed]]:
         names = {
             "events": self.events,
             "nodes": self.nodes,
@@ -71,7 +98,19 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             "refuse": self._name(_REFUSE),
         }
         seq_index = Identifier(f"{self.events_table_name}_seq_idx")
-        ddl = [
+        tables = [
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {nodes} (level smallint NOT NULL, idx bigint NOT NULL, "
+                "hash bytea NOT NULL, PRIMARY KEY (level, idx))"
+            ).format(**names),
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {checkpoints} (size bigint PRIMARY KEY, root bytea NOT NULL, "
+                "note text NOT NULL, signed_us bigint NOT NULL)"
+            ).format(**names),
+            # The tables before the append lock, as every writer takes them (module docstring).
+            SQL("LOCK TABLE {events}, {nodes}, {checkpoints} IN ACCESS EXCLUSIVE MODE").format(**names),
+        ]
+        ddl: list[Composed] = [
             SQL(
                 "ALTER TABLE {events} ADD COLUMN IF NOT EXISTS seq bigint, "
                 "ADD COLUMN IF NOT EXISTS digest bytea, ADD COLUMN IF NOT EXISTS recorded_us bigint, "
@@ -84,14 +123,6 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             SQL(
                 "CREATE INDEX IF NOT EXISTS {idx} ON {events} (notification_id) WHERE seq IS NULL OR hash IS NULL"
             ).format(idx=Identifier(f"{self.events_table_name}_unchained_idx"), **names),
-            SQL(
-                "CREATE TABLE IF NOT EXISTS {nodes} (level smallint NOT NULL, idx bigint NOT NULL, "
-                "hash bytea NOT NULL, PRIMARY KEY (level, idx))"
-            ).format(**names),
-            SQL(
-                "CREATE TABLE IF NOT EXISTS {checkpoints} (size bigint PRIMARY KEY, root bytea NOT NULL, "
-                "note text NOT NULL, signed_us bigint NOT NULL)"
-            ).format(**names),
             SQL(
                 "CREATE OR REPLACE FUNCTION {refuse}() RETURNS trigger LANGUAGE plpgsql AS $$ "
                 "BEGIN RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP "
@@ -107,9 +138,9 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
                         "FOR EACH " + level + " EXECUTE FUNCTION {refuse}()"
                     ).format(name=name, table=table, refuse=names["refuse"])
                 )
-        return ddl
+        return tables, ddl
 
-    def _prepare_statements(self) -> None:
+    def _prepare_statements(self, lock: Composed) -> None:
         # Statements on the append path are rendered to bytes once, not composed per execute.
         names = {"events": self.events, "nodes": self.nodes}
         head = SQL(
@@ -138,6 +169,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             ).format(**names),
             "channel": self.channel_name,
             "head": head,
+            "lock": lock,
             **names,
         }
         self.write_sql = (
@@ -145,14 +177,19 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             .format(**parts)
             .as_bytes(None)
         )
-        # The one-trip append: written only if the head (read after the lock, like any head) is
-        # still the writer's tip and no event_id is recorded yet; it says which check failed.
+        # The one-trip append, one statement in its own transaction: the lock first (every row
+        # and node waits on it), then rows and nodes, written only if the head is the writer's
+        # tip and no event_id is recorded yet; it says which check failed. The statement's
+        # snapshot is taken before the lock is granted, so a writer that committed while this
+        # one waited is not seen by the checks: the unique indexes on seq and on the nodes'
+        # (level, idx) then refuse the write, and the recorder reads the head first instead.
         self.write_on_tip_sql = (
             SQL(
-                "WITH g AS (SELECT EXISTS (SELECT FROM ({head}) h WHERE h.seq = %b::bigint AND h.hash = %b) "
+                "WITH l AS ({lock}), "
+                "g AS (SELECT EXISTS (SELECT FROM ({head}) h WHERE h.seq = %b::bigint AND h.hash = %b) "
                 "AS head_ok, "
                 "NOT EXISTS (SELECT FROM {events} WHERE originator_id = ANY(%b::uuid[]) AND originator_version = 1) "
-                "AS new_ids), "
+                "AS new_ids FROM l), "
                 "r AS ({rows} WHERE (SELECT head_ok AND new_ids FROM g)), "
                 "n AS ({nodes_insert} WHERE (SELECT head_ok AND new_ids FROM g)) "
                 "SELECT head_ok, new_ids FROM g, pg_notify({channel}, '')"
@@ -176,17 +213,15 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
     def _create_table(self, curs: Any) -> None:
         # Servers and CLI commands may open the ledger at the same moment; their DDL
         # (CREATE OR REPLACE of the triggers) would deadlock, so it queues on one lock.
-        # Writers running meanwhile would deadlock with the triggers' table locks, so the DDL
-        # also waits for the append lock.
+        # Writers meanwhile: see the lock order in the module docstring.
         curs.execute("SELECT pg_advisory_xact_lock(hashtext('clinical-ai-ledger ddl'))")
-        curs.execute(self.lock_sql)
         super()._create_table(curs)
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int]:
         """Append under the append lock; return each event's seq (its notification id).
 
-        One round trip when this recorder wrote the head last (``_append_on_tip``);
-        otherwise, or if an event_id is already recorded, two (``_append_read_first``).
+        One statement when this recorder wrote the head last (``_append_on_tip``);
+        otherwise, or if an event_id is already recorded, two round trips (``_append_read_first``).
         """
         receipts: list[Receipt] = kwargs.get("receipts", [])
         with self.datastore.get_connection() as conn:
@@ -197,27 +232,25 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         return [r.seq for r in plan.receipts]
 
     def _append_on_tip(self, conn: Any, stored_events: Sequence[StoredEvent]) -> Plan | None:
-        """Plan on the cached tip, then lock, check and write in one round trip; None if nothing was written."""
+        """Plan on the cached tip, then lock, check and write in one statement; None if nothing was written."""
         tip = self._tip
         if tip is None or self._skip:
             self._skip = max(0, self._skip - 1)
             return None
         plan = plan_append(stored_events, existing={}, tip=tip, now_us=now_us())
         params = (tip.head.seq, tip.head.hash, _ids([s.originator_id for s in stored_events]))
+        if not conn.autocommit:  # the statement must be its own transaction: the lock ends with it
+            raise IntegrityError("the one-statement append needs an autocommit connection")
         write = conn.cursor(row_factory=tuple_row)
-        # BEGIN, the lock, the write and COMMIT go out together and meet one Sync: one round trip.
-        # (conn.transaction() inside a pipeline syncs when its block opens and when it closes.)
-        # The write is a statement of its own after the lock's, so its snapshot sees the head
-        # as it is once the lock is held.
         try:
-            with conn.pipeline():
-                conn.execute(b"BEGIN")
-                conn.execute(self.lock_sql)
-                write.execute(self.write_on_tip_sql, (*params, *_row_columns(plan.rows), *_node_columns(plan.nodes)))
-                conn.execute(b"COMMIT")
-        except BaseException:
-            _roll_back(conn)
-            raise
+            write.execute(self.write_on_tip_sql, (*params, *_row_columns(plan.rows), *_node_columns(plan.nodes)))
+        except psycopg.errors.UniqueViolation as exc:
+            # Nothing was written. An event_id recorded meanwhile (a retry racing its original)
+            # is answered by the read-first path; a head that moved after the snapshot means
+            # another writer is about: read the head first for a while.
+            if exc.diag.constraint_name != self._events_pkey:
+                self._skip, self._backoff = self._backoff, min(2 * self._backoff, 64)
+            return None
         head_ok, new_ids = write.fetchone() or (False, False)
         if not head_ok:  # another writer moved the head: read it first for a while
             self._skip, self._backoff = self._backoff, min(2 * self._backoff, 64)
@@ -237,6 +270,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         ids = _ids([s.originator_id for s in stored_events])
         with conn.pipeline() as pipeline, conn.transaction():
             lock, head, known, frontier = (conn.cursor(row_factory=tuple_row) for _ in range(4))
+            lock.execute(self.tables_sql)
             lock.execute(self.lock_sql)
             head.execute(self.head_sql)
             known.execute(self.existing_sql, (ids,))
@@ -390,13 +424,6 @@ def _row_columns(rows: Sequence[Row]) -> tuple[PgArray, ...]:
         ByteaArray.of([r.hash for r in rows], width=32),
         ByteaArray.of([r.leaf_hash for r in rows], width=32),
     )
-
-
-def _roll_back(conn: Any) -> None:
-    """End a failed one-trip transaction, if the connection still can; the pool discards a broken one."""
-    if not conn.closed:
-        with contextlib.suppress(psycopg.Error):
-            conn.rollback()
 
 
 def _ids(event_ids: Sequence[UUID | str]) -> UuidArray:
