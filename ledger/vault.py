@@ -40,12 +40,23 @@ class Vault:
             self.table = TABLE
 
     def create(self) -> None:
-        """Create the table if it does not exist."""
-        self._run(
+        """Create the table if it does not exist.
+
+        On PostgreSQL two processes opening a new ledger at once would both try
+        to create it (CREATE TABLE IF NOT EXISTS is not safe against that), so
+        this queues on the recorder's DDL lock.
+        """
+        create = self._sql(
             "CREATE TABLE IF NOT EXISTS {t} (subject TEXT PRIMARY KEY, wrapped {blob}, "
-            "master_key_id TEXT NOT NULL, created_us BIGINT NOT NULL, erased_us BIGINT)",
-            (),
+            "master_key_id TEXT NOT NULL, created_us BIGINT NOT NULL, erased_us BIGINT)"
         )
+        if self.backend == "postgres":
+            with self.datastore.get_connection() as conn, conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(hashtext('clinical-ai-ledger ddl'))")
+                conn.execute(create)
+            return
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(create)
 
     def get(self, subjects: Sequence[str]) -> dict[str, WrappedKey]:
         """The stored keys among ``subjects``."""
