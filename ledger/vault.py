@@ -17,6 +17,20 @@ from psycopg.sql import SQL, Identifier
 
 TABLE = "ledger_subject_keys"
 
+KeyRow = tuple[str, bytes, str, int]  # a row to insert: subject, wrapped key, master_key_id, created_us
+
+
+class SubjectKeysTaken(Exception):  # between the recorders and Ledger.append_batch, never raised to callers
+    """Another writer stored a key first for subjects whose events were sealed under fresh keys.
+
+    The append that raises it has written nothing; ``Ledger.append_batch`` seals
+    those events again under the stored keys and retries.
+    """
+
+    def __init__(self, tokens: Sequence[str]) -> None:
+        self.tokens = list(tokens)
+        super().__init__(f"{len(self.tokens)} subject key(s) stored first by another writer")
+
 
 @dataclass(frozen=True)
 class WrappedKey:
@@ -73,7 +87,7 @@ class Vault:
                 found[subject] = WrappedKey(subject, None if wrapped is None else bytes(wrapped), key_id, erased)
         return found
 
-    def add(self, rows: Sequence[tuple[str, bytes, str, int]]) -> None:
+    def add(self, rows: Sequence[KeyRow]) -> None:
         """Insert new keys in one transaction; a subject another writer created meanwhile keeps its key."""
         statement = (
             "INSERT INTO {t} (subject, wrapped, master_key_id, created_us) VALUES (?, ?, ?, ?) "
