@@ -157,7 +157,8 @@ class Ledger:
                 receipts = self.append_facts(facts, new_keys=new_keys)
             except SubjectKeysTaken:
                 continue  # not cached, never stored: the next seal reads the winner's key
-            self.keys.kept(new_keys)
+            if new_keys:  # (a ledger that never sealed needs no key table)
+                self.keys.kept(new_keys)
             return receipts
         raise StoreUnavailable(f"other writers stored new subjects' keys first {KEY_RACE_ATTEMPTS} times; retry")
 
