@@ -413,18 +413,20 @@ class _Side:
 def bench_privacy(args: argparse.Namespace) -> None:
     """The cost of per-subject encryption on append throughput (batches of 100), sides alternating batch by batch.
 
-    Three ledgers of their own, each written by one handle as a server writes its
-    ledger: one sealing, two not (the second is an A/A control: the same
+    Three sides: one sealing, two not (the second is an A/A control: the same
     procedure between two identical sides, so the run shows its own noise
-    floor). In each round every side appends ``--events / 2`` events in batches
-    of 100, and the sides take turns batch by batch, in an order that cycles
-    through all six permutations, so all three see the same moments of the
-    machine and, batch for batch, the same database size. Each round names new
-    patients (one in ten events is a patient's first), so the sealed side makes
-    and stores first-seen subjects' keys as live traffic would. The cost of a
-    round is 1 - sealed / unsealed events per second (the A/A row: 1 - unsealed
-    again / unsealed); the table gives the median over rounds, every round's
-    figure, and the client's CPU per event (``time.process_time``).
+    floor). Each side writes a ledger of its own, as a server writes its ledger,
+    and the sides move to the next of three ledgers each round, so no ledger's
+    file or schema favours a side. In each round every side appends
+    ``--events / 2`` events in batches of 100, and the sides take turns batch by
+    batch, in an order that cycles through all six permutations: all three see
+    the same moments of the machine and, batch for batch, the same database
+    size. Each round names new patients (one event in ten is a patient's
+    first), so the sealed side makes and stores first-seen subjects' keys as
+    live traffic would. The cost of a round is 1 - sealed / unsealed events per
+    second (the A/A row: 1 - unsealed again / unsealed); the table gives the
+    median over rounds, every round's figure, and the client's CPU per event
+    (``time.process_time``).
     """
     print(f"## Encryption cost on appends ({machine()}; output.generated, 3 sealed fields, medians of "
           f"{args.rounds} rounds, the sides alternating batch by batch)\n")  # fmt: skip
@@ -441,13 +443,15 @@ def bench_privacy(args: argparse.Namespace) -> None:
 
 
 def _privacy_rounds(store: Store, *, events: int, rounds: int) -> list[list[_Side]]:
-    """Each round's totals per side (in _SIDES order)."""
+    """Each round's totals per side (in _SIDES order); the sides move to the next ledger each round."""
     with contextlib.ExitStack() as stack:
-        ledgers = [stack.enter_context(Ledger(url, seal=name == "sealed"))
-                   for url, name in zip(store.ledger_urls, _SIDES, strict=True)]  # fmt: skip
-        _ = ledgers[-1].keys  # open the key vault outside the timings
+        handles = [{seal: stack.enter_context(Ledger(url, seal=seal)) for seal in (False, True)}
+                   for url in store.ledger_urls]  # fmt: skip
+        for handle in handles:
+            _ = handle[True].keys  # open the key vault outside the timings
         found = []
         for round_ in range(rounds):
+            ledgers = [handles[(round_ + index) % len(handles)][name == "sealed"] for index, name in enumerate(_SIDES)]
             sides = [phi_events(events, patients=f"r{round_:02d}{index}-") for index in range(len(_SIDES))]
             batches = [[side[i : i + 100] for i in range(0, events, 100)] for side in sides]
             totals = [_Side() for _ in _SIDES]
