@@ -41,7 +41,7 @@ import hmac
 import os
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
@@ -148,8 +148,31 @@ def subject_of(event_type: str, data: Mapping[str, Any], *, event_id: str, actor
     return f"event:{event_id}"
 
 
+@dataclass(frozen=True, slots=True)
+class NewKey:
+    """A data key made for a subject the vault does not hold yet.
+
+    It is stored in the transaction that appends the events sealed under it, and
+    cached only once that transaction has committed (``Keys.kept``).
+    """
+
+    token: str
+    key: bytes = field(repr=False)
+    wrapped: bytes
+    master_key_id: str
+    created_us: int
+
+    def row(self) -> tuple[str, bytes, str, int]:
+        """The key table's row: (subject, wrapped, master_key_id, created_us)."""
+        return (self.token, self.wrapped, self.master_key_id, self.created_us)
+
+
 class Keys:
-    """Data keys by subject: created on first use, unwrapped with the master key, cached."""
+    """Data keys by subject: read from the vault and unwrapped with the master key, cached.
+
+    Only keys the vault holds are cached (``None`` for an erased subject); a
+    subject without a stored key is looked up again next time.
+    """
 
     def __init__(self, vault: Vault, master: MasterKey) -> None:
         self.vault = vault
@@ -169,26 +192,54 @@ class Keys:
         return token
 
     def data_keys(self, tokens: Iterable[str], *, create: bool) -> dict[str, bytes | None]:
-        """Data key per token; None where the subject was erased (or is unknown and not created)."""
-        wanted = [t for t in set(tokens) if t not in self._cache]
-        if wanted:
-            stored = self.vault.get(wanted)
-            missing = [t for t in wanted if t not in stored]
-            if missing and create:
-                now = time.time_ns() // 1000
-                fresh = [(t, self.master.wrap(os.urandom(32), context=t.encode()), self.master.key_id, now)
-                         for t in missing]  # fmt: skip
-                self.vault.add(fresh)
-                stored = self.vault.get(wanted)
-            for token in wanted:
-                row = stored.get(token)
-                wrapped = None if row is None else row.wrapped
-                self._cache[token] = None if wrapped is None else self.master.unwrap(wrapped, context=token.encode())
+        """Data key per token; None where the subject was erased (or is unknown and not created).
+
+        ``create`` stores a fresh key for each unknown subject first, in a transaction
+        of its own (a subject another writer created meanwhile keeps that writer's
+        key). Appends do not use it: ``for_sealing`` lets the key travel with the events.
+        """
+        tokens = list(tokens)
+        self._load(tokens)
+        missing = [t for t in set(tokens) if t not in self._cache]
+        if missing and create:
+            self.vault.add([self._new_key(t).row() for t in missing])
+            self._load(missing)
         return {t: self._cache.get(t) for t in tokens}
+
+    def for_sealing(self, tokens: Iterable[str]) -> tuple[dict[str, bytes | None], list[NewKey]]:
+        """The key per token (None where erased), and the fresh keys made, in memory, for subjects the vault lacks.
+
+        The fresh keys must be stored with the events sealed under them (in the
+        same transaction) and handed to ``kept`` after it commits.
+        """
+        unique = set(tokens)
+        self._load(unique)
+        fresh = [self._new_key(t) for t in unique if t not in self._cache]
+        found = {t: self._cache[t] for t in unique if t in self._cache}
+        found.update((k.token, k.key) for k in fresh)
+        return found, fresh
+
+    def kept(self, fresh: Iterable[NewKey]) -> None:
+        """Cache fresh keys once the transaction that stored them has committed."""
+        for new in fresh:
+            self._cache[new.token] = new.key
 
     def forget(self, token: str) -> None:
         """Drop a cached key (after erasure)."""
         self._cache[token] = None
+
+    def _load(self, tokens: Iterable[str]) -> None:
+        wanted = [t for t in set(tokens) if t not in self._cache]
+        if not wanted:
+            return
+        for token, row in self.vault.get(wanted).items():
+            wrapped = row.wrapped
+            self._cache[token] = None if wrapped is None else self.master.unwrap(wrapped, context=token.encode())
+
+    def _new_key(self, token: str) -> NewKey:
+        key = os.urandom(32)
+        wrapped = self.master.wrap(key, context=token.encode())
+        return NewKey(token, key, wrapped, self.master.key_id, time.time_ns() // 1000)
 
     def _index_key(self) -> bytes:
         stored = self.vault.get([INDEX_SUBJECT]).get(INDEX_SUBJECT)
@@ -212,6 +263,14 @@ def _aad(event_id: str, field: str, token: str) -> bytes:
     return f"{event_id}\x00{field}\x00{token}".encode()
 
 
+@dataclass(frozen=True, slots=True)
+class Sealed:
+    """A batch sealed for appending: the canonical dicts, and the keys made for new subjects."""
+
+    events: list[dict[str, Any]]
+    new_keys: list[NewKey]
+
+
 class Sealer:
     """Seals the sensitive fields of a batch of events before their canonical bytes are made."""
 
@@ -219,14 +278,29 @@ class Sealer:
         self.keys = keys
 
     def seal_all(self, canonicals: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Each canonical dict with its sensitive fields sealed; the batch's keys fetched (or made) at once."""
+        """Each canonical dict with its sensitive fields sealed; new subjects' keys stored first, on their own."""
         plans = [self._plan(c) for c in canonicals]
         keys = self.keys.data_keys([p[1] for p in plans if p is not None], create=True)
-        return [c if p is None else self._seal(c, *p, keys[p[1]]) for c, p in zip(canonicals, plans, strict=True)]
+        return self._seal_planned(canonicals, plans, keys)
+
+    def seal_batch(self, canonicals: list[dict[str, Any]]) -> Sealed:
+        """Each canonical dict with its sensitive fields sealed, and the fresh keys to store with them.
+
+        Nothing is written: the caller stores ``new_keys`` in the transaction that
+        appends the events (``Ledger.append_batch``).
+        """
+        plans = [self._plan(c) for c in canonicals]
+        keys, fresh = self.keys.for_sealing([p[1] for p in plans if p is not None])
+        return Sealed(self._seal_planned(canonicals, plans, keys), fresh)
 
     def seal(self, canonical: dict[str, Any]) -> dict[str, Any]:
         """One event's canonical dict with its sensitive fields sealed."""
         return self.seal_all([canonical])[0]
+
+    def _seal_planned(
+        self, canonicals: list[dict[str, Any]], plans: list[tuple[list[str], str] | None], keys: dict[str, bytes | None]
+    ) -> list[dict[str, Any]]:
+        return [c if p is None else self._seal(c, *p, keys[p[1]]) for c, p in zip(canonicals, plans, strict=True)]
 
     def _plan(self, canonical: dict[str, Any]) -> tuple[list[str], str] | None:
         data = canonical["data"]
@@ -242,13 +316,13 @@ class Sealer:
         if key is None:
             raise InputError("a subject of this event has been erased: its data can no longer be recorded")
         data, event_id, primary = canonical["data"], canonical["event_id"], fields[0]
-        plaintext = orjson.dumps({field: data[field] for field in fields})
+        plaintext = orjson.dumps({name: data[name] for name in fields})
         ciphertext = _cipher(key).encrypt(_NONCE, plaintext, _aad(event_id, primary, token))
         sealed = dict(data)
         sealed[primary] = {"as": _kind(data[primary]), "sealed": base64.b64encode(ciphertext).decode(),
                            "subject": token}  # fmt: skip
-        for field in fields[1:]:
-            sealed[field] = {"as": _kind(data[field]), "sealed_with": primary}
+        for name in fields[1:]:
+            sealed[name] = {"as": _kind(data[name]), "sealed_with": primary}
         return {**canonical, "data": sealed}
 
 

@@ -17,6 +17,20 @@ from psycopg.sql import SQL, Identifier
 
 TABLE = "ledger_subject_keys"
 
+KeyRow = tuple[str, bytes, str, int]  # a row to insert: subject, wrapped key, master_key_id, created_us
+
+
+class SubjectKeysTaken(Exception):  # between the recorders and Ledger.append_batch, never raised to callers
+    """Another writer stored a key first for subjects whose events were sealed under fresh keys.
+
+    The append that raises it has written nothing; ``Ledger.append_batch`` seals
+    those events again under the stored keys and retries.
+    """
+
+    def __init__(self, tokens: Sequence[str]) -> None:
+        self.tokens = list(tokens)
+        super().__init__(f"{len(self.tokens)} subject key(s) stored first by another writer")
+
 
 @dataclass(frozen=True)
 class WrappedKey:
@@ -40,12 +54,23 @@ class Vault:
             self.table = TABLE
 
     def create(self) -> None:
-        """Create the table if it does not exist."""
-        self._run(
+        """Create the table if it does not exist.
+
+        On PostgreSQL two processes opening a new ledger at once would both try
+        to create it (CREATE TABLE IF NOT EXISTS is not safe against that), so
+        this queues on the recorder's DDL lock.
+        """
+        create = self._sql(
             "CREATE TABLE IF NOT EXISTS {t} (subject TEXT PRIMARY KEY, wrapped {blob}, "
-            "master_key_id TEXT NOT NULL, created_us BIGINT NOT NULL, erased_us BIGINT)",
-            (),
+            "master_key_id TEXT NOT NULL, created_us BIGINT NOT NULL, erased_us BIGINT)"
         )
+        if self.backend == "postgres":
+            with self.datastore.get_connection() as conn, conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(hashtext('clinical-ai-ledger ddl'))")
+                conn.execute(create)
+            return
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(create)
 
     def get(self, subjects: Sequence[str]) -> dict[str, WrappedKey]:
         """The stored keys among ``subjects``."""
@@ -62,7 +87,7 @@ class Vault:
                 found[subject] = WrappedKey(subject, None if wrapped is None else bytes(wrapped), key_id, erased)
         return found
 
-    def add(self, rows: Sequence[tuple[str, bytes, str, int]]) -> None:
+    def add(self, rows: Sequence[KeyRow]) -> None:
         """Insert new keys in one transaction; a subject another writer created meanwhile keeps its key."""
         statement = (
             "INSERT INTO {t} (subject, wrapped, master_key_id, created_us) VALUES (?, ?, ?, ?) "

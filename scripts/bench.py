@@ -11,7 +11,9 @@ Each section prints a Markdown table to stdout.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
+import itertools
 import os
 import platform
 import random
@@ -71,27 +73,32 @@ def facts_of(events: Sequence[dict[str, Any]]) -> list[Fact]:
 
 @dataclass
 class Store:
-    """A fresh ledger location and a fresh location for the plain baseline."""
+    """Fresh ledger locations and a fresh location for the plain baseline."""
 
     name: str
-    ledger_url: str
+    ledger_urls: list[str]
     plain_env: dict[str, str]
+
+    @property
+    def ledger_url(self) -> str:
+        """The first ledger's URL."""
+        return self.ledger_urls[0]
 
 
 @contextmanager
-def stores(postgres_url: str | None) -> Iterator[list[Store]]:
-    """Fresh SQLite files and fresh PostgreSQL schemas, removed afterwards."""
+def stores(postgres_url: str | None, *, ledgers: int = 1) -> Iterator[list[Store]]:
+    """Fresh SQLite files and fresh PostgreSQL schemas (``ledgers`` of them each), removed afterwards."""
     with TemporaryDirectory() as tmp:
         found = [
             Store(
                 "SQLite",
-                f"sqlite:///{tmp}/ledger.sqlite3",
+                [f"sqlite:///{tmp}/ledger{i or ''}.sqlite3" for i in range(ledgers)],
                 {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": f"{tmp}/plain.sqlite3"},
             )
         ]
         schemas: list[str] = []
         if postgres_url:
-            for _ in range(2):
+            for _ in range(ledgers + 1):
                 schemas.append(f"bench_{uuid.uuid4().hex[:10]}")
             with psycopg.connect(postgres_url, autocommit=True) as conn:
                 for schema in schemas:
@@ -100,7 +107,7 @@ def stores(postgres_url: str | None) -> Iterator[list[Store]]:
             found.append(
                 Store(
                     "PostgreSQL",
-                    f"{postgres_url}?schema={schemas[0]}",
+                    [f"{postgres_url}?schema={schema}" for schema in schemas[:-1]],
                     {
                         "PERSISTENCE_MODULE": "eventsourcing.postgres",
                         "POSTGRES_DBNAME": str(parts.get("dbname", "test")),
@@ -108,7 +115,7 @@ def stores(postgres_url: str | None) -> Iterator[list[Store]]:
                         "POSTGRES_PORT": str(parts.get("port", 5432)),
                         "POSTGRES_USER": str(parts.get("user", "postgres")),
                         "POSTGRES_PASSWORD": str(parts.get("password", "")),
-                        "POSTGRES_SCHEMA": schemas[1],
+                        "POSTGRES_SCHEMA": schemas[-1],
                     },
                 )
             )
@@ -350,8 +357,12 @@ def _proof_times(ledger: Ledger, size: int, samples: int = 500) -> tuple[float, 
     return percentile(times, 0.5), percentile(times, 0.95)
 
 
-def phi_events(count: int) -> list[dict[str, Any]]:
-    """output.generated events: three sensitive fields each, one patient in ten repeating."""
+def phi_events(count: int, *, patients: str = "") -> list[dict[str, Any]]:
+    """output.generated events: three sensitive fields each, one patient in ten repeating.
+
+    ``patients`` prefixes the patient references, so a new prefix names new patients
+    (first seen by the ledger) of the same length.
+    """
     return [
         {
             "event_id": str(uuid.uuid4()),
@@ -366,7 +377,7 @@ def phi_events(count: int) -> list[dict[str, Any]]:
                 "site": "northside",
                 "unit": "ed",
                 "population": "adults_18_plus",
-                "patient_ref": f"Patient/p-{i % (count // 10 + 1)}",
+                "patient_ref": f"Patient/{patients}p-{i % (count // 10 + 1)}",
                 "encounter_ref": f"Encounter/e-{i}",
                 "score": 0.64,
                 "label": "low",
@@ -379,61 +390,93 @@ def phi_events(count: int) -> list[dict[str, Any]]:
     ]
 
 
-def bench_privacy(args: argparse.Namespace) -> None:
-    """The cost of per-subject encryption on append throughput (batches of 100), rounds of A B B A.
+# The sides of the privacy benchmark: two unsealed ledgers (the A/A control) and a sealed one.
+_SIDES = ("unsealed", "unsealed again", "sealed")
+_ORDERS = list(itertools.permutations(range(len(_SIDES))))
 
-    One ledger, written through two handles (one sealing, one not). Appending
-    slows as the database grows, so each round writes A B B A, each step half
-    of that side's events (every other one, so both halves name the same
-    patients): each side then writes, on average, at the same database size,
-    and neither always inherits the other's write-ahead log. A is the unsealed
-    side in even rounds, the sealed side in odd ones. The cost is 1 - the
-    median of the per-round ratios (sealed / unsealed events per second); each
-    round's cost and the client's CPU per event (``time.process_time``) are
-    printed too, so the spread and the share of I/O show in one run.
+
+@dataclass
+class _Side:
+    """One side's totals over a round: wall and CPU seconds, events."""
+
+    wall: float = 0.0
+    cpu: float = 0.0
+    events: int = 0
+
+    def rate(self) -> float:
+        return rate(self.events, self.wall)
+
+    def cpu_us(self) -> float:
+        return self.cpu / self.events * 1e6 if self.events else float("nan")
+
+
+def bench_privacy(args: argparse.Namespace) -> None:
+    """The cost of per-subject encryption on append throughput (batches of 100), sides alternating batch by batch.
+
+    Three sides: one sealing, two not (the second is an A/A control: the same
+    procedure between two identical sides, so the run shows its own noise
+    floor). Each side writes a ledger of its own, as a server writes its ledger,
+    and the sides move to the next of three ledgers each round, so no ledger's
+    file or schema favours a side. In each round every side appends
+    ``--events / 2`` events in batches of 100, and the sides take turns batch by
+    batch, in an order that cycles through all six permutations: all three see
+    the same moments of the machine and, batch for batch, the same database
+    size. Each round names new patients (one event in ten is a patient's
+    first), so the sealed side makes and stores first-seen subjects' keys as
+    live traffic would. The cost of a round is 1 - sealed / unsealed events per
+    second (the A/A row: 1 - unsealed again / unsealed); the table gives the
+    median over rounds, every round's figure, and the client's CPU per event
+    (``time.process_time``).
     """
     print(f"## Encryption cost on appends ({machine()}; output.generated, 3 sealed fields, medians of "
-          f"{args.rounds} rounds, each A B B A)\n")  # fmt: skip
+          f"{args.rounds} rounds, the sides alternating batch by batch)\n")  # fmt: skip
     print("| store | events/txn | without sealing ev/s | with sealing ev/s | cost (median of rounds) "
           "| cost, round by round | CPU µs/event without / with |")  # fmt: skip
     print("|---|---|---|---|---|---|---|")
-    with stores(args.postgres_url) as found:
+    with stores(args.postgres_url, ledgers=len(_SIDES)) as found:
         for store in found:
-            runs: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
-            with Ledger(store.ledger_url, seal=False) as clear, Ledger(store.ledger_url) as ledger:
-                _ = ledger.keys  # open the key vault outside the timings
-                for round_ in range(args.rounds):
-                    first = round_ % 2 == 1  # True: the sealed side opens this round
-                    events = {side: phi_events(args.events // 2) for side in (False, True)}
-                    steps: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
-                    for sealed in (first, not first, not first, first):
-                        half = events[sealed][::2] if not steps[sealed] else events[sealed][1::2]
-                        submit = ledger.submit if sealed else clear.submit
-                        steps[sealed].append(_seconds_and_cpu(submit, half))
-                    for sealed, ((wall_a, cpu_a), (wall_b, cpu_b)) in steps.items():
-                        count = len(events[sealed])
-                        runs[sealed].append((rate(count, wall_a + wall_b), (cpu_a + cpu_b) / count * 1e6))
-            print(_privacy_row(store.name, plain=runs[False], sealed=runs[True]))
+            rounds = _privacy_rounds(store, events=args.events // 2, rounds=args.rounds)
+            plain = [r[0] for r in rounds]
+            print(_privacy_row(store.name, plain=plain, sealed=[r[2] for r in rounds]))
+            print(_privacy_row(f"{store.name}, A/A control", plain=plain, sealed=[r[1] for r in rounds]))
     print()
 
 
-def _seconds_and_cpu(submit: Callable[[Sequence[Any]], Any], events: Sequence[Any]) -> tuple[float, float]:
-    """Wall seconds appending ``events`` in batches of 100, and this process's CPU seconds meanwhile."""
-    start = time.process_time()
-    seconds = len(events) / run_batches(submit, events, 100)
-    return seconds, time.process_time() - start
+def _privacy_rounds(store: Store, *, events: int, rounds: int) -> list[list[_Side]]:
+    """Each round's totals per side (in _SIDES order); the sides move to the next ledger each round."""
+    with contextlib.ExitStack() as stack:
+        handles = [{seal: stack.enter_context(Ledger(url, seal=seal)) for seal in (False, True)}
+                   for url in store.ledger_urls]  # fmt: skip
+        for handle in handles:
+            _ = handle[True].keys  # open the key vault outside the timings
+        found = []
+        for round_ in range(rounds):
+            ledgers = [handles[(round_ + index) % len(handles)][name == "sealed"] for index, name in enumerate(_SIDES)]
+            sides = [phi_events(events, patients=f"r{round_:02d}{index}-") for index in range(len(_SIDES))]
+            batches = [[side[i : i + 100] for i in range(0, events, 100)] for side in sides]
+            totals = [_Side() for _ in _SIDES]
+            for number in range(len(batches[0])):
+                for index in _ORDERS[number % len(_ORDERS)]:
+                    batch = batches[index][number]
+                    cpu, wall = time.process_time(), time.perf_counter()
+                    ledgers[index].submit(batch)
+                    totals[index].wall += time.perf_counter() - wall
+                    totals[index].cpu += time.process_time() - cpu
+                    totals[index].events += len(batch)
+            found.append(totals)
+    return found
 
 
-def _privacy_row(name: str, *, plain: list[tuple[float, float]], sealed: list[tuple[float, float]]) -> str:
-    costs = [1 - s[0] / p[0] for s, p in zip(sealed, plain, strict=True)]
+def _privacy_row(name: str, *, plain: list[_Side], sealed: list[_Side]) -> str:
+    costs = [1 - s.rate() / p.rate() for s, p in zip(sealed, plain, strict=True)]
     cells = [
         name,
         "100",
-        f"{statistics.median(p[0] for p in plain):,.0f}",
-        f"{statistics.median(s[0] for s in sealed):,.0f}",
+        f"{statistics.median(p.rate() for p in plain):,.0f}",
+        f"{statistics.median(s.rate() for s in sealed):,.0f}",
         f"{statistics.median(costs):.0%}",  # 1 - the median of the per-round ratios
         ", ".join(f"{c:.0%}" for c in costs),
-        f"{statistics.median(p[1] for p in plain):.0f} / {statistics.median(s[1] for s in sealed):.0f}",
+        f"{statistics.median(p.cpu_us() for p in plain):.0f} / {statistics.median(s.cpu_us() for s in sealed):.0f}",
     ]
     return "| " + " | ".join(cells) + " |"
 

@@ -16,13 +16,24 @@ from ledger.chain import content_digest
 from ledger.config import LedgerPaths
 from ledger.errors import EventConflict, InvalidEvent, StoreUnavailable
 from ledger.pgcopy import CopySource
-from ledger.privacy import Keys, MasterKey, Opened, Sealer, master_key_from_env, open_event
+from ledger.privacy import Keys, MasterKey, NewKey, Opened, Sealer, master_key_from_env, open_event
 from ledger.store.app import Fact, LedgerApplication, recorder_topic
 from ledger.store.records import Receipt, Record, StoredCheckpoint, event_uuid
 from ledger.store.url import DatabaseUrl, database_url
-from ledger.vault import Vault
+from ledger.vault import SubjectKeysTaken, Vault
 
 MAX_BATCH = 10_000
+# Seal-and-append attempts of one batch while other writers store keys first for its new
+# subjects. Each lost race leaves those keys stored, so a second loss needs another new
+# subject of the batch to be raced for; more than a few means something else is wrong.
+KEY_RACE_ATTEMPTS = 5
+
+
+def _facts(events: Sequence[Event], canonicals: Sequence[dict[str, Any]]) -> list[Fact]:
+    return [
+        Fact(event_uuid(e.event_id), 1, e.type, canonical_json_validated(c))
+        for e, c in zip(events, canonicals, strict=True)
+    ]
 
 
 @contextmanager
@@ -97,14 +108,26 @@ class Ledger:
         return self._keys
 
     def facts(self, events: Sequence[Event]) -> list[Fact]:
-        """Validated events as stored facts; the subjects' keys are fetched (or made) once per batch."""
+        """Validated events as stored facts; new subjects' keys are made and stored first, in their own transaction.
+
+        For comparing with what is stored (``find_conflict``). ``append_batch``
+        does not use it: it stores new keys in the append's own transaction.
+        """
         canonicals = [e.to_canonical_dict() for e in events]
-        if self._seal and any(sensitive_fields(e.type) for e in events):
+        if self._seals(events):
             canonicals = Sealer(self.keys).seal_all(canonicals)
-        return [
-            Fact(event_uuid(e.event_id), 1, e.type, canonical_json_validated(c))
-            for e, c in zip(events, canonicals, strict=True)
-        ]
+        return _facts(events, canonicals)
+
+    def _seals(self, events: Sequence[Event]) -> bool:
+        return self._seal and any(sensitive_fields(e.type) for e in events)
+
+    def _sealed_facts(self, events: Sequence[Event]) -> tuple[list[Fact], list[NewKey]]:
+        """Facts sealed under the stored keys, or under fresh keys (returned, not stored) for new subjects."""
+        canonicals = [e.to_canonical_dict() for e in events]
+        if not self._seals(events):
+            return _facts(events, canonicals), []
+        sealed = Sealer(self.keys).seal_batch(canonicals)
+        return _facts(events, sealed.events), sealed.new_keys
 
     def open(self, record: Record, *, reveal: bool = True) -> Opened:
         """A record's event with sealed fields opened (``[erased]`` once erased; ``[sealed]`` unless revealed)."""
@@ -119,13 +142,33 @@ class Ledger:
 
         Raises EventConflict (and writes nothing) if any event_id was already
         recorded with other content.
+
+        Sealing happens before the append lock. A new subject's data key is made
+        here and stored in the append's own transaction, so a key is kept only
+        with the events sealed under it. If another writer stored a key for one
+        of those subjects first, nothing was written: the events are sealed again
+        under the stored key and appended again (InputError if it was erased).
         """
         if len(events) > MAX_BATCH:
             raise ValueError(f"a batch holds at most {MAX_BATCH} events")
-        return self.append_facts(self.facts(events))
+        for _ in range(KEY_RACE_ATTEMPTS):
+            facts, new_keys = self._sealed_facts(events)
+            try:
+                receipts = self.append_facts(facts, new_keys=new_keys)
+            except SubjectKeysTaken:
+                continue  # not cached, never stored: the next seal reads the winner's key
+            if new_keys:  # (a ledger that never sealed needs no key table)
+                self.keys.kept(new_keys)
+            return receipts
+        raise StoreUnavailable(f"other writers stored new subjects' keys first {KEY_RACE_ATTEMPTS} times; retry")
 
-    def append_facts(self, facts: Sequence[Fact]) -> list[Receipt]:
-        """Record already-canonical facts (the lower-level form of append_batch)."""
+    def append_facts(self, facts: Sequence[Fact], *, new_keys: Sequence[NewKey] = ()) -> list[Receipt]:
+        """Record already-canonical facts (the lower-level form of append_batch).
+
+        ``new_keys``: the fresh keys some facts are sealed under, stored in the
+        same transaction (SubjectKeysTaken, with nothing written, if another writer
+        stored a key for one of those subjects first).
+        """
         if not facts:
             return []
         receipts: list[Receipt] = []
@@ -133,7 +176,7 @@ class Ledger:
             # The application's event store (mapper, then recorder). Application.save()
             # would first check each fact against a runtime Protocol, which costs more
             # than hashing it; facts are not aggregates, so there is nothing to collect.
-            self.app.events.put(facts, receipts=receipts)
+            self.app.events.put(facts, receipts=receipts, subject_keys=[k.row() for k in new_keys])
         return receipts
 
     def find_conflict(self, items: Sequence[tuple[int, Event]]) -> tuple[int, EventConflict] | None:

@@ -42,6 +42,8 @@ from ledger.store.pg_pool import use_ledger_pool
 from ledger.store.plan import Existing, Head, Plan, Row, Tip, frontier_keys, plan_append
 from ledger.store.recorder import RECORD_COLUMNS, now_us, record_of
 from ledger.store.records import Receipt, Record, StoredCheckpoint
+from ledger.vault import TABLE as KEYS
+from ledger.vault import KeyRow, SubjectKeysTaken
 
 NODES = "ledger_merkle_nodes"
 CHECKPOINTS = "ledger_checkpoints"
@@ -198,6 +200,52 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             .as_bytes(None)
         )
         self.select_sql = SQL("SELECT " + RECORD_COLUMNS + " FROM {events}").format(**names)
+        self._prepare_key_statements(parts)
+
+    def _prepare_key_statements(self, parts: dict[str, Any]) -> None:
+        # The same writes with new subjects' data keys, for appends that carry them. The keys
+        # go in first; rows and nodes only if every key went in (k's RETURNING counts them),
+        # so events sealed under a key that is not the stored one never commit.
+        keys = {
+            **parts,
+            "keys": self._name(KEYS),
+            "keys_insert": SQL(
+                "INSERT INTO {keys} (subject, wrapped, master_key_id, created_us) "
+                "SELECT * FROM unnest(%b::text[], %b::bytea[], %b::text[], %b::bigint[])"
+            ).format(keys=self._name(KEYS)),
+        }
+        self.keys_taken_sql = SQL("SELECT subject FROM {keys} WHERE subject = ANY(%b::text[])").format(**keys)
+        self.write_with_keys_sql = (
+            SQL(
+                "WITH k AS ({keys_insert} ON CONFLICT (subject) DO NOTHING RETURNING 1), "
+                "r AS ({rows} WHERE (SELECT count(*) FROM k) = %b::bigint), "
+                "n AS ({nodes_insert} WHERE (SELECT count(*) FROM k) = %b::bigint) "
+                "SELECT (SELECT count(*) FROM k), pg_notify({channel}, '')"
+            )
+            .format(**keys)
+            .as_bytes(None)
+        )
+        # On the tip, one statement as write_on_tip_sql: the keys already stored among the new
+        # subjects are read with the head (``taken``); nothing is written unless the head is the
+        # tip, the ids are new and no key is taken. A key stored after the statement's snapshot
+        # is not in ``taken``, but ON CONFLICT skips it, k counts one short, and nothing is written.
+        self.write_on_tip_with_keys_sql = (
+            SQL(
+                "WITH l AS ({lock}), "
+                "g AS (SELECT EXISTS (SELECT FROM ({head}) h WHERE h.seq = %b::bigint AND h.hash = %b) "
+                "AS head_ok, "
+                "NOT EXISTS (SELECT FROM {events} WHERE originator_id = ANY(%b::uuid[]) AND originator_version = 1) "
+                "AS new_ids, "
+                "ARRAY(SELECT subject FROM {keys} WHERE subject = ANY(%b::text[])) AS taken FROM l), "
+                "go AS (SELECT head_ok AND new_ids AND cardinality(taken) = 0 AS ok FROM g), "
+                "k AS ({keys_insert} WHERE (SELECT ok FROM go) ON CONFLICT (subject) DO NOTHING RETURNING 1), "
+                "r AS ({rows} WHERE (SELECT ok FROM go) AND (SELECT count(*) FROM k) = %b::bigint), "
+                "n AS ({nodes_insert} WHERE (SELECT ok FROM go) AND (SELECT count(*) FROM k) = %b::bigint) "
+                "SELECT head_ok, new_ids, taken, (SELECT count(*) FROM k) FROM g, pg_notify({channel}, '')"
+            )
+            .format(**keys)
+            .as_bytes(None)
+        )
 
     def _nodes_sql(self, keys: Sequence[NodeKey]) -> tuple[Composed, list[Any]]:
         """One query for the given perfect nodes: index lookups on (level, idx), leaves by seq."""
@@ -222,16 +270,20 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
 
         One statement when this recorder wrote the head last (``_append_on_tip``);
         otherwise, or if an event_id is already recorded, two round trips (``_append_read_first``).
+        ``subject_keys`` (rows of the key table) are new subjects' data keys, stored
+        in the same transaction; SubjectKeysTaken, with nothing written, if another
+        writer stored a key for one of those subjects first.
         """
         receipts: list[Receipt] = kwargs.get("receipts", [])
+        keys: Sequence[KeyRow] = kwargs.get("subject_keys", ())
         with self.datastore.get_connection() as conn:
-            plan = self._append_on_tip(conn, stored_events)
+            plan = self._append_on_tip(conn, stored_events, keys)
             if plan is None:
-                plan = self._append_read_first(conn, stored_events)
+                plan = self._append_read_first(conn, stored_events, keys)
         receipts.extend(plan.receipts)
         return [r.seq for r in plan.receipts]
 
-    def _append_on_tip(self, conn: Any, stored_events: Sequence[StoredEvent]) -> Plan | None:
+    def _append_on_tip(self, conn: Any, stored_events: Sequence[StoredEvent], keys: Sequence[KeyRow]) -> Plan | None:
         """Plan on the cached tip, then lock, check and write in one statement; None if nothing was written."""
         tip = self._tip
         if tip is None or self._skip:
@@ -243,7 +295,11 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             raise IntegrityError("the one-statement append needs an autocommit connection")
         write = conn.cursor(row_factory=tuple_row)
         try:
-            write.execute(self.write_on_tip_sql, (*params, *_row_columns(plan.rows), *_node_columns(plan.nodes)))
+            if keys:
+                tokens = TextArray.of([k[0] for k in keys])
+                write.execute(self.write_on_tip_with_keys_sql, (*params, tokens, *_guarded_columns(plan, keys)))
+            else:
+                write.execute(self.write_on_tip_sql, (*params, *_row_columns(plan.rows), *_node_columns(plan.nodes)))
         except psycopg.errors.UniqueViolation as exc:
             # Nothing was written. An event_id recorded meanwhile (a retry racing its original)
             # is answered by the read-first path; a head that moved after the snapshot means
@@ -251,7 +307,9 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             if exc.diag.constraint_name != self._events_pkey:
                 self._skip, self._backoff = self._backoff, min(2 * self._backoff, 64)
             return None
-        head_ok, new_ids = write.fetchone() or (False, False)
+        head_ok, new_ids, *stored = write.fetchone() or (False, False)
+        if keys and head_ok and new_ids:
+            _check_keys(keys, taken=stored[0], inserted=stored[1])
         if not head_ok:  # another writer moved the head: read it first for a while
             self._skip, self._backoff = self._backoff, min(2 * self._backoff, 64)
             return None
@@ -261,7 +319,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         self._tip = plan.tip
         return plan
 
-    def _append_read_first(self, conn: Any, stored_events: Sequence[StoredEvent]) -> Plan:
+    def _append_read_first(self, conn: Any, stored_events: Sequence[StoredEvent], keys: Sequence[KeyRow]) -> Plan:
         """Two round trips: (lock, head, known ids, Merkle frontier), then (rows, nodes, notification; commit).
 
         The frontier is read for the size this recorder last saw; if another writer
@@ -269,14 +327,18 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         """
         ids = _ids([s.originator_id for s in stored_events])
         with conn.pipeline() as pipeline, conn.transaction():
-            lock, head, known, frontier = (conn.cursor(row_factory=tuple_row) for _ in range(4))
+            lock, head, known, frontier, taken = (conn.cursor(row_factory=tuple_row) for _ in range(5))
             lock.execute(self.tables_sql)
             lock.execute(self.lock_sql)
             head.execute(self.head_sql)
             known.execute(self.existing_sql, (ids,))
             guess = self._tip.head.seq if self._tip else 0
             frontier.execute(*self._nodes_sql(frontier_keys(guess)))
+            if keys:
+                taken.execute(self.keys_taken_sql, (TextArray.of([k[0] for k in keys]),))
             pipeline.sync()
+            if keys:
+                _check_keys(keys, taken=[r[0] for r in taken.fetchall()], inserted=len(keys))
             chain_head = _head(head.fetchone())
             nodes = frontier.fetchall()
             if chain_head.seq != guess:
@@ -284,9 +346,13 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
                 nodes = frontier.fetchall()
             tip = Tip.of(chain_head, {(r[0], r[1]): bytes(r[2]) for r in nodes})
             plan = plan_append(stored_events, existing=_existing(known.fetchall()), tip=tip, now_us=now_us())
-            if plan.rows:
-                with conn.cursor() as curs:  # rows, nodes and the notification: one statement
-                    curs.execute(self.write_sql, (*_row_columns(plan.rows), *_node_columns(plan.nodes)))
+            write = conn.cursor(row_factory=tuple_row)  # rows, nodes, keys and the notification: one statement
+            if keys:
+                write.execute(self.write_with_keys_sql, _guarded_columns(plan, keys))
+            elif plan.rows:
+                write.execute(self.write_sql, (*_row_columns(plan.rows), *_node_columns(plan.nodes)))
+        if keys:  # only a writer that stored keys without the append lock can make this fail
+            _check_keys(keys, taken=[], inserted=(write.fetchone() or (0,))[0])
         self._tip = plan.tip
         return plan
 
@@ -424,6 +490,23 @@ def _row_columns(rows: Sequence[Row]) -> tuple[PgArray, ...]:
         ByteaArray.of([r.hash for r in rows], width=32),
         ByteaArray.of([r.leaf_hash for r in rows], width=32),
     )
+
+
+def _guarded_columns(plan: Plan, keys: Sequence[KeyRow]) -> tuple[PgArray | int, ...]:
+    """The parameters of a write with keys: the keys' four arrays, then rows and nodes, each with the key count."""
+    key_columns = (
+        TextArray.of([k[0] for k in keys]),
+        ByteaArray.of([k[1] for k in keys]),
+        TextArray.of([k[2] for k in keys]),
+        Int8Array.of([k[3] for k in keys]),
+    )
+    return (*key_columns, *_row_columns(plan.rows), len(keys), *_node_columns(plan.nodes), len(keys))
+
+
+def _check_keys(keys: Sequence[KeyRow], *, taken: Sequence[str], inserted: int) -> None:
+    """SubjectKeysTaken unless every new key went in (its transaction then wrote nothing of the append)."""
+    if taken or inserted != len(keys):
+        raise SubjectKeysTaken(list(taken) or [k[0] for k in keys])
 
 
 def _ids(event_ids: Sequence[UUID | str]) -> UuidArray:

@@ -20,6 +20,8 @@ from ledger.store.plan import Existing, Head, Plan, Row, Tip, frontier_keys, pla
 from ledger.store.recorder import RECORD_COLUMNS, now_us, record_of
 from ledger.store.records import Receipt, Record, StoredCheckpoint
 from ledger.store.sqlite_pool import use_ledger_pool
+from ledger.vault import TABLE as KEYS
+from ledger.vault import KeyRow, SubjectKeysTaken
 
 EVENTS = "stored_events"
 NODES = "ledger_merkle_nodes"
@@ -70,6 +72,10 @@ _INSERT_LINKED_ROW = (
     f"WHERE ?8 = coalesce((SELECT hash FROM {EVENTS} ORDER BY seq DESC LIMIT 1), zeroblob(32))"
 )
 _INSERT_NODE = f"INSERT INTO {NODES} VALUES (?,?,?)"
+_INSERT_KEY = (
+    f"INSERT INTO {KEYS} (subject, wrapped, master_key_id, created_us) VALUES (?,?,?,?) "
+    "ON CONFLICT (subject) DO NOTHING"
+)
 _SELECT = f"SELECT {RECORD_COLUMNS} FROM {EVENTS}"
 
 
@@ -101,16 +107,22 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
         On this recorder's tip first (``_append_on_tip``); if another writer moved
         the head or an event_id is already recorded, nothing of that attempt is
         kept and ``_append_read_first`` answers, retries and conflicts included.
+        ``subject_keys`` (rows of the key table) are new subjects' data keys, stored
+        in the same transaction; SubjectKeysTaken, with nothing written, if another
+        writer stored a key for one of those subjects first.
         """
         receipts: list[Receipt] = kwargs.get("receipts", [])
+        keys: Sequence[tuple[str, bytes, str, int]] = kwargs.get("subject_keys", ())
         with self.datastore.get_connection(commit=True) as conn, conn.cursor() as c:
-            plan = self._append_on_tip(conn, c, stored_events)
+            plan = self._append_on_tip(conn, c, stored_events, keys)
             if plan is None:
-                plan = self._append_read_first(conn, c, stored_events)
+                plan = self._append_read_first(conn, c, stored_events, keys)
         receipts.extend(plan.receipts)
         return [r.seq for r in plan.receipts]
 
-    def _append_on_tip(self, conn: SQLiteConnection, c: sqlite3.Cursor, stored: Sequence[StoredEvent]) -> Plan | None:
+    def _append_on_tip(
+        self, conn: SQLiteConnection, c: sqlite3.Cursor, stored: Sequence[StoredEvent], keys: Sequence[KeyRow]
+    ) -> Plan | None:
         """Planned on the tip without reading anything; the first row is inserted only if it links to the head.
 
         The rows after it link to it (the plan chains them). The UNIQUE
@@ -129,6 +141,8 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
                 c.executemany(_INSERT_ROW, rows[1:])
             if linked and plan.nodes:
                 c.executemany(_INSERT_NODE, plan.nodes)
+            if linked:
+                _insert_keys(c, keys)
         except sqlite3.IntegrityError:
             linked = False
         except BaseException:
@@ -141,10 +155,13 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
         self._tip = plan.tip
         return plan
 
-    def _append_read_first(self, conn: SQLiteConnection, c: sqlite3.Cursor, stored: Sequence[StoredEvent]) -> Plan:
+    def _append_read_first(
+        self, conn: SQLiteConnection, c: sqlite3.Cursor, stored: Sequence[StoredEvent], keys: Sequence[KeyRow]
+    ) -> Plan:
         """Read the head, the tree's right edge and the recorded ids under the lock, then write."""
         c.execute("BEGIN IMMEDIATE")
         try:
+            _insert_keys(c, keys)
             head = self._head(c)
             tip = Tip.of(head, self._nodes(c, frontier_keys(head.seq)))
             existing = self._existing(c, [s.originator_id for s in stored])
@@ -282,6 +299,22 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
         with self.datastore.transaction(commit=False) as c:
             c.execute(f"SELECT MAX(seq) FROM {EVENTS}")
             return int(c.fetchone()[0] or 0)
+
+
+def _insert_keys(c: sqlite3.Cursor, keys: Sequence[KeyRow]) -> None:
+    """Store new subjects' keys under the write lock; SubjectKeysTaken if a subject already has one.
+
+    The caller rolls back: events sealed under a key that is not the stored one
+    must never commit.
+    """
+    if not keys:
+        return
+    c.executemany(_INSERT_KEY, keys)
+    if c.rowcount == len(keys):  # executemany sums the rows each statement inserted
+        return
+    ours = {row[0]: row[1] for row in keys}
+    c.execute(f"SELECT subject, wrapped FROM {KEYS} WHERE subject IN ({','.join('?' * len(ours))})", list(ours))
+    raise SubjectKeysTaken([s for s, w in c.fetchall() if w is None or bytes(w) != ours[s]])
 
 
 def _hex(originator_id: UUID | str) -> str:

@@ -11,16 +11,19 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import replace
+from typing import Any
 
 import psycopg
 import pytest
 
+from ledger.catalogue import validate_event
 from ledger.errors import StoreUnavailable
 from ledger.store import Ledger, Receipt
 from ledger.store.url import database_url
 from ledger.verify import verify_store
 from tests.conftest import PG_ADMIN_URL
 from tests.factories import shown
+from tests.integration.test_key_race import generated, key_rows, opened_patients
 
 
 def _ledger(pg_url: str, **settings: str) -> Ledger:
@@ -43,9 +46,7 @@ def _waiting(admin: psycopg.Connection, count: int) -> None:
 
 
 @pytest.mark.postgres
-def test_a_writer_that_commits_while_a_tip_append_waits_for_the_lock_is_not_forked(
-    pg_url: str, pg_schema: str
-) -> None:
+def test_a_writer_that_commits_while_a_tip_append_waits_for_the_lock_is_not_forked(pg_url: str, pg_schema: str) -> None:
     with _ledger(pg_url) as tipped, _ledger(pg_url) as other:
         tipped.submit([shown("out-1")])  # seq 1: `tipped` now appends in one statement on its tip
         receipts: dict[str, Receipt] = {}
@@ -103,3 +104,35 @@ def test_an_append_that_times_out_on_the_lock_writes_nothing_and_the_next_one_ch
             assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
         assert ledger.submit([shown("out-2")])[0].seq == 2
         assert verify_store(ledger).intact
+
+
+@pytest.mark.postgres
+def test_a_new_patients_key_stored_while_a_tip_append_waits_for_the_lock_makes_it_reseal(
+    pg_url: str, pg_schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The statement's snapshot predates the lock, so the key stored meanwhile is not among the
+    # keys it reads as taken; ON CONFLICT skips it, and no event sealed under the other key commits.
+    patient = "Patient/race-3"
+    with _ledger(pg_url) as tipped, _ledger(pg_url) as other:
+        tipped.submit([generated("Patient/earlier", "out-0")])
+        seals: list[int] = []
+        original = tipped.keys.for_sealing
+
+        def sealing(tokens: Any) -> Any:
+            found = original(tokens)
+            seals.append(len(found[1]))
+            return found
+
+        monkeypatch.setattr(tipped.keys, "for_sealing", sealing)
+        done: list[Receipt] = []
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            admin.execute("SELECT pg_advisory_lock(hashtext(%s))", (_lock_key(tipped, pg_schema),))
+            waiting = threading.Thread(target=lambda: done.extend(tipped.submit([generated(patient, "out-a")])))
+            waiting.start()
+            _waiting(admin, 1)
+            other.facts([validate_event(generated(patient, "out-b"))])  # stores the patient's key, and commits
+            admin.execute("SELECT pg_advisory_unlock(hashtext(%s))", (_lock_key(tipped, pg_schema),))
+            waiting.join(10)
+        assert [r.seq for r in done] == [2] and seals == [1, 0]
+        assert key_rows(tipped.keys, tipped.keys.token(f"patient:{patient}")) == 1
+    assert opened_patients(pg_url) == ["Patient/earlier", patient]
