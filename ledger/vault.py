@@ -16,6 +16,8 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
 TABLE = "ledger_subject_keys"
+DDL_LOCK = "SELECT pg_advisory_xact_lock(hashtext('clinical-ai-ledger ddl'))"
+"""The lock every PostgreSQL DDL of the ledger queues on (the recorder's tables and types, this table)."""
 
 KeyRow = tuple[str, bytes, str, int]  # a row to insert: subject, wrapped key, master_key_id, created_us
 
@@ -66,7 +68,7 @@ class Vault:
         )
         if self.backend == "postgres":
             with self.datastore.get_connection() as conn, conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(hashtext('clinical-ai-ledger ddl'))")
+                conn.execute(DDL_LOCK)
                 conn.execute(create)
             return
         with self.datastore.transaction(commit=True) as c:

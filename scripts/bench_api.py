@@ -63,15 +63,6 @@ def server(postgres_url: str, workers: int) -> Iterator[tuple[int, int, str, str
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     log = tempfile.TemporaryFile()  # the server's warnings, shown if a run fails
-    if workers > 1:
-        # One worker first creates the ledger's and the views' tables: workers that start together on
-        # an empty schema race to create them, and the loser's failed startup stops the server.
-        first = subprocess.Popen([*command, "serve", "--port", str(port)], env=env, stderr=log)  # noqa: S603
-        try:
-            _wait_ready(base, in_a_row=1)
-        finally:
-            first.terminate()
-            first.wait(timeout=60)
     process = subprocess.Popen(  # noqa: S603
         [*command, "serve", "--port", str(port), "--workers", str(workers), "--log-level", "warning"],
         env=env, stderr=log,

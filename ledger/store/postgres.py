@@ -24,6 +24,7 @@ deadlocked (tests/contract: concurrent writers, each opening its own ledger).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 from uuid import UUID
@@ -31,6 +32,7 @@ from uuid import UUID
 import psycopg
 from eventsourcing.persistence import Notification, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
+from psycopg.errors import DuplicateObject
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
@@ -42,8 +44,8 @@ from ledger.store.pg_pool import use_ledger_pool
 from ledger.store.plan import Existing, Head, Plan, Row, Tip, frontier_keys, plan_append
 from ledger.store.recorder import RECORD_COLUMNS, now_us, record_of
 from ledger.store.records import Receipt, Record, StoredCheckpoint
+from ledger.vault import DDL_LOCK, KeyRow, SubjectKeysTaken
 from ledger.vault import TABLE as KEYS
-from ledger.vault import KeyRow, SubjectKeysTaken
 
 NODES = "ledger_merkle_nodes"
 CHECKPOINTS = "ledger_checkpoints"
@@ -258,11 +260,29 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         ).format(nodes=self.nodes, events=self.events, where=where)
         return sql, [*(v for k in upper for v in k), leaves]
 
+    def create_table(self) -> None:
+        """eventsourcing's create_table, with its composite types made under the DDL lock too.
+
+        eventsourcing makes each type in a transaction of its own and tolerates
+        DuplicateObject; two processes making one at the same moment (server
+        workers starting on an empty schema) collide on pg_type's unique index
+        instead, and the loser fails to start. Queued on the DDL lock, the second
+        finds the type made and gets DuplicateObject.
+        """
+        for statement in self.sql_create_statements:
+            if "CREATE TYPE" in statement.as_string():
+                with self.datastore.transaction(commit=True) as curs, contextlib.suppress(DuplicateObject):
+                    curs.execute(DDL_LOCK)
+                    curs.execute(statement, prepare=False)
+        with self.datastore.transaction(commit=True) as curs:
+            self._create_table(curs)
+        self.datastore.register_type_adapters()
+
     def _create_table(self, curs: Any) -> None:
         # Servers and CLI commands may open the ledger at the same moment; their DDL
         # (CREATE OR REPLACE of the triggers) would deadlock, so it queues on one lock.
         # Writers meanwhile: see the lock order in the module docstring.
-        curs.execute("SELECT pg_advisory_xact_lock(hashtext('clinical-ai-ledger ddl'))")
+        curs.execute(DDL_LOCK)
         super()._create_table(curs)
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int]:
