@@ -31,6 +31,18 @@ class SlowLedger:
         return self.ledger.append_batch(events)
 
 
+class GatedLedger:
+    """A real ledger whose commits wait for ``gate``, so that the writer holds a batch meanwhile."""
+
+    def __init__(self, ledger: Ledger, gate: threading.Event) -> None:
+        self.ledger = ledger
+        self.gate = gate
+
+    def append_batch(self, events: Sequence[Event]) -> list[Receipt]:
+        self.gate.wait(5)
+        return self.ledger.append_batch(events)
+
+
 @pytest.mark.parametrize("max_wait", [0.0, 0.002])
 def test_concurrent_appends_share_transactions_and_each_gets_its_own_receipt(store_url: str, max_wait: float) -> None:
     # With no wait at all, the appends that queue behind one commit share the next.
@@ -78,13 +90,7 @@ def test_a_store_failure_reaches_every_waiter_of_the_batch() -> None:
 def test_close_finishes_every_queued_append_then_refuses_new_ones(sqlite_url: str) -> None:
     with Ledger(sqlite_url) as ledger:
         gate = threading.Event()
-
-        class Gated:
-            def append_batch(self, events: Sequence[Event]) -> list[Receipt]:
-                gate.wait(5)
-                return ledger.append_batch(events)
-
-        committer = GroupCommitter(Gated(), max_batch=8)
+        committer = GroupCommitter(GatedLedger(ledger, gate), max_batch=8)
         futures = [committer.submit(validate_event(shown(f"q-{i}"))) for i in range(30)]
         threading.Timer(0.1, gate.set).start()
         committer.close()
@@ -116,13 +122,7 @@ def test_coroutines_awaiting_appends_get_their_own_receipts_and_errors_in_their_
 def test_a_waiter_that_gave_up_does_not_stop_the_others(sqlite_url: str) -> None:
     with Ledger(sqlite_url) as ledger:
         gate = threading.Event()
-
-        class Gated:
-            def append_batch(self, events: Sequence[Event]) -> list[Receipt]:
-                gate.wait(5)
-                return ledger.append_batch(events)
-
-        committer = GroupCommitter(Gated(), max_batch=64)
+        committer = GroupCommitter(GatedLedger(ledger, gate), max_batch=64)
 
         async def main() -> Receipt:
             first = committer.submit_async(validate_event(shown("held")))  # the writer takes it and waits
