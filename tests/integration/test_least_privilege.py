@@ -1,4 +1,7 @@
-"""The server's PostgreSQL role needs INSERT and SELECT only, and with them it can append and verify."""
+"""The server's PostgreSQL role needs INSERT and SELECT on the log, and with them it can append and verify.
+
+On the key table, the one mutable table, it also needs UPDATE: erasure destroys a key there.
+"""
 
 from __future__ import annotations
 
@@ -7,30 +10,34 @@ import uuid
 import psycopg
 import pytest
 
+from ledger.erasure import erase
 from ledger.store import Ledger
 from ledger.verify import verify_store
 from tests.conftest import PG_ADMIN_URL
 from tests.factories import many_shown
+from tests.integration.test_key_race import ACTOR, generated
 
 GRANTS = """
 GRANT USAGE ON SCHEMA "{schema}" TO {role};
 GRANT SELECT, INSERT ON "{schema}".ledger_events, "{schema}".ledger_merkle_nodes,
     "{schema}".ledger_checkpoints TO {role};
 GRANT USAGE ON SEQUENCE "{schema}".ledger_events_notification_id_seq TO {role};
+GRANT SELECT, INSERT, UPDATE ON "{schema}".ledger_subject_keys TO {role};
 """
 
 
 @pytest.fixture
 def app_role(pg_schema: str) -> str:
     """A login role with the grants of docs/operations.md, on tables an administrator created."""
-    Ledger(f"{PG_ADMIN_URL}?schema={pg_schema}").close()
+    with Ledger(f"{PG_ADMIN_URL}?schema={pg_schema}") as admin:
+        _ = admin.keys  # the key table too
     role = f"ledger_app_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f"CREATE ROLE {role} LOGIN")  # type: ignore[arg-type]
         conn.execute(GRANTS.format(schema=pg_schema, role=role))  # type: ignore[arg-type]
     yield role
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP OWNED BY {role}; DROP ROLE {role}')  # type: ignore[arg-type]
+        conn.execute(f"DROP OWNED BY {role}; DROP ROLE {role}")  # type: ignore[arg-type]
 
 
 def test_insert_and_select_suffice_to_append_and_verify(app_role: str, pg_schema: str) -> None:
@@ -38,6 +45,16 @@ def test_insert_and_select_suffice_to_append_and_verify(app_role: str, pg_schema
     with Ledger(url, create_tables=False) as ledger:
         receipts = ledger.submit(many_shown(20))
         assert [r.seq for r in receipts] == list(range(1, 21))
+        assert verify_store(ledger).intact
+
+
+def test_with_the_key_table_granted_it_seals_new_patients_and_erases_them(app_role: str, pg_schema: str) -> None:
+    url = PG_ADMIN_URL.replace("postgres@", f"{app_role}@") + f"?schema={pg_schema}"
+    with Ledger(url, create_tables=False) as ledger:
+        receipt = ledger.submit([generated("Patient/lp-1", "out-1")])[0]  # a first-seen patient: a new key
+        assert ledger.open(ledger.get(receipt.event_id)).envelope["data"]["patient_ref"] == "Patient/lp-1"
+        erase(ledger, subject="patient:Patient/lp-1", legal_basis="gdpr_art17", actor=ACTOR)
+        assert ledger.open(ledger.get(receipt.event_id)).erased
         assert verify_store(ledger).intact
 
 
