@@ -20,6 +20,8 @@ CREATE INDEX, CREATE TRIGGER, whose table locks conflict with a writer's)
 takes every table it changes in ACCESS EXCLUSIVE mode and never the append
 lock. Before this order, a server appending while a command opened the ledger
 deadlocked (tests/contract: concurrent writers, each opening its own ledger).
+And a ledger whose schema is complete is opened without any DDL
+(``create_table``), so no table lock is taken at all.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ from ledger.vault import TABLE as KEYS
 NODES = "ledger_merkle_nodes"
 CHECKPOINTS = "ledger_checkpoints"
 _REFUSE = "ledger_refuse_change"
+_CHAIN_COLUMNS = {"seq": "bigint", "digest": "bytea", "recorded_us": "bigint", "prev_hash": "bytea", "hash": "bytea",
+                  "leaf_hash": "bytea"}  # fmt: skip
 
 
 class PostgresLedgerRecorder(PostgresApplicationRecorder):
@@ -76,6 +80,10 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         self._tip: Tip | None = None  # the head this recorder last wrote or read, and its right edge
         self._skip = 0  # appends left before the one-trip path is tried again
         self._backoff = 1
+
+    def _qualified(self, name: str) -> str:
+        """``"schema"."name"``, as text for to_regclass and to_regprocedure."""
+        return ".".join('"' + part.replace('"', '""') + '"' for part in (self.datastore.schema, name))
 
     def _name(self, table: str) -> Composed:
         return SQL("{}.{}").format(Identifier(self.datastore.schema), Identifier(table))
@@ -115,12 +123,9 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             SQL("LOCK TABLE {events}, {nodes}, {checkpoints} IN ACCESS EXCLUSIVE MODE").format(**names),
         ]
         ddl: list[Composed] = [
-            SQL(
-                "ALTER TABLE {events} ADD COLUMN IF NOT EXISTS seq bigint, "
-                "ADD COLUMN IF NOT EXISTS digest bytea, ADD COLUMN IF NOT EXISTS recorded_us bigint, "
-                "ADD COLUMN IF NOT EXISTS prev_hash bytea, ADD COLUMN IF NOT EXISTS hash bytea, "
-                "ADD COLUMN IF NOT EXISTS leaf_hash bytea"
-            ).format(**names),
+            SQL("ALTER TABLE {events} ").format(**names)
+            + SQL(", ").join(SQL("ADD COLUMN IF NOT EXISTS {} {}").format(Identifier(c), SQL(t))
+                             for c, t in _CHAIN_COLUMNS.items()),  # fmt: skip
             SQL("CREATE UNIQUE INDEX IF NOT EXISTS {idx} ON {events} (seq)").format(idx=seq_index, **names),
             # Empty unless someone wrote a row around the ledger: verification's search for rows
             # without a chain position (unchained_events) reads it instead of the whole table.
@@ -261,7 +266,13 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         return sql, [*(v for k in upper for v in k), leaves]
 
     def create_table(self) -> None:
-        """eventsourcing's create_table, with its composite types made under the DDL lock too.
+        """eventsourcing's create_table, with its composite types made under the DDL lock too; nothing if complete.
+
+        The DDL locks every table ACCESS EXCLUSIVE (module docstring), so behind a
+        long read (a verification's COPY) it would hold up every append until the
+        read ends; when the catalog shows every table, column, index, trigger and
+        function in place (``_schema_complete``, which takes no table lock), opening
+        the ledger runs no DDL at all.
 
         eventsourcing makes each type in a transaction of its own and tolerates
         DuplicateObject; two processes making one at the same moment (server
@@ -269,6 +280,9 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         instead, and the loser fails to start. Queued on the DDL lock, the second
         finds the type made and gets DuplicateObject.
         """
+        if self._schema_complete():
+            self.datastore.register_type_adapters()
+            return
         for statement in self.sql_create_statements:
             if "CREATE TYPE" in statement.as_string():
                 with self.datastore.transaction(commit=True) as curs, contextlib.suppress(DuplicateObject):
@@ -277,6 +291,34 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         with self.datastore.transaction(commit=True) as curs:
             self._create_table(curs)
         self.datastore.register_type_adapters()
+
+    def _schema_complete(self) -> bool:
+        """True if every object the DDL makes exists (read from the catalog: no lock on any table)."""
+        table = self.events_table_name
+        events, nodes, checkpoints = (self._qualified(t) for t in (table, NODES, CHECKPOINTS))
+        indexes = [self._qualified(f"{table}_{kind}_idx") for kind in ("seq", "unchained", "notification_id")]
+        relations = [events, nodes, checkpoints, *indexes]
+        functions = [_REFUSE, "es_insert_events_uuid"]
+        query = (
+            "SELECT (SELECT count(*) FROM unnest(%(relations)s::text[]) r WHERE to_regclass(r) IS NOT NULL), "
+            "(SELECT count(DISTINCT proname) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+            "WHERE n.nspname = %(schema)s AND proname = ANY(%(functions)s::text[])) "
+            "+ (to_regtype(%(type)s) IS NOT NULL)::int, "
+            "(SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass(%(events)s) AND NOT attisdropped "
+            "AND attname = ANY(%(columns)s::text[])), "
+            "(SELECT count(*) FROM pg_trigger WHERE tgrelid = ANY(ARRAY[to_regclass(%(events)s), "
+            "to_regclass(%(nodes)s), to_regclass(%(checkpoints)s)]::oid[]) AND tgname = ANY(%(triggers)s::text[]) "
+            "AND tgenabled = 'O')"
+        )
+        params = {
+            "relations": relations, "functions": functions, "events": events, "columns": list(_CHAIN_COLUMNS),
+            "nodes": nodes, "checkpoints": checkpoints, "schema": self.datastore.schema,
+            "type": self._qualified("stored_event_uuid"),
+            "triggers": [f"{_REFUSE}_row", f"{_REFUSE}_statement"],
+        }  # fmt: skip
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+            found = curs.execute(query, params).fetchone()
+        return found == (len(relations), len(functions) + 1, len(_CHAIN_COLUMNS), 6)
 
     def _create_table(self, curs: Any) -> None:
         # Servers and CLI commands may open the ledger at the same moment; their DDL

@@ -10,6 +10,7 @@ import pytest
 
 from ledger.store import Ledger
 from tests.conftest import PG_ADMIN_URL
+from tests.factories import shown
 
 
 def _open_at_once(url: str, handles: int) -> list[Exception]:
@@ -46,3 +47,33 @@ def test_four_handles_opening_an_empty_schema_at_once_all_open_it(pg_schema: str
             with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
                 admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
         assert not errors, [repr(e.__cause__ or e) for e in errors]
+
+
+@pytest.mark.postgres
+def test_opening_a_complete_ledger_runs_no_ddl_so_a_long_read_holds_nothing_up(pg_url: str, pg_schema: str) -> None:
+    # The DDL locks the tables ACCESS EXCLUSIVE: behind a reader's transaction it would wait,
+    # and every append would queue behind it.
+    Ledger(pg_url).close()
+    opened = threading.Event()
+    with psycopg.connect(PG_ADMIN_URL) as reader:  # a transaction stays open: ACCESS SHARE held
+        reader.execute(f'SELECT 1 FROM "{pg_schema}".ledger_events LIMIT 1')  # type: ignore[arg-type]
+        opener = threading.Thread(target=lambda: (Ledger(pg_url).close(), opened.set()))
+        opener.start()
+        try:
+            assert opened.wait(10), "opening the ledger waited for a reader's transaction"
+        finally:
+            reader.rollback()
+            opener.join(30)
+
+
+@pytest.mark.postgres
+def test_opening_a_ledger_missing_a_trigger_makes_it_again(pg_url: str, pg_schema: str) -> None:
+    with Ledger(pg_url) as ledger:
+        ledger.submit([shown()])
+    events = f'"{pg_schema}".ledger_events'
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f"DROP TRIGGER ledger_refuse_change_row ON {events}")  # type: ignore[arg-type]
+    Ledger(pg_url).close()
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        with pytest.raises(psycopg.errors.IntegrityConstraintViolation, match="append-only"):
+            admin.execute(f"DELETE FROM {events}")  # type: ignore[arg-type]
