@@ -38,6 +38,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import math
 import os
 import time
 from collections.abc import Iterable, Mapping
@@ -167,17 +168,29 @@ class NewKey:
         return (self.token, self.wrapped, self.master_key_id, self.created_us)
 
 
+RECHECK_S = 1.0
+"""How long a cached key is used for sealing before the vault is read again for it.
+
+Another process (``ledger erase`` beside a running server) may erase a subject:
+this one learns of it on its next read of the key table. Opening sealed fields
+(a reveal) always reads it first (``max_age=0``), so an erased subject is never
+revealed; an append for one is refused within this many seconds of the erasure.
+"""
+
+
 class Keys:
     """Data keys by subject: read from the vault and unwrapped with the master key, cached.
 
     Only keys the vault holds are cached (``None`` for an erased subject); a
-    subject without a stored key is looked up again next time.
+    subject without a stored key is looked up again next time, and a cached one
+    once its last read is older than the caller allows (``RECHECK_S`` by default).
     """
 
     def __init__(self, vault: Vault, master: MasterKey) -> None:
         self.vault = vault
         self.master = master
         self._cache: dict[str, bytes | None] = {}
+        self._read_at: dict[str, float] = {}  # token -> time.monotonic() of its last read from the vault
         self._tokens: dict[str, str] = {}
         self.index_key = self._index_key()
 
@@ -191,7 +204,9 @@ class Keys:
             self._tokens[subject] = token
         return token
 
-    def data_keys(self, tokens: Iterable[str], *, create: bool) -> dict[str, bytes | None]:
+    def data_keys(
+        self, tokens: Iterable[str], *, create: bool, max_age: float | None = None
+    ) -> dict[str, bytes | None]:
         """Data key per token; None where the subject was erased (or is unknown and not created).
 
         ``create`` stores a fresh key for each unknown subject first, in a transaction
@@ -199,11 +214,11 @@ class Keys:
         key). Appends do not use it: ``for_sealing`` lets the key travel with the events.
         """
         tokens = list(tokens)
-        self._load(tokens)
+        self._load(tokens, max_age=max_age)
         missing = [t for t in set(tokens) if t not in self._cache]
         if missing and create:
             self.vault.add([self._new_key(t).row() for t in missing])
-            self._load(missing)
+            self._load(missing, max_age=0.0)
         return {t: self._cache.get(t) for t in tokens}
 
     def for_sealing(self, tokens: Iterable[str]) -> tuple[dict[str, bytes | None], list[NewKey]]:
@@ -221,20 +236,33 @@ class Keys:
 
     def kept(self, fresh: Iterable[NewKey]) -> None:
         """Cache fresh keys once the transaction that stored them has committed."""
+        now = time.monotonic()
         for new in fresh:
             self._cache[new.token] = new.key
+            self._read_at[new.token] = now
 
     def forget(self, token: str) -> None:
         """Drop a cached key (after erasure)."""
         self._cache[token] = None
+        self._read_at[token] = time.monotonic()
 
-    def _load(self, tokens: Iterable[str]) -> None:
-        wanted = [t for t in set(tokens) if t not in self._cache]
+    def _load(self, tokens: Iterable[str], *, max_age: float | None = None) -> None:
+        """Read from the vault every token not cached, or cached longer ago than ``max_age`` (RECHECK_S) seconds."""
+        now, oldest = time.monotonic(), RECHECK_S if max_age is None else max_age
+        wanted = [t for t in set(tokens) if t not in self._cache or now - self._read_at.get(t, -math.inf) > oldest]
         if not wanted:
             return
-        for token, row in self.vault.get(wanted).items():
-            wrapped = row.wrapped
-            self._cache[token] = None if wrapped is None else self.master.unwrap(wrapped, context=token.encode())
+        stored = self.vault.get(wanted)
+        for token in wanted:
+            row = stored.get(token)
+            if row is None:  # no key yet (the ledger never deletes one): nothing to keep
+                self._cache.pop(token, None)
+                continue
+            if row.wrapped is None:  # erased, here or by another process
+                self._cache[token] = None
+            elif self._cache.get(token) is None:  # a data key never changes: unwrap it once
+                self._cache[token] = self.master.unwrap(row.wrapped, context=token.encode())
+            self._read_at[token] = now
 
     def _new_key(self, token: str) -> NewKey:
         key = os.urandom(32)
@@ -370,7 +398,8 @@ def open_event(body: bytes, keys: Keys | None) -> Opened:
     members = {p: [p, *(f for f, v in sealed.items() if v.get("sealed_with") == p)] for p in primaries}
     if sum(len(m) for m in members.values()) != len(sealed):
         raise IntegrityError("a sealed field names no field that holds a ciphertext")
-    key_by_token = keys.data_keys([v["subject"] for v in primaries.values()], create=False) if keys else {}
+    tokens = [v["subject"] for v in primaries.values()]
+    key_by_token = keys.data_keys(tokens, create=False, max_age=0.0) if keys else {}  # an erasure counts at once
     for primary, value in primaries.items():
         fields = members[primary]
         opened.subjects.update(dict.fromkeys(fields, value["subject"]))
