@@ -244,10 +244,8 @@ def _settle(outcomes: list[_Outcome]) -> None:
     for pending, outcome in outcomes:
         if pending.loop is not None:
             by_loop.setdefault(pending.loop, []).append((pending, outcome))
-        elif isinstance(outcome, BaseException):
-            pending.future.set_exception(outcome)
         else:
-            pending.future.set_result(outcome)
+            _resolve(pending, outcome)
     for loop, mine in by_loop.items():
         try:
             loop.call_soon_threadsafe(_settle_in_loop, mine)
@@ -257,9 +255,12 @@ def _settle(outcomes: list[_Outcome]) -> None:
 
 def _settle_in_loop(outcomes: list[_Outcome]) -> None:
     for pending, outcome in outcomes:
-        if pending.future.done():  # cancelled meanwhile (its request timed out)
-            continue
-        if isinstance(outcome, BaseException):
-            pending.future.set_exception(outcome)
-        else:
-            pending.future.set_result(outcome)
+        if not pending.future.done():  # else cancelled meanwhile (its request timed out)
+            _resolve(pending, outcome)
+
+
+def _resolve(pending: _Pending, outcome: Receipt | BaseException) -> None:
+    if isinstance(outcome, BaseException):
+        pending.future.set_exception(outcome)
+    else:
+        pending.future.set_result(outcome)
