@@ -272,8 +272,7 @@ class Keys:
     def _index_key(self) -> bytes:
         stored = self.vault.get([INDEX_SUBJECT]).get(INDEX_SUBJECT)
         if stored is None:
-            fresh = self.master.wrap(os.urandom(32), context=INDEX_SUBJECT.encode())
-            self.vault.add([(INDEX_SUBJECT, fresh, self.master.key_id, time.time_ns() // 1000)])
+            self.vault.add([self._new_key(INDEX_SUBJECT).row()])
             stored = self.vault.get([INDEX_SUBJECT])[INDEX_SUBJECT]
         if stored.wrapped is None:  # the ledger never erases it: only an edit of the key table can
             raise IntegrityError("the lookup-token key has been erased from the key table")
