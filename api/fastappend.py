@@ -85,16 +85,22 @@ class FastAppend:
         log.fields.update(key_id=key.key_id, role=str(key.role), bytes=len(body or b""))
         log.fields.update(event_id=event.event_id, type=event.type)
         try:
-            await self._answer(scope, receive, log.wrap(send), store, event, log.fields)
+            await self._answer(scope, receive, log.wrap(send), store, event, log.fields, settings.append_timeout_s)
         finally:
             log.finish(scope)
 
     async def _answer(
-        self, scope: Scope, receive: Receive, send: Send, store: Store, event: Event, fields: dict[str, Any]
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        store: Store,
+        event: Event,
+        fields: dict[str, Any],
+        timeout: float,
     ) -> None:
-        settings: Settings = self.api.state.settings
         try:
-            receipt = await commit_one(store, event, timeout=settings.append_timeout_s)
+            receipt = await commit_one(store, event, timeout=timeout)
         except Exception as exc:  # 409, 503, or a bug (500): the app's own handler answers
             await _handled(self.api, scope, receive, send, exc)
             return
