@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from typing import Any
 
 import pytest
 
@@ -37,11 +38,17 @@ def kill_when_past(process: subprocess.Popen[bytes], projector: Projector, seq: 
     return projector.position()
 
 
+def _load(ledger: Ledger) -> list[dict[str, Any]]:
+    """The synthetic hospital's EVENTS events, appended in batches of 1000; returned as sent."""
+    events = list(synthetic_events(EVENTS))
+    for start in range(0, len(events), 1000):
+        ledger.submit(events[start : start + 1000])
+    return events
+
+
 def test_sigkill_mid_way_and_restart_loses_and_duplicates_nothing(store_url: str) -> None:
     with Ledger(store_url) as ledger:
-        events = list(synthetic_events(EVENTS))
-        for start in range(0, len(events), 1000):
-            ledger.submit(events[start : start + 1000])
+        events = _load(ledger)
         head = ledger.head_seq()
         projector = Projector(ledger)
 
@@ -72,9 +79,7 @@ def test_sigkill_mid_way_and_restart_loses_and_duplicates_nothing(store_url: str
 @pytest.mark.postgres
 def test_a_split_rebuilds_helper_stops_when_its_parent_goes_and_what_it_wrote_holds_exactly_once(pg_url: str) -> None:
     with Ledger(pg_url) as ledger:
-        events = list(synthetic_events(EVENTS))
-        for start in range(0, len(events), 1000):
-            ledger.submit(events[start : start + 1000])
+        _load(ledger)
         head = ledger.head_seq()
         projector = Projector(ledger)  # fresh views: every position at 0, as after a rebuild's reset
         helper = share.start(ledger.url, ["events"], batch_size=7)

@@ -139,11 +139,16 @@ def test_a_missing_seq_stops_the_projection_rather_than_skip_it(opened: Opened) 
     assert projector.position() == 5
 
 
-def test_a_stored_event_that_cannot_be_read_stops_the_projection_at_its_seq(store_url: str) -> None:
-    with Ledger(store_url) as ledger:
+def _unreadable_at_4(url: str) -> Ledger:
+    """A ledger of 8 events whose 4th stored event's bytes an attacker replaced with what is not JSON."""
+    with Ledger(url) as ledger:
         ledger.submit(many_shown(8))
-    Attacker(store_url).run("UPDATE {events} SET state = %s WHERE seq = 4", params=(b"{not json",))
-    with Ledger(store_url) as ledger:
+    Attacker(url).run("UPDATE {events} SET state = %s WHERE seq = 4", params=(b"{not json",))
+    return Ledger(url)
+
+
+def test_a_stored_event_that_cannot_be_read_stops_the_projection_at_its_seq(store_url: str) -> None:
+    with _unreadable_at_4(store_url) as ledger:
         projector = Projector(ledger)
         with pytest.raises(ProjectionFailed, match="seq 4 \\(output.shown\\): the stored bytes are not JSON"):
             projector.catch_up()
@@ -207,10 +212,7 @@ def test_a_bulk_rebuild_writes_the_rows_projecting_step_by_step_writes_the_first
 
 @pytest.mark.postgres
 def test_a_rebuild_split_in_two_processes_stops_at_an_unreadable_event_in_every_projection(pg_url: str) -> None:
-    with Ledger(pg_url) as ledger:
-        ledger.submit(many_shown(8))
-    Attacker(pg_url).run("UPDATE {events} SET state = %s WHERE seq = 4", params=(b"{not json",))
-    with Ledger(pg_url) as ledger:
+    with _unreadable_at_4(pg_url) as ledger:
         projector = Projector(ledger)
         with pytest.raises(ProjectionFailed, match="seq 4 \\(output.shown\\): the stored bytes are not JSON"):
             projector.rebuild(split=True)
