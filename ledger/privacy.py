@@ -169,12 +169,14 @@ class NewKey:
 
 
 RECHECK_S = 1.0
-"""How long a cached key is used for sealing before the vault is read again for it.
+"""How long sealing trusts the cached keys before asking the vault whether any key was erased.
 
-Another process (``ledger erase`` beside a running server) may erase a subject:
-this one learns of it on its next read of the key table. Opening sealed fields
-(a reveal) always reads it first (``max_age=0``), so an erased subject is never
-revealed; an append for one is refused within this many seconds of the erasure.
+Another process (``ledger erase`` beside a running server) may erase a subject.
+This one asks the vault at most once a second how many keys have been erased
+(one indexed count); when the count has grown, every cached key is read again
+as it is next used. Opening sealed fields (a reveal) always reads the subject's
+row first, so an erased subject is never revealed; an append for one is
+refused within this many seconds of the erasure.
 """
 
 
@@ -182,15 +184,23 @@ class Keys:
     """Data keys by subject: read from the vault and unwrapped with the master key, cached.
 
     Only keys the vault holds are cached (``None`` for an erased subject); a
-    subject without a stored key is looked up again next time, and a cached one
-    once its last read is older than the caller allows (``RECHECK_S`` by default).
+    subject without a stored key is looked up again next time. A cached key is
+    used as it is until the vault's count of erased keys is seen to grow
+    (checked every ``RECHECK_S`` seconds), and read again on its next use after
+    that; a reveal reads every key it uses (``recheck``).
     """
 
     def __init__(self, vault: Vault, master: MasterKey) -> None:
         self.vault = vault
         self.master = master
         self._cache: dict[str, bytes | None] = {}
-        self._read_at: dict[str, float] = {}  # token -> time.monotonic() of its last read from the vault
+        # Erasure epochs: the epoch advances whenever the vault's count of erased keys is seen
+        # to have changed. A key read from the vault in an epoch was read after that epoch's
+        # count, so any erasure it missed is counted by the next check, which moves the epoch on.
+        self._epoch = 0
+        self._read_in: dict[str, int] = {}  # token -> the epoch of its last read from the vault
+        self._erased: int | None = None  # the vault's count of erased keys at the last check
+        self._checked_at = -math.inf  # time.monotonic() of that check
         self._tokens: dict[str, str] = {}
         self.index_key = self._index_key()
 
@@ -204,21 +214,20 @@ class Keys:
             self._tokens[subject] = token
         return token
 
-    def data_keys(
-        self, tokens: Iterable[str], *, create: bool, max_age: float | None = None
-    ) -> dict[str, bytes | None]:
+    def data_keys(self, tokens: Iterable[str], *, create: bool, recheck: bool = False) -> dict[str, bytes | None]:
         """Data key per token; None where the subject was erased (or is unknown and not created).
 
         ``create`` stores a fresh key for each unknown subject first, in a transaction
         of its own (a subject another writer created meanwhile keeps that writer's
         key). Appends do not use it: ``for_sealing`` lets the key travel with the events.
+        ``recheck`` reads every token's row from the vault, cached or not (a reveal).
         """
         tokens = list(tokens)
-        self._load(tokens, max_age=max_age)
+        self._load(tokens, recheck=recheck)
         missing = [t for t in set(tokens) if t not in self._cache]
         if missing and create:
             self.vault.add([self._new_key(t).row() for t in missing])
-            self._load(missing, max_age=0.0)
+            self._load(missing, recheck=True)
         return {t: self._cache.get(t) for t in tokens}
 
     def for_sealing(self, tokens: Iterable[str]) -> tuple[dict[str, bytes | None], list[NewKey]]:
@@ -236,20 +245,20 @@ class Keys:
 
     def kept(self, fresh: Iterable[NewKey]) -> None:
         """Cache fresh keys once the transaction that stored them has committed."""
-        now = time.monotonic()
         for new in fresh:
             self._cache[new.token] = new.key
-            self._read_at[new.token] = now
+            self._read_in[new.token] = self._epoch
 
     def forget(self, token: str) -> None:
         """Drop a cached key (after erasure)."""
         self._cache[token] = None
-        self._read_at[token] = time.monotonic()
+        self._read_in[token] = self._epoch
 
-    def _load(self, tokens: Iterable[str], *, max_age: float | None = None) -> None:
-        """Read from the vault every token not cached, or cached longer ago than ``max_age`` (RECHECK_S) seconds."""
-        now, oldest = time.monotonic(), RECHECK_S if max_age is None else max_age
-        wanted = [t for t in set(tokens) if t not in self._cache or now - self._read_at.get(t, -math.inf) > oldest]
+    def _load(self, tokens: Iterable[str], *, recheck: bool = False) -> None:
+        """Read from the vault every token not cached, or cached before the last erasure seen (all if ``recheck``)."""
+        self._check_erasures()
+        epoch = self._epoch
+        wanted = list(set(tokens)) if recheck else [t for t in set(tokens) if self._read_in.get(t) != epoch]
         if not wanted:
             return
         stored = self.vault.get(wanted)
@@ -257,12 +266,23 @@ class Keys:
             row = stored.get(token)
             if row is None:  # no key yet (the ledger never deletes one): nothing to keep
                 self._cache.pop(token, None)
+                self._read_in.pop(token, None)
                 continue
             if row.wrapped is None:  # erased, here or by another process
                 self._cache[token] = None
             elif self._cache.get(token) is None:  # a data key never changes: unwrap it once
                 self._cache[token] = self.master.unwrap(row.wrapped, context=token.encode())
-            self._read_at[token] = now
+            self._read_in[token] = epoch
+
+    def _check_erasures(self) -> None:
+        """Every RECHECK_S seconds, count the erased keys; a new count starts a new epoch."""
+        now = time.monotonic()
+        if now - self._checked_at <= RECHECK_S:
+            return
+        erased = self.vault.erased_count()
+        self._checked_at = now
+        if erased != self._erased:
+            self._erased, self._epoch = erased, self._epoch + 1
 
     def _new_key(self, token: str) -> NewKey:
         key = os.urandom(32)
@@ -398,7 +418,7 @@ def open_event(body: bytes, keys: Keys | None) -> Opened:
     if sum(len(m) for m in members.values()) != len(sealed):
         raise IntegrityError("a sealed field names no field that holds a ciphertext")
     tokens = [v["subject"] for v in primaries.values()]
-    key_by_token = keys.data_keys(tokens, create=False, max_age=0.0) if keys else {}  # an erasure counts at once
+    key_by_token = keys.data_keys(tokens, create=False, recheck=True) if keys else {}  # an erasure counts at once
     for primary, value in primaries.items():
         fields = members[primary]
         opened.subjects.update(dict.fromkeys(fields, value["subject"]))

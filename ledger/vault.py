@@ -16,6 +16,7 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
 TABLE = "ledger_subject_keys"
+ERASED_INDEX = "ledger_subject_keys_erased"
 DDL_LOCK = "SELECT pg_advisory_xact_lock(hashtext('clinical-ai-ledger ddl'))"
 """The lock every PostgreSQL DDL of the ledger queues on (the recorder's tables and types, this table)."""
 
@@ -52,42 +53,58 @@ class Vault:
         self.backend = backend
         if backend == "postgres":
             self.table: Any = SQL("{}.{}").format(Identifier(self.datastore.schema), Identifier(TABLE))
+            self._get_sql = self._sql(
+                "SELECT subject, wrapped, master_key_id, erased_us FROM {t} WHERE subject = ANY(?)"
+            )
         else:
             self.table = TABLE
+        self._erased_sql = self._sql("SELECT count(*) FROM {t} WHERE wrapped IS NULL")
 
     def create(self) -> None:
-        """Create the table if it does not exist.
+        """Create the table and its index of erased keys if they do not exist.
 
         On PostgreSQL two processes opening a new ledger at once would both try
-        to create it (CREATE TABLE IF NOT EXISTS is not safe against that), so
-        this queues on the recorder's DDL lock.
+        to create them (CREATE ... IF NOT EXISTS is not safe against that), so
+        this queues on the recorder's DDL lock; and since CREATE INDEX locks the
+        table even when the index exists, a complete vault runs no DDL at all.
         """
-        create = self._sql(
-            "CREATE TABLE IF NOT EXISTS {t} (subject TEXT PRIMARY KEY, wrapped {blob}, "
-            "master_key_id TEXT NOT NULL, created_us BIGINT NOT NULL, erased_us BIGINT)"
-        )
+        statements = [
+            self._sql(
+                "CREATE TABLE IF NOT EXISTS {t} (subject TEXT PRIMARY KEY, wrapped {blob}, "
+                "master_key_id TEXT NOT NULL, created_us BIGINT NOT NULL, erased_us BIGINT)"
+            ),
+            # Erased keys are few: the index keeps counting them (erased_count) cheap.
+            self._sql("CREATE INDEX IF NOT EXISTS {erased_index} ON {t} (subject) WHERE wrapped IS NULL"),
+        ]
         if self.backend == "postgres":
+            present = "SELECT to_regclass(format('%%I.%%I', %s::text, %s::text)) IS NOT NULL"
+            if self._select(present, (self.datastore.schema, ERASED_INDEX)) == [(True,)]:
+                return
             with self.datastore.get_connection() as conn, conn.transaction():
                 conn.execute(DDL_LOCK)
-                conn.execute(create)
+                for statement in statements:
+                    conn.execute(statement)
             return
         with self.datastore.transaction(commit=True) as c:
-            c.execute(create)
+            for statement in statements:
+                c.execute(statement)
 
     def get(self, subjects: Sequence[str]) -> dict[str, WrappedKey]:
         """The stored keys among ``subjects``."""
+        if self.backend == "postgres":
+            return _wrapped_keys(self._select(self._get_sql, (list(subjects),)))
         found: dict[str, WrappedKey] = {}
         for start in range(0, len(subjects), 500):
             chunk = list(subjects[start : start + 500])
-            rows = self._run(
-                "SELECT subject, wrapped, master_key_id, erased_us FROM {t} WHERE subject IN ("
-                + ",".join("?" * len(chunk))
-                + ")",
-                chunk,
-            )
-            for subject, wrapped, key_id, erased in rows:
-                found[subject] = WrappedKey(subject, None if wrapped is None else bytes(wrapped), key_id, erased)
+            statement = "SELECT subject, wrapped, master_key_id, erased_us FROM {t} WHERE subject IN ("
+            found.update(_wrapped_keys(self._run(statement + ",".join("?" * len(chunk)) + ")", chunk)))
         return found
+
+    def erased_count(self) -> int:
+        """How many keys have been erased (it only ever grows: an erased key is never restored)."""
+        statement = self._erased_sql
+        rows = self._select(statement, ()) if self.backend == "postgres" else self._run(statement, ())
+        return int(rows[0][0])
 
     def add(self, rows: Sequence[KeyRow]) -> None:
         """Insert new keys in one transaction; a subject another writer created meanwhile keeps its key."""
@@ -108,7 +125,7 @@ class Vault:
     def all(self) -> list[WrappedKey]:
         """Every key (for rotation and retention reports)."""
         rows = self._run("SELECT subject, wrapped, master_key_id, erased_us FROM {t} ORDER BY subject", ())
-        return [WrappedKey(r[0], None if r[1] is None else bytes(r[1]), r[2], r[3]) for r in rows]
+        return list(_wrapped_keys(rows).values())
 
     def rewrap(self, rows: Sequence[tuple[str, bytes, str]]) -> None:
         """Replace wrapped keys (subject, new wrapped key, new master key id) in one transaction."""
@@ -117,9 +134,17 @@ class Vault:
 
     def _sql(self, statement: str) -> Any:
         blob = "BYTEA" if self.backend == "postgres" else "BLOB"
+        statement = statement.replace("{blob}", blob)
         if self.backend == "postgres":
-            return SQL(statement.replace("?", "%s").replace("{blob}", blob)).format(t=self.table)
-        return statement.replace("{t}", TABLE).replace("{blob}", blob)
+            return SQL(statement.replace("?", "%s")).format(t=self.table, erased_index=Identifier(ERASED_INDEX))
+        return statement.replace("{t}", TABLE).replace("{erased_index}", ERASED_INDEX)
+
+    def _select(self, sql: Any, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """One read on PostgreSQL: a single statement on an autocommit connection, one round trip."""
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+            curs.execute(sql, params)
+            rows: list[tuple[Any, ...]] = curs.fetchall()
+            return rows
 
     def _run(self, statement: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         return self._run_many(statement, [params])
@@ -139,3 +164,7 @@ class Vault:
                 c.execute(sql, params)
                 rows += [tuple(r) for r in c.fetchall()]
         return rows
+
+
+def _wrapped_keys(rows: Sequence[tuple[Any, ...]]) -> dict[str, WrappedKey]:
+    return {r[0]: WrappedKey(r[0], None if r[1] is None else bytes(r[1]), r[2], r[3]) for r in rows}

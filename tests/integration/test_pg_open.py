@@ -77,3 +77,31 @@ def test_opening_a_ledger_missing_a_trigger_makes_it_again(pg_url: str, pg_schem
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
         with pytest.raises(psycopg.errors.IntegrityConstraintViolation, match="append-only"):
             admin.execute(f"DELETE FROM {events}")  # type: ignore[arg-type]
+
+
+@pytest.mark.postgres
+def test_opening_the_key_vault_of_a_complete_ledger_waits_for_no_writer(pg_url: str, pg_schema: str) -> None:
+    # CREATE INDEX takes a SHARE lock on the key table even when the index exists: behind a
+    # writer's transaction that stores a new subject's key it would wait, and hold up every
+    # append that stores one after it.
+    with Ledger(pg_url) as ledger:
+        _ = ledger.keys
+    opened = threading.Event()
+
+    def open_vault() -> None:
+        with Ledger(pg_url) as ledger:
+            _ = ledger.keys
+        opened.set()
+
+    with psycopg.connect(PG_ADMIN_URL) as writer:  # ROW EXCLUSIVE on the key table until rollback
+        writer.execute(
+            f'INSERT INTO "{pg_schema}".ledger_subject_keys (subject, wrapped, master_key_id, created_us) '  # type: ignore[arg-type]
+            "VALUES ('in-flight', '\\x00', 'k', 1)"
+        )
+        opener = threading.Thread(target=open_vault)
+        opener.start()
+        try:
+            assert opened.wait(10), "opening the key vault waited for a writer's transaction"
+        finally:
+            writer.rollback()
+            opener.join(30)
