@@ -43,7 +43,7 @@ import os
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -80,20 +80,24 @@ class LocalMasterKey:
     def __repr__(self) -> str:
         return f"LocalMasterKey(key_id={self.key_id})"
 
-    @property
+    @cached_property
     def key_id(self) -> str:
         """A public name for the key (a hash prefix), stored beside what it wraps."""
         return hashlib.sha256(b"ledger master key id\x00" + self.secret).hexdigest()[:16]
 
+    @cached_property
+    def _aead(self) -> AESGCM:
+        return AESGCM(self.secret)
+
     def wrap(self, data_key: bytes, *, context: bytes) -> bytes:
         """AES-256-GCM with a random nonce, bound to ``context``."""
         nonce = os.urandom(12)
-        return nonce + AESGCM(self.secret).encrypt(nonce, data_key, context)
+        return nonce + self._aead.encrypt(nonce, data_key, context)
 
     def unwrap(self, wrapped: bytes, *, context: bytes) -> bytes:
         """The data key; IntegrityError if the key or context is wrong."""
         try:
-            return AESGCM(self.secret).decrypt(wrapped[:12], wrapped[12:], context)
+            return self._aead.decrypt(wrapped[:12], wrapped[12:], context)
         except InvalidTag as exc:
             raise IntegrityError("a data key does not unwrap under this master key") from exc
 
@@ -326,9 +330,9 @@ class Sealer:
 
     def seal_all(self, canonicals: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Each canonical dict with its sensitive fields sealed; new subjects' keys stored first, on their own."""
-        plans = [self._plan(c) for c in canonicals]
-        keys = self.keys.data_keys([p[1] for p in plans if p is not None], create=True)
-        return self._seal_planned(canonicals, plans, keys)
+        plans = self._plans(canonicals)
+        keys = self.keys.data_keys({p[2] for p in plans}, create=True)
+        return _sealed(canonicals, plans, keys)
 
     def seal_batch(self, canonicals: list[dict[str, Any]]) -> Sealed:
         """Each canonical dict with its sensitive fields sealed, and the fresh keys to store with them.
@@ -336,41 +340,66 @@ class Sealer:
         Nothing is written: the caller stores ``new_keys`` in the transaction that
         appends the events (``Ledger.append_batch``).
         """
-        plans = [self._plan(c) for c in canonicals]
-        keys, fresh = self.keys.for_sealing([p[1] for p in plans if p is not None])
-        return Sealed(self._seal_planned(canonicals, plans, keys), fresh)
+        plans = self._plans(canonicals)
+        keys, fresh = self.keys.for_sealing({p[2] for p in plans})
+        return Sealed(_sealed(canonicals, plans, keys), fresh)
 
     def seal(self, canonical: dict[str, Any]) -> dict[str, Any]:
         """One event's canonical dict with its sensitive fields sealed."""
         return self.seal_all([canonical])[0]
 
-    def _seal_planned(
-        self, canonicals: list[dict[str, Any]], plans: list[tuple[list[str], str] | None], keys: dict[str, bytes | None]
-    ) -> list[dict[str, Any]]:
-        return [c if p is None else self._seal(c, *p, keys[p[1]]) for c, p in zip(canonicals, plans, strict=True)]
+    def _plans(self, canonicals: list[dict[str, Any]]) -> list[_Plan]:
+        """(position, the sensitive fields present, subject token) of each event that has any."""
+        plans = []
+        token = self.keys.token
+        for position, canonical in enumerate(canonicals):
+            data = canonical["data"]
+            fields = [f for f in _sensitive(canonical["type"]) if f in data]
+            if fields:
+                subject = subject_of(canonical["type"], data, event_id=canonical["event_id"],
+                                     actor_id=canonical["actor"]["id"])  # fmt: skip
+                plans.append((position, fields, token(subject)))
+        return plans
 
-    def _plan(self, canonical: dict[str, Any]) -> tuple[list[str], str] | None:
-        data = canonical["data"]
-        fields = [f for f in sensitive_fields(canonical["type"]) if f in data]
-        if not fields:
-            return None
-        subject = subject_of(canonical["type"], data, event_id=canonical["event_id"], actor_id=canonical["actor"]["id"])
-        return fields, self.keys.token(subject)
 
-    @staticmethod
-    def _seal(canonical: dict[str, Any], fields: list[str], token: str, key: bytes | None) -> dict[str, Any]:
-        """One AEAD per event: the first sensitive field holds the ciphertext of all of them."""
-        if key is None:
-            raise InputError("a subject of this event has been erased: its data can no longer be recorded")
-        data, event_id, primary = canonical["data"], canonical["event_id"], fields[0]
-        plaintext = orjson.dumps({name: data[name] for name in fields})
-        ciphertext = _cipher(key).encrypt(_NONCE, plaintext, _aad(event_id, primary, token))
-        sealed = dict(data)
-        sealed[primary] = {"as": _kind(data[primary]), "sealed": base64.b64encode(ciphertext).decode(),
-                           "subject": token}  # fmt: skip
-        for name in fields[1:]:
-            sealed[name] = {"as": _kind(data[name]), "sealed_with": primary}
-        return {**canonical, "data": sealed}
+_Plan = tuple[int, list[str], str]
+
+
+@cache
+def _sensitive(event_type: str) -> tuple[str, ...]:
+    return tuple(sensitive_fields(event_type))
+
+
+def _sealed(
+    canonicals: list[dict[str, Any]], plans: list[_Plan], keys: Mapping[str, bytes | None]
+) -> list[dict[str, Any]]:
+    """The canonical dicts with the planned ones sealed (new dicts: the input is left as it was)."""
+    sealed = list(canonicals)
+    ciphers: dict[str, AESGCMSIV] = {}
+    for position, fields, token in plans:
+        cipher = ciphers.get(token)
+        if cipher is None:
+            key = keys[token]
+            if key is None:
+                raise InputError("a subject of this event has been erased: its data can no longer be recorded")
+            cipher = ciphers[token] = _cipher(key)
+        sealed[position] = _seal(canonicals[position], fields, token, cipher)
+    return sealed
+
+
+def _seal(canonical: dict[str, Any], fields: list[str], token: str, cipher: AESGCMSIV) -> dict[str, Any]:
+    """One AEAD per event: the first sensitive field holds the ciphertext of all of them."""
+    data, primary = canonical["data"], fields[0]
+    values = {name: data[name] for name in fields}
+    aad = _aad(canonical["event_id"], primary, token)
+    ciphertext = base64.b64encode(cipher.encrypt(_NONCE, orjson.dumps(values), aad)).decode()
+    data = data.copy()
+    data[primary] = {"as": _kind(values[primary]), "sealed": ciphertext, "subject": token}
+    for name in fields[1:]:
+        data[name] = {"as": _kind(values[name]), "sealed_with": primary}
+    canonical = canonical.copy()
+    canonical["data"] = data
+    return canonical
 
 
 @lru_cache(maxsize=4096)
@@ -379,7 +408,7 @@ def _cipher(key: bytes) -> AESGCMSIV:
 
 
 def _kind(value: Any) -> str:
-    return "array" if isinstance(value, list) else "string"
+    return "array" if value.__class__ is list else "string"
 
 
 def is_sealed(value: Any) -> bool:
