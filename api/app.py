@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any, Final
 
 from fastapi import APIRouter, Depends, FastAPI
@@ -24,8 +25,9 @@ from api.logging import RequestLogMiddleware
 from api.openapi import build_openapi
 from api.params import reject_unknown_query
 from api.routes import events, health, log, privacy, proofs, queries
-from api.runtime import Runtime
+from api.runtime import LedgerOpener, Runtime
 from api.settings import Settings, get_settings
+from ledger.store import Ledger
 
 ROUTERS: tuple[APIRouter, ...] = (
     health.router,
@@ -56,7 +58,7 @@ Limits: 1 MiB per event request, 8 MiB and 1000 events per batch, 1000 records p
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Open the store (or keep trying in the background) and start signing checkpoints on schedule;
     on shutdown, stop the schedule, finish queued appends and close."""
-    runtime = Runtime(app.state.settings)
+    runtime = Runtime(app.state.settings, app.state.open_ledger)
     app.state.runtime = runtime
     await run_in_threadpool(runtime.start)
     schedule = CheckpointSchedule.of(runtime, app.state.settings)
@@ -81,7 +83,7 @@ class LedgerAPI(FastAPI):
         await self._fast_append(scope, receive, send)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, open_ledger: LedgerOpener = Ledger) -> FastAPI:
     """The API as a FastAPI app; ``settings`` default to ``get_settings()`` (the environment)."""
     app = LedgerAPI(
         title="Clinical AI accountability ledger",
@@ -92,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry=NO_TELEMETRY,
     )
     app.state.settings = settings or get_settings()
+    app.state.open_ledger = open_ledger
     for router in ROUTERS:
         app.include_router(router)
     errors.install(app)
@@ -102,3 +105,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def create_app_without_sealing() -> FastAPI:
+    """The API on a ledger that stores sensitive fields in clear: the other side of the benchmark of
+    what sealing costs (``python -m scripts.bench privacy``), served by it alone, never by ``ledger serve``."""
+    return create_app(open_ledger=partial(Ledger, seal=False))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from api.keycache import KeyCache
@@ -42,11 +43,15 @@ def store_url(settings: Settings) -> DatabaseUrl:
     return replace(url, settings={**url.settings, **extra})
 
 
-def open_store(settings: Settings) -> Store:
+LedgerOpener = Callable[[DatabaseUrl], Ledger]
+"""How the app opens its ledger: ``Ledger`` itself, except where the benchmark measures what sealing costs."""
+
+
+def open_store(settings: Settings, open_ledger: LedgerOpener = Ledger) -> Store:
     """Open the ledger (creating its tables) and the key store; StoreUnavailable if the database is down."""
     url = store_url(settings)
     keys = KeyStore(url)
-    ledger = Ledger(url)
+    ledger = open_ledger(url)
     committer = GroupCommitter(
         ledger, max_batch=settings.group_max_events, max_wait=settings.group_max_wait_ms / 1000
     )
@@ -56,8 +61,9 @@ def open_store(settings: Settings) -> Store:
 class Runtime:
     """The store, once it could be opened, and the thread that keeps trying until then."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, open_ledger: LedgerOpener = Ledger) -> None:
         self.settings = settings
+        self.open_ledger = open_ledger
         self.display = database_url(settings.database_url).display
         self.key_cache = KeyCache(settings.key_cache_s)
         self._store: Store | None = None
@@ -98,7 +104,7 @@ class Runtime:
 
     def _try_open(self) -> bool:
         try:
-            store = open_store(self.settings)
+            store = open_store(self.settings, self.open_ledger)
         except StoreUnavailable as exc:
             log.warning("store unavailable", extra={"fields": {"database": self.display, "error": str(exc)}})
             return False

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import orjson
 import pytest
 from fastapi.testclient import TestClient
 
+from api.app import create_app, create_app_without_sealing
+from api.settings import Settings
 from ledger.store import Ledger
+from scripts import serve
 from tests.api.conftest import Keys, bearer
 from tests.factories import envelope
 
@@ -77,3 +82,26 @@ def test_erasure_under_a_legal_hold_is_a_409_naming_the_hold(client: TestClient,
     request = {"subject": f"patient:{PATIENT}", "legal_basis": "gdpr_art17"}
     refused = client.post("/v1/subjects/erase", json=request, headers=bearer(keys.admin))
     assert refused.status_code == 409 and "HOLD-API-1" in refused.text and PATIENT not in refused.text
+
+
+def test_the_app_without_sealing_is_the_benchmarks_other_side_and_the_served_app_seals(
+    settings: Settings, keys: Keys, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # scripts.bench privacy serves create_app_without_sealing beside create_app; `ledger serve` never does.
+    monkeypatch.setattr("api.app.get_settings", lambda: settings)
+    stored = []
+    for factory in (create_app_without_sealing, create_app):
+        event = envelope("output.generated", {
+            "output_id": f"out-{factory.__name__}", "tool_id": "sepsis-watch", "model_version": "3.2.0",
+            "site": "northside", "unit": "icu", "population": "adults_18_plus", "patient_ref": PATIENT,
+            "encounter_ref": "Encounter/E-2", "score": 0.9, "label": "high", "priority": "urgent",
+            "threshold_in_effect": 0.7,
+        })  # fmt: skip
+        with TestClient(factory()) as client:
+            assert client.post("/v1/events", json=event, headers=bearer(keys.admin)).status_code == 201
+        with Ledger(store_url) as ledger:
+            record = ledger.get(str(event["event_id"]))
+            assert record is not None
+            stored.append(PATIENT.encode() in record.body)
+    assert stored == [True, False]
+    assert "create_app_without_sealing" not in Path(serve.__file__).read_text("utf-8")
