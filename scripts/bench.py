@@ -39,6 +39,7 @@ from ledger.store import Ledger
 from ledger.store.app import Fact
 from ledger.verify import CompactRange
 from scripts.benchkit import PlainRecorded
+from scripts.loadgen import generated_events
 
 PG_URL = os.environ.get("LEDGER_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -358,39 +359,6 @@ def _proof_times(ledger: Ledger, size: int, samples: int = 500) -> tuple[float, 
     return percentile(times, 0.5), percentile(times, 0.95)
 
 
-def phi_events(count: int, *, patients: str = "") -> list[dict[str, Any]]:
-    """output.generated events: three sensitive fields each, one patient in ten repeating.
-
-    ``patients`` prefixes the patient references, so a new prefix names new patients
-    (first seen by the ledger) of the same length.
-    """
-    return [
-        {
-            "event_id": str(uuid.uuid4()),
-            "type": "output.generated",
-            "occurred_at": "2026-04-08T02:14:00Z",
-            "source": "acme-inference",
-            "actor": {"id": "acme-inference", "role": "inference_service", "kind": "system"},
-            "data": {
-                "output_id": f"out-{i}",
-                "tool_id": "sepsis-watch",
-                "model_version": "3.2.0",
-                "site": "northside",
-                "unit": "ed",
-                "population": "adults_18_plus",
-                "patient_ref": f"Patient/{patients}p-{i % (count // 10 + 1)}",
-                "encounter_ref": f"Encounter/e-{i}",
-                "score": 0.64,
-                "label": "low",
-                "priority": "routine",
-                "threshold_in_effect": 0.7,
-                "explanation": "Rising lactate, heart rate 118.",
-            },
-        }  # fmt: skip
-        for i in range(count)
-    ]
-
-
 # The sides of the privacy benchmark: two unsealed ledgers (the A/A control) and a sealed one.
 _SIDES = ("unsealed", "unsealed again", "sealed")
 _ORDERS = list(itertools.permutations(range(len(_SIDES))))
@@ -445,6 +413,9 @@ def bench_privacy(args: argparse.Namespace) -> None:
             print(_privacy_row(store.name, plain=plain, sealed=[r[2] for r in rounds]))
             print(_privacy_row(f"{store.name}, A/A control", plain=plain, sealed=[r[1] for r in rounds]))
     print()
+    from scripts.bench_api import bench_privacy_api  # the server's client libraries, only when asked
+
+    bench_privacy_api(args)
 
 
 def _privacy_rounds(store: Store, *, events: int, rounds: int) -> list[list[_Side]]:
@@ -457,7 +428,7 @@ def _privacy_rounds(store: Store, *, events: int, rounds: int) -> list[list[_Sid
         found = []
         for round_ in range(rounds):
             ledgers = [handles[(round_ + index) % len(handles)][name == "sealed"] for index, name in enumerate(_SIDES)]
-            sides = [phi_events(events, patients=f"r{round_:02d}{index}-") for index in range(len(_SIDES))]
+            sides = [generated_events(events, patients=f"r{round_:02d}{index}-") for index in range(len(_SIDES))]
             batches = [[side[i : i + 100] for i in range(0, events, 100)] for side in sides]
             totals = [_Side() for _ in _SIDES]
             gc.collect()
@@ -475,11 +446,11 @@ def _privacy_rounds(store: Store, *, events: int, rounds: int) -> list[list[_Sid
     return found
 
 
-def _privacy_row(name: str, *, plain: list[_Side], sealed: list[_Side]) -> str:
+def _privacy_row(name: str, *, plain: list[_Side], sealed: list[_Side], batch: str = "100") -> str:
     costs = [1 - s.rate() / p.rate() for s, p in zip(sealed, plain, strict=True)]
     cells = [
         name,
-        "100",
+        batch,
         f"{statistics.median(p.rate() for p in plain):,.0f}",
         f"{statistics.median(s.rate() for s in sealed):,.0f}",
         f"{statistics.median(costs):.0%}",  # 1 - the median of the per-round ratios

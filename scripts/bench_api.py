@@ -36,7 +36,7 @@ import httpx
 import orjson
 import psycopg
 
-from scripts.bench import machine, percentile
+from scripts.bench import _ORDERS, _SIDES, _privacy_row, _Side, machine, percentile
 
 SCHEMA = "bench_api"
 
@@ -48,25 +48,33 @@ def _free_port() -> int:
 
 
 @contextmanager
-def server(postgres_url: str, workers: int) -> Iterator[tuple[int, int, str, str]]:
-    """A `ledger serve` subprocess on a fresh schema; yields (port, process id, emitter key, auditor key)."""
+def server(
+    postgres_url: str, workers: int, *, app: str | None = None, source: str = "epic-prod"
+) -> Iterator[tuple[int, int, str, str]]:
+    """A `ledger serve` subprocess on a fresh schema; yields (port, process id, emitter key, auditor key).
+
+    With ``app`` (an app factory's import string), uvicorn serves that factory
+    instead, in one process, with the options `ledger serve` gives it; the
+    emitter key is for ``source``.
+    """
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
         conn.execute(f"CREATE SCHEMA {SCHEMA}")
     url = f"{postgres_url}?schema={SCHEMA}"
     env = {**os.environ, "LEDGER_DATABASE_URL": url}
     command = [sys.executable, "-m", "scripts.cli"]
-    key = subprocess.run([*command, "api-keys", "create", "--role", "emitter", "--source", "epic-prod"],  # noqa: S603
+    key = subprocess.run([*command, "api-keys", "create", "--role", "emitter", "--source", source],  # noqa: S603
                          env=env, capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
     auditor = subprocess.run([*command, "api-keys", "create", "--role", "auditor"],  # noqa: S603
                              env=env, capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     log = tempfile.TemporaryFile()  # the server's warnings, shown if a run fails
-    process = subprocess.Popen(  # noqa: S603
-        [*command, "serve", "--port", str(port), "--workers", str(workers), "--log-level", "warning"],
-        env=env, stderr=log,
-    )  # fmt: skip
+    serve = [*command, "serve", "--port", str(port), "--workers", str(workers), "--log-level", "warning"]
+    if app is not None:
+        serve = [sys.executable, "-m", "uvicorn", "--factory", app, "--host", "127.0.0.1", "--port", str(port),
+                 "--log-level", "warning", "--no-access-log", "--no-server-header"]  # fmt: skip
+    process = subprocess.Popen(serve, env=env, stderr=log)  # noqa: S603
     try:
         _wait_ready(base)
         yield port, process.pid, key, auditor
@@ -207,4 +215,49 @@ def bench_api(args: argparse.Namespace) -> None:
                      f"{mean_16:.1f} events after the 16 clients, {mean_rate:.1f} after the fixed rate")  # fmt: skip
     print()
     print("\n".join(notes))
+    print()
+
+
+# The privacy benchmark's servers: the app `ledger serve` runs, and the same app on a ledger that
+# does not seal (api.app names it for this benchmark alone).
+PRIVACY_APPS = {
+    "unsealed": "api.app:create_app_without_sealing",
+    "unsealed again": "api.app:create_app_without_sealing",
+    "sealed": "api.app:create_app",
+}
+
+
+def bench_privacy_api(args: argparse.Namespace) -> None:
+    """The cost of sealing on the server's appends: 16 clients of single events, one server per side and round.
+
+    The same three sides as the library table (unsealed, an A/A control, sealed),
+    each a fresh server on a fresh schema in every round, in an order that
+    cycles through the six permutations. Each side's 16 clients send
+    ``--api-events`` output.generated events (one in ten a patient's first), so
+    group commit, request parsing and the projections run as they do in
+    service. Beside the rates, the server's CPU per event (all its threads).
+    """
+    if not args.postgres_url:
+        print("the privacy section's server table needs PostgreSQL")
+        return
+    print(f"### Through the API: a real server, 16 clients of single events ({machine()}; medians of "
+          f"{args.rounds} rounds, one fresh server per side and round, in rotating order)\n")  # fmt: skip
+    print("| server | events/request | without sealing ev/s | with sealing ev/s | cost (median of rounds) "
+          "| cost, round by round | server CPU µs/event without / with |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
+    rounds = []
+    for round_ in range(args.rounds):
+        totals = [_Side() for _ in _SIDES]
+        for index in _ORDERS[round_ % len(_ORDERS)]:
+            app = PRIVACY_APPS[_SIDES[index]]
+            with server(args.postgres_url, 1, app=app, source="acme-inference") as (port, pid, key, _):
+                settle(args.postgres_url)
+                job = {"port": port, "key": key, "mode": "closed", "clients": 16, "per_client": args.api_events // 16,
+                       "events": "generated", "patients": f"r{round_:02d}{index}-"}  # fmt: skip
+                run = drive(pid, job)
+            totals[index] = _Side(wall=run.elapsed, cpu=run.server_cpu, events=run.requests)
+        rounds.append(totals)
+    plain = [r[0] for r in rounds]
+    print(_privacy_row("PostgreSQL, 1 worker", plain=plain, sealed=[r[2] for r in rounds], batch="1"))
+    print(_privacy_row("A/A control", plain=plain, sealed=[r[1] for r in rounds], batch="1"))
     print()

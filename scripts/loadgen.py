@@ -22,6 +22,11 @@ Modes:
                 request's scheduled time, so a stall is never hidden (no
                 coordinated omission)
 
+The events are output.shown (no sensitive field), or, with ``"events": "generated"``,
+output.generated with three sensitive fields, one event in ten naming a patient
+first seen (``"patients"`` prefixes their references, so a new prefix names new
+patients): what the privacy benchmark sends to servers with and without sealing.
+
 It connects to 127.0.0.1 only, and every loop is bounded by its counts.
 """
 
@@ -42,6 +47,39 @@ _HEAD_END = b"\r\n\r\n"
 
 class BadResponse(RuntimeError):
     """The server answered something other than 200 or 201."""
+
+
+def generated_events(count: int, *, patients: str = "") -> list[dict[str, Any]]:
+    """output.generated events: three sensitive fields each, one patient in ten repeating.
+
+    ``patients`` prefixes the patient references, so a new prefix names new patients
+    (first seen by the ledger) of the same length.
+    """
+    return [
+        {
+            "event_id": str(uuid.uuid4()),
+            "type": "output.generated",
+            "occurred_at": "2026-04-08T02:14:00Z",
+            "source": "acme-inference",
+            "actor": {"id": "acme-inference", "role": "inference_service", "kind": "system"},
+            "data": {
+                "output_id": f"out-{i}",
+                "tool_id": "sepsis-watch",
+                "model_version": "3.2.0",
+                "site": "northside",
+                "unit": "ed",
+                "population": "adults_18_plus",
+                "patient_ref": f"Patient/{patients}p-{i % (count // 10 + 1)}",
+                "encounter_ref": f"Encounter/e-{i}",
+                "score": 0.64,
+                "label": "low",
+                "priority": "routine",
+                "threshold_in_effect": 0.7,
+                "explanation": "Rising lactate, heart rate 118.",
+            },
+        }  # fmt: skip
+        for i in range(count)
+    ]
 
 
 def sample_bodies(count: int, *, size: int = 1) -> list[bytes]:
@@ -170,7 +208,10 @@ async def run_job(job: dict[str, Any]) -> dict[str, Any]:
         return await run_batches(port, [request_bytes("/v1/events/batch", b, port=port, key=key) for b in bodies])
     if mode == "closed":
         clients, per_client = int(job["clients"]), int(job["per_client"])
-        bodies = sample_bodies(clients * per_client)
+        if job.get("events") == "generated":
+            bodies = [orjson.dumps(e) for e in generated_events(clients * per_client, patients=job.get("patients", ""))]
+        else:
+            bodies = sample_bodies(clients * per_client)
         requests = [request_bytes("/v1/events", b, port=port, key=key) for b in bodies]
         return await run_closed(port, [requests[i::clients] for i in range(clients)])
     if mode == "rate":
