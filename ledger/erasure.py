@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -187,19 +188,60 @@ def retention_due(ledger: Ledger, *, years: float, now_us: int | None = None) ->
     return sorted(found, key=lambda d: d.last_recorded_us)
 
 
-def rotate_master_key(ledger: Ledger, new: MasterKey, *, actor: dict[str, str]) -> int:
-    """Rewrap every live data key under ``new`` (one transaction), record it; return how many."""
-    old = ledger.keys.master
-    rows = [
-        (k.subject, new.wrap(old.unwrap(k.wrapped, context=k.subject.encode()), context=k.subject.encode()), new.key_id)
-        for k in ledger.keys.vault.all()
-        if k.wrapped is not None
-    ]
-    ledger.keys.vault.rewrap(rows)
-    ledger.keys.master = new
+ROTATION_PASSES = 3
+"""Rewrap passes of one rotation: a writer still wrapping new subjects' keys under an old master key
+adds rows while a pass runs, and the next pass takes them."""
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """What a rotation did: keys rewrapped, and live keys still wrapped under other master keys."""
+
+    rewrapped: int
+    remaining: dict[str, int]  # master key id -> live data keys wrapped under it
+
+
+def rotate_master_key(ledger: Ledger, new: MasterKey, *, actor: dict[str, str]) -> Rotation:
+    """Rewrap every live data key not wrapped under ``new`` (one transaction a pass), record it.
+
+    Keys are unwrapped with the master key each row names: the current one, or one
+    listed in $LEDGER_PREVIOUS_MASTER_KEY_FILES. ``new`` becomes this handle's
+    current master key, the old one a previous key.
+    """
+    keys = ledger.keys
+    old = keys.master
+    rewrapped, retired = 0, Counter[str]()
+    for _ in range(ROTATION_PASSES):
+        stale = [k for k in keys.vault.all() if k.wrapped is not None and k.master_key_id != new.key_id]
+        if not stale:
+            break
+        retired.update(k.master_key_id for k in stale)
+        rows = [(k.subject, new.wrap(keys.unwrap(k), context=k.subject.encode()), new.key_id, k.master_key_id)
+                for k in stale]  # fmt: skip
+        rewrapped += keys.vault.rewrap(rows)
+    if old.key_id != new.key_id:
+        keys.previous[old.key_id] = old
+        keys.master = new
     ledger.submit([{
         "event_id": str(uuid.uuid4()), "type": "ledger.master_key_rotated",
         "occurred_at": datetime.now(UTC).isoformat(), "source": "ledger", "actor": actor,
-        "data": {"old_key_id": old.key_id, "new_key_id": new.key_id, "keys_rewrapped": len(rows)},
+        "data": {"old_key_id": _retired_id(old, new, retired), "new_key_id": new.key_id, "keys_rewrapped": rewrapped},
     }])  # fmt: skip
-    return len(rows)
+    return Rotation(rewrapped, master_key_use(ledger, besides=new.key_id))
+
+
+def _retired_id(old: MasterKey, new: MasterKey, retired: Counter[str]) -> str:
+    """The master key the rotation retires: the handle's own, or (run with the new key already current) the one
+    that wrapped most of the keys it rewrapped."""
+    if old.key_id != new.key_id or not retired:
+        return old.key_id
+    return retired.most_common(1)[0][0]
+
+
+def master_key_use(ledger: Ledger, *, besides: str | None = None) -> dict[str, int]:
+    """How many live data keys each master key wraps (``besides`` left out)."""
+    use: dict[str, int] = {}
+    for key in ledger.keys.vault.all():
+        if key.wrapped is not None and key.master_key_id != besides:
+            use[key.master_key_id] = use.get(key.master_key_id, 0) + 1
+    return use

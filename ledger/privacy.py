@@ -53,7 +53,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM, AESGCMSIV
 
 from ledger.catalogue import Event, parse_stored, sensitive_fields
 from ledger.errors import InputError, IntegrityError
-from ledger.vault import Vault
+from ledger.vault import Vault, WrappedKey
 
 ERASED = "[erased]"
 SEALED = "[sealed]"
@@ -129,6 +129,22 @@ def master_key_from_env(keys_dir: Path, *, create: bool) -> LocalMasterKey:
     raise InputError(f"no master key: set LEDGER_MASTER_KEY or LEDGER_MASTER_KEY_FILE (looked for {path})")
 
 
+PREVIOUS_KEYS_ENV = "LEDGER_PREVIOUS_MASTER_KEY_FILES"
+
+
+def previous_master_keys_from_env() -> list[LocalMasterKey]:
+    """Master keys a rotation in progress retires: $LEDGER_PREVIOUS_MASTER_KEY_FILES (os.pathsep-separated paths).
+
+    They only unwrap data keys wrapped before the rotation rewrapped them; new
+    data keys are always wrapped with the current master key.
+    """
+    paths = [p for p in os.environ.get(PREVIOUS_KEYS_ENV, "").split(os.pathsep) if p]
+    missing = [p for p in paths if not Path(p).is_file()]
+    if missing:
+        raise InputError(f"{PREVIOUS_KEYS_ENV} names {len(missing)} file(s) that do not exist")
+    return [LocalMasterKey.from_file(Path(p)) for p in paths]
+
+
 def _decode_key(text: str) -> bytes:
     try:
         secret = base64.b64decode(text, validate=True)
@@ -194,9 +210,10 @@ class Keys:
     that; a reveal reads every key it uses (``recheck``).
     """
 
-    def __init__(self, vault: Vault, master: MasterKey) -> None:
+    def __init__(self, vault: Vault, master: MasterKey, previous: Iterable[MasterKey] = ()) -> None:
         self.vault = vault
-        self.master = master
+        self.master = master  # wraps every new data key
+        self.previous = {k.key_id: k for k in previous}  # unwrap keys a rotation has not rewrapped yet
         self._cache: dict[str, bytes | None] = {}
         # Erasure epochs: the epoch advances whenever the vault's count of erased keys is seen
         # to have changed. A key read from the vault in an epoch was read after that epoch's
@@ -275,8 +292,20 @@ class Keys:
             if row.wrapped is None:  # erased, here or by another process
                 self._cache[token] = None
             elif self._cache.get(token) is None:  # a data key never changes: unwrap it once
-                self._cache[token] = self.master.unwrap(row.wrapped, context=token.encode())
+                self._cache[token] = self.unwrap(row)
             self._read_in[token] = epoch
+
+    def unwrap(self, row: WrappedKey) -> bytes:
+        """A stored data key, unwrapped with the master key it names (the current one, or one a rotation retired)."""
+        if row.wrapped is None:
+            raise IntegrityError("an erased data key cannot be unwrapped")
+        master = self.master if row.master_key_id == self.master.key_id else self.previous.get(row.master_key_id)
+        if master is None:
+            raise IntegrityError(
+                f"a data key is wrapped under master key {row.master_key_id}, which is not configured: set it as "
+                f"the master key, or list it in {PREVIOUS_KEYS_ENV} until `ledger master-key rotate` has rewrapped it"
+            )
+        return master.unwrap(row.wrapped, context=row.subject.encode())
 
     def _check_erasures(self) -> None:
         """Every RECHECK_S seconds, count the erased keys; a new count starts a new epoch."""
@@ -300,7 +329,7 @@ class Keys:
             stored = self.vault.get([INDEX_SUBJECT])[INDEX_SUBJECT]
         if stored.wrapped is None:  # the ledger never erases it: only an edit of the key table can
             raise IntegrityError("the lookup-token key has been erased from the key table")
-        return self.master.unwrap(stored.wrapped, context=INDEX_SUBJECT.encode())
+        return self.unwrap(stored)
 
 
 # GCM-SIV derives its synthetic IV from the key, the associated data and the plaintext, so

@@ -127,10 +127,17 @@ class Vault:
         rows = self._run("SELECT subject, wrapped, master_key_id, erased_us FROM {t} ORDER BY subject", ())
         return list(_wrapped_keys(rows).values())
 
-    def rewrap(self, rows: Sequence[tuple[str, bytes, str]]) -> None:
-        """Replace wrapped keys (subject, new wrapped key, new master key id) in one transaction."""
-        statement = "UPDATE {t} SET wrapped = ?, master_key_id = ? WHERE subject = ? AND wrapped IS NOT NULL"
-        self._run_many(statement, [(w, k, s) for s, w, k in rows])
+    def rewrap(self, rows: Sequence[tuple[str, bytes, str, str]]) -> int:
+        """Replace wrapped keys in one transaction; how many were replaced.
+
+        Each row is (subject, new wrapped key, new master key id, the master key id it
+        was read under): a key erased or rewrapped by someone else since is left alone.
+        """
+        statement = (
+            "UPDATE {t} SET wrapped = ?, master_key_id = ? "
+            "WHERE subject = ? AND master_key_id = ? AND wrapped IS NOT NULL RETURNING subject"
+        )
+        return len(self._run_many(statement, [(w, k, s, was) for s, w, k, was in rows]))
 
     def _sql(self, statement: str) -> Any:
         blob = "BYTEA" if self.backend == "postgres" else "BLOB"

@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ledger.erasure import erase, retention_due, rotate_master_key, subject_token
+import orjson
+
+from ledger.erasure import erase, master_key_use, retention_due, rotate_master_key, subject_token
 from ledger.privacy import LocalMasterKey
 from ledger.store.records import time_from_us
 from scripts.common import Exit, add_database_option, open_ledger, say
@@ -128,20 +130,47 @@ def run_retention(args: argparse.Namespace) -> int:
 
 
 def add_master_key(subparsers: Any, name: str) -> None:
-    """Register `ledger master-key rotate`."""
+    """Register `ledger master-key rotate` and `ledger master-key status`."""
     parser = subparsers.add_parser(name, help="rotate the master key (rewraps data keys; no event is rewritten)")
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    rotate = actions.add_parser("rotate", help="rewrap every data key under a new master key")
+    rotate = actions.add_parser(
+        "rotate",
+        help="rewrap every data key under a new master key",
+        description="Keys are unwrapped with the master key each names: the configured one, or one listed in "
+        "$LEDGER_PREVIOUS_MASTER_KEY_FILES. Exits 3 if live keys are still wrapped under another master key.",
+    )
     rotate.add_argument("--new-key-file", type=Path, required=True, help="created if absent (base64 of 32 bytes)")
     _common(rotate)
     rotate.set_defaults(run=run_master_key)
+    status = actions.add_parser("status", help="how many live data keys each master key wraps")
+    add_database_option(status)
+    status.set_defaults(run=run_master_key_status)
 
 
 def run_master_key(args: argparse.Namespace) -> int:
-    """Rotate, then tell the operator to switch the configuration."""
+    """Rotate, then tell the operator what is left and what to configure."""
     path: Path = args.new_key_file
     new = LocalMasterKey.from_file(path) if path.is_file() else LocalMasterKey.create(path)
     with open_ledger(args) as ledger:
-        count = rotate_master_key(ledger, new, actor=_actor(args))
-    say(f"rewrapped {count} data keys under master key {new.key_id}; point LEDGER_MASTER_KEY_FILE at {path} now")
+        rotation = rotate_master_key(ledger, new, actor=_actor(args))
+    say(f"rewrapped {rotation.rewrapped} data keys under master key {new.key_id}")
+    if rotation.remaining:
+        say(f"still wrapped under other master keys: {_use(rotation.remaining)}. A writer is still wrapping new "
+            f"subjects' keys under them: give every server master key {new.key_id}, keep the old one in "
+            f"$LEDGER_PREVIOUS_MASTER_KEY_FILES, and run this again")  # fmt: skip
+        return Exit.COULD_NOT_RUN
+    say(f"point LEDGER_MASTER_KEY_FILE at {path}; the old master key wraps no live data key any more")
     return Exit.OK
+
+
+def run_master_key_status(args: argparse.Namespace) -> int:
+    """Print the live data keys per master key id (JSON on stdout)."""
+    with open_ledger(args, create_tables=False) as ledger:
+        use = master_key_use(ledger)
+    print(orjson.dumps(use, option=orjson.OPT_SORT_KEYS).decode())
+    say(f"live data keys by master key: {_use(use) or 'none'}")
+    return Exit.OK
+
+
+def _use(use: dict[str, int]) -> str:
+    return ", ".join(f"{key_id}: {count}" for key_id, count in sorted(use.items()))

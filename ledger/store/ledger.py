@@ -16,7 +16,16 @@ from ledger.chain import content_digest
 from ledger.config import LedgerPaths
 from ledger.errors import EventConflict, InvalidEvent, StoreUnavailable
 from ledger.pgcopy import CopySource
-from ledger.privacy import Keys, MasterKey, NewKey, Opened, Sealer, master_key_from_env, open_event
+from ledger.privacy import (
+    Keys,
+    MasterKey,
+    NewKey,
+    Opened,
+    Sealer,
+    master_key_from_env,
+    open_event,
+    previous_master_keys_from_env,
+)
 from ledger.store.app import Fact, LedgerApplication, recorder_topic
 from ledger.store.records import Receipt, Record, StoredCheckpoint, event_uuid
 from ledger.store.url import DatabaseUrl, database_url
@@ -56,11 +65,13 @@ class Ledger:
         *,
         create_tables: bool = True,
         master_key: MasterKey | None = None,
+        previous_master_keys: Sequence[MasterKey] | None = None,
         seal: bool = True,
     ) -> None:
         self.url = url if isinstance(url, DatabaseUrl) else database_url(url)
         self._create_tables = create_tables
         self._master_key = master_key
+        self._previous_master_keys = previous_master_keys  # None: $LEDGER_PREVIOUS_MASTER_KEY_FILES
         self._seal = seal  # False only to measure what sealing costs (scripts/bench.py)
         self._keys: Keys | None = None
         env = dict(self.url.settings)
@@ -95,16 +106,17 @@ class Ledger:
 
     @property
     def keys(self) -> Keys:
-        """The subject keys (opened on first use, with the master key from the environment if none was given)."""
+        """The subject keys (opened on first use, with the master keys from the environment if none were given)."""
         if self._keys is None:
             master = self._master_key or master_key_from_env(
                 LedgerPaths.from_env().keys_dir, create=self._create_tables
             )
+            previous = self._previous_master_keys
             vault = Vault(self.recorder, self.url.backend)
             with _translated():
                 if self._create_tables:
                     vault.create()
-                self._keys = Keys(vault, master)
+                self._keys = Keys(vault, master, previous_master_keys_from_env() if previous is None else previous)
         return self._keys
 
     def facts(self, events: Sequence[Event]) -> list[Fact]:

@@ -1,0 +1,105 @@
+"""Rotating the master key while servers run: old keys keep opening until every data key is rewrapped.
+
+A server started with the old master key wraps every new subject's key under it.
+If a rotation rewrapped the table and the old key were then retired, those keys
+would no longer unwrap: their subjects' sealed fields would be lost. So a handle
+unwraps with the master key each row names (the current one, or one listed as
+previous), rotation rewraps until no live key is left under another, and what
+is left is reported, never silently orphaned.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import orjson
+import pytest
+
+from ledger import erasure
+from ledger.erasure import master_key_use, rotate_master_key
+from ledger.errors import IntegrityError
+from ledger.privacy import PREVIOUS_KEYS_ENV, LocalMasterKey
+from ledger.store import Ledger
+from ledger.verify import verify_store
+from scripts.cli import main
+from tests.integration.test_key_race import ACTOR, generated
+
+OLD = LocalMasterKey(bytes(range(32)))
+NEW = LocalMasterKey(bytes(range(32, 64)))
+
+
+def _patient(ledger: Ledger, seq: int) -> str:
+    return str(ledger.open(ledger.read(after_seq=seq - 1, limit=1)[0]).envelope["data"]["patient_ref"])
+
+
+def test_a_server_given_the_new_key_and_the_old_as_previous_opens_both_and_wraps_new_keys_under_the_new(
+    store_url: str,
+) -> None:
+    with Ledger(store_url, master_key=OLD) as before:
+        before.submit([generated("Patient/rot-1", "out-1")])
+    with Ledger(store_url, master_key=NEW, previous_master_keys=[OLD]) as server:
+        server.submit([generated("Patient/rot-2", "out-2")])
+        assert [_patient(server, 1), _patient(server, 2)] == ["Patient/rot-1", "Patient/rot-2"]
+        assert master_key_use(server) == {OLD.key_id: 2, NEW.key_id: 1}  # the lookup-token key, rot-1; rot-2
+
+
+def test_rotation_rewraps_every_key_under_any_configured_master_key_and_reports_none_left(store_url: str) -> None:
+    with Ledger(store_url, master_key=OLD) as before:
+        before.submit([generated("Patient/rot-3", "out-1")])
+    with Ledger(store_url, master_key=NEW, previous_master_keys=[OLD]) as server:
+        server.submit([generated("Patient/rot-4", "out-2")])
+        rotation = rotate_master_key(server, NEW, actor=ACTOR)
+        assert (rotation.rewrapped, rotation.remaining) == (2, {})
+        recorded = orjson.loads(server.read(after_seq=server.head_seq() - 1)[0].body)["data"]
+        assert recorded == {"old_key_id": OLD.key_id, "new_key_id": NEW.key_id, "keys_rewrapped": 2}
+    with Ledger(store_url, master_key=NEW, previous_master_keys=[]) as after:
+        assert [_patient(after, 1), _patient(after, 2)] == ["Patient/rot-3", "Patient/rot-4"]
+        assert verify_store(after).intact
+
+
+def test_a_key_wrapped_under_a_retired_master_key_is_reported_and_named_never_opened_as_something_else(
+    store_url: str,
+) -> None:
+    with Ledger(store_url, master_key=OLD) as stale_server, Ledger(store_url, master_key=OLD) as command:
+        stale_server.submit([generated("Patient/rot-5", "out-1")])
+        assert rotate_master_key(command, NEW, actor=ACTOR).remaining == {}
+        stale_server.submit([generated("Patient/rot-6", "out-2")])  # not restarted: wraps under OLD still
+        assert master_key_use(command, besides=NEW.key_id) == {OLD.key_id: 1}
+    with Ledger(store_url, master_key=NEW, previous_master_keys=[]) as after:
+        assert _patient(after, 1) == "Patient/rot-5"
+        with pytest.raises(IntegrityError, match=f"master key {OLD.key_id}, which is not configured"):
+            _patient(after, 3)
+    with Ledger(store_url, master_key=NEW, previous_master_keys=[OLD]) as again:
+        assert rotate_master_key(again, NEW, actor=ACTOR).remaining == {}
+        assert _patient(again, 3) == "Patient/rot-6"
+
+
+def test_previous_master_keys_come_from_the_environment_and_a_missing_file_is_refused(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Ledger(store_url, master_key=OLD) as before:
+        before.submit([generated("Patient/rot-7", "out-1")])
+    old_file = tmp_path / "old.key"
+    old_file.write_text(base64.b64encode(OLD.secret).decode())
+    monkeypatch.setenv(PREVIOUS_KEYS_ENV, str(old_file))
+    with Ledger(store_url, master_key=NEW) as server:
+        assert _patient(server, 1) == "Patient/rot-7"
+    monkeypatch.setenv(PREVIOUS_KEYS_ENV, str(tmp_path / "absent.key"))
+    with Ledger(store_url, master_key=NEW) as server, pytest.raises(Exception, match="do not exist"):
+        _ = server.keys
+
+
+def test_cli_rotation_that_leaves_keys_under_another_master_key_says_so_and_exits_3(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with Ledger(store_url) as ledger:
+        ledger.submit([generated("Patient/rot-8", "out-1")])
+    monkeypatch.setattr(erasure, "ROTATION_PASSES", 0)  # as if writers kept wrapping under the old key
+    new_file = tmp_path / "new.key"
+    assert main(["master-key", "rotate", "--new-key-file", str(new_file), "--database-url", store_url]) == 3
+    assert "still wrapped under other master keys" in capsys.readouterr().err
+    assert main(["master-key", "status", "--database-url", store_url]) == 0
+    use = orjson.loads(capsys.readouterr().out)
+    assert sum(use.values()) == 2 and LocalMasterKey.from_file(new_file).key_id not in use
+
