@@ -52,6 +52,12 @@ def open_store(settings: Settings, open_ledger: LedgerOpener = Ledger) -> Store:
     url = store_url(settings)
     keys = KeyStore(url)
     ledger = open_ledger(url)
+    try:  # the master keys are read now: a wrong configuration stops the server here, not at its first sealed append
+        _ = ledger.keys
+    except BaseException:
+        ledger.close()
+        keys.close()
+        raise
     committer = GroupCommitter(
         ledger, max_batch=settings.group_max_events, max_wait=settings.group_max_wait_ms / 1000
     )

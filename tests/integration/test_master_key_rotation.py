@@ -15,7 +15,10 @@ from pathlib import Path
 
 import orjson
 import pytest
+from fastapi.testclient import TestClient
 
+from api.app import create_app
+from api.settings import Settings
 from ledger import erasure
 from ledger.erasure import master_key_use, rotate_master_key
 from ledger.errors import IntegrityError
@@ -103,3 +106,11 @@ def test_cli_rotation_that_leaves_keys_under_another_master_key_says_so_and_exit
     use = orjson.loads(capsys.readouterr().out)
     assert sum(use.values()) == 2 and LocalMasterKey.from_file(new_file).key_id not in use
 
+
+def test_a_server_whose_previous_master_key_file_is_missing_does_not_start(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(PREVIOUS_KEYS_ENV, str(tmp_path / "absent.key"))
+    app = create_app(Settings(database_url=store_url, db_connect_timeout_s=2))
+    with pytest.raises(Exception, match="do not exist"), TestClient(app):
+        pass
