@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Callable
 
 import psycopg
 import pytest
@@ -32,6 +33,20 @@ def _open_at_once(url: str, handles: int) -> list[Exception]:
     return errors
 
 
+def _opens_beside(statement: str, open_store: Callable[[], object]) -> bool:
+    """Whether ``open_store`` returns within 10 s while another transaction, having run ``statement``, is open."""
+    opened = threading.Event()
+    with psycopg.connect(PG_ADMIN_URL) as other:
+        other.execute(statement)  # type: ignore[arg-type]
+        opener = threading.Thread(target=lambda: (open_store(), opened.set()))
+        opener.start()
+        try:
+            return opened.wait(10)
+        finally:
+            other.rollback()
+            opener.join(30)
+
+
 @pytest.mark.postgres
 def test_four_handles_opening_an_empty_schema_at_once_all_open_it(pg_schema: str) -> None:
     # eventsourcing makes its composite types before the tables, each in a transaction of its
@@ -54,16 +69,8 @@ def test_opening_a_complete_ledger_runs_no_ddl_so_a_long_read_holds_nothing_up(p
     # The DDL locks the tables ACCESS EXCLUSIVE: behind a reader's transaction it would wait,
     # and every append would queue behind it.
     Ledger(pg_url).close()
-    opened = threading.Event()
-    with psycopg.connect(PG_ADMIN_URL) as reader:  # a transaction stays open: ACCESS SHARE held
-        reader.execute(f'SELECT 1 FROM "{pg_schema}".ledger_events LIMIT 1')  # type: ignore[arg-type]
-        opener = threading.Thread(target=lambda: (Ledger(pg_url).close(), opened.set()))
-        opener.start()
-        try:
-            assert opened.wait(10), "opening the ledger waited for a reader's transaction"
-        finally:
-            reader.rollback()
-            opener.join(30)
+    reading = f'SELECT 1 FROM "{pg_schema}".ledger_events LIMIT 1'  # ACCESS SHARE until rollback
+    assert _opens_beside(reading, lambda: Ledger(pg_url).close()), "opening the ledger waited for a reader"
 
 
 @pytest.mark.postgres
@@ -84,24 +91,13 @@ def test_opening_the_key_vault_of_a_complete_ledger_waits_for_no_writer(pg_url: 
     # CREATE INDEX takes a SHARE lock on the key table even when the index exists: behind a
     # writer's transaction that stores a new subject's key it would wait, and hold up every
     # append that stores one after it.
-    with Ledger(pg_url) as ledger:
-        _ = ledger.keys
-    opened = threading.Event()
-
     def open_vault() -> None:
         with Ledger(pg_url) as ledger:
             _ = ledger.keys
-        opened.set()
 
-    with psycopg.connect(PG_ADMIN_URL) as writer:  # ROW EXCLUSIVE on the key table until rollback
-        writer.execute(
-            f'INSERT INTO "{pg_schema}".ledger_subject_keys (subject, wrapped, master_key_id, created_us) '  # type: ignore[arg-type]
-            "VALUES ('in-flight', '\\x00', 'k', 1)"
-        )
-        opener = threading.Thread(target=open_vault)
-        opener.start()
-        try:
-            assert opened.wait(10), "opening the key vault waited for a writer's transaction"
-        finally:
-            writer.rollback()
-            opener.join(30)
+    open_vault()
+    storing = (  # ROW EXCLUSIVE on the key table until rollback
+        f'INSERT INTO "{pg_schema}".ledger_subject_keys (subject, wrapped, master_key_id, created_us) '
+        "VALUES ('in-flight', '\\x00', 'k', 1)"
+    )
+    assert _opens_beside(storing, open_vault), "opening the key vault waited for a writer's transaction"
