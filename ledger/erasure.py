@@ -27,6 +27,7 @@ import orjson
 from ledger.errors import InputError
 from ledger.privacy import MasterKey, sealed_subject
 from ledger.store import Ledger
+from ledger.vault import Vault
 
 NAMESPACE = uuid.UUID("0b9c4d52-8a1e-4f3b-9d6a-5e2f7c1a8b30")
 HOLD_TYPES = ("ledger:legal_hold.placed", "ledger:legal_hold.released")
@@ -239,9 +240,13 @@ def _retired_id(old: MasterKey, new: MasterKey, retired: Counter[str]) -> str:
 
 
 def master_key_use(ledger: Ledger, *, besides: str | None = None) -> dict[str, int]:
-    """How many live data keys each master key wraps (``besides`` left out)."""
+    """How many live data keys each master key wraps (``besides`` left out).
+
+    It reads the key table only, so it needs no master key: it also tells an
+    operator which key a handle that cannot unwrap is missing.
+    """
     use: dict[str, int] = {}
-    for key in ledger.keys.vault.all():
+    for key in Vault(ledger.recorder, ledger.url.backend).all():
         if key.wrapped is not None and key.master_key_id != besides:
             use[key.master_key_id] = use.get(key.master_key_id, 0) + 1
     return use

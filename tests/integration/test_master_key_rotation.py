@@ -73,6 +73,8 @@ def test_a_key_wrapped_under_a_retired_master_key_is_reported_and_named_never_op
         assert _patient(after, 1) == "Patient/rot-5"
         with pytest.raises(IntegrityError, match=f"master key {OLD.key_id}, which is not configured"):
             _patient(after, 3)
+    with Ledger(store_url, master_key=LocalMasterKey(bytes(32)), previous_master_keys=[]) as lost:
+        assert master_key_use(lost) == {NEW.key_id: 2, OLD.key_id: 1}  # read with no key that unwraps any
     with Ledger(store_url, master_key=NEW, previous_master_keys=[OLD]) as again:
         assert rotate_master_key(again, NEW, actor=ACTOR).remaining == {}
         assert _patient(again, 3) == "Patient/rot-6"
