@@ -246,7 +246,8 @@ def master_key_use(ledger: Ledger, *, besides: str | None = None) -> dict[str, i
     operator which key a handle that cannot unwrap is missing.
     """
     use: dict[str, int] = {}
-    for key in Vault(ledger.recorder, ledger.url.backend).all():
+    vault = Vault(ledger.recorder, ledger.url.backend)
+    for key in vault.all() if vault.exists() else []:
         if key.wrapped is not None and key.master_key_id != besides:
             use[key.master_key_id] = use.get(key.master_key_id, 0) + 1
     return use

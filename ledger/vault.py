@@ -77,8 +77,7 @@ class Vault:
             self._sql("CREATE INDEX IF NOT EXISTS {erased_index} ON {t} (subject) WHERE wrapped IS NULL"),
         ]
         if self.backend == "postgres":
-            present = "SELECT to_regclass(format('%%I.%%I', %s::text, %s::text)) IS NOT NULL"
-            if self._select(present, (self.datastore.schema, ERASED_INDEX)) == [(True,)]:
+            if self._has(ERASED_INDEX):
                 return
             with self.datastore.get_connection() as conn, conn.transaction():
                 conn.execute(DDL_LOCK)
@@ -88,6 +87,17 @@ class Vault:
         with self.datastore.transaction(commit=True) as c:
             for statement in statements:
                 c.execute(statement)
+
+    def exists(self) -> bool:
+        """Whether the key table exists (a ledger that never sealed, opened without creating tables, has none)."""
+        return self._has(TABLE)
+
+    def _has(self, name: str) -> bool:
+        """Whether the schema holds a table or index of this name (a catalog read: no lock on the table)."""
+        if self.backend == "postgres":
+            present = "SELECT to_regclass(format('%%I.%%I', %s::text, %s::text)) IS NOT NULL"
+            return self._select(present, (self.datastore.schema, name)) == [(True,)]
+        return self._run("SELECT count(*) FROM sqlite_master WHERE name = ?", (name,)) == [(1,)]
 
     def get(self, subjects: Sequence[str]) -> dict[str, WrappedKey]:
         """The stored keys among ``subjects``."""

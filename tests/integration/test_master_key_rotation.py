@@ -116,3 +116,11 @@ def test_a_server_whose_previous_master_key_file_is_missing_does_not_start(
     app = create_app(Settings(database_url=store_url, db_connect_timeout_s=2))
     with pytest.raises(Exception, match="do not exist"), TestClient(app):
         pass
+
+
+def test_cli_status_of_a_ledger_that_never_sealed_says_none(
+    store_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    Ledger(store_url).close()  # the events' tables, and no key table: nothing was ever sealed
+    assert main(["master-key", "status", "--database-url", store_url]) == 0
+    assert orjson.loads(capsys.readouterr().out) == {}
