@@ -39,29 +39,9 @@ from ledger.store import Ledger
 from ledger.store.app import Fact
 from ledger.verify import CompactRange
 from scripts.benchkit import PlainRecorded
-from scripts.loadgen import generated_events
+from scripts.loadgen import generated_events, sample_events
 
 PG_URL = os.environ.get("LEDGER_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def sample_events(count: int) -> list[dict[str, Any]]:
-    """Realistic output.shown envelopes (about 400 bytes canonical)."""
-    return [
-        {
-            "event_id": str(uuid.uuid4()),
-            "type": "output.shown",
-            "occurred_at": "2026-04-08T02:15:00+02:00",
-            "source": "epic-prod",
-            "actor": {"id": "epic-bridge-01", "role": "integration_engine", "kind": "system"},
-            "data": {
-                "output_id": f"out-{i}",
-                "clinician_id": f"clin-{i % 300}",
-                "surface": "ed_tracking_board",
-                "shown_at": "2026-04-08T02:14:58.004+02:00",
-            },
-        }
-        for i in range(count)
-    ]
 
 
 def facts_of(events: Sequence[dict[str, Any]]) -> list[Fact]:

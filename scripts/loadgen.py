@@ -82,29 +82,32 @@ def generated_events(count: int, *, patients: str = "") -> list[dict[str, Any]]:
     ]
 
 
+def sample_events(count: int) -> list[dict[str, Any]]:
+    """Realistic output.shown envelopes (about 400 bytes canonical), no sensitive field."""
+    return [
+        {
+            "event_id": str(uuid.uuid4()),
+            "type": "output.shown",
+            "occurred_at": "2026-04-08T02:15:00+02:00",
+            "source": "epic-prod",
+            "actor": {"id": "epic-bridge-01", "role": "integration_engine", "kind": "system"},
+            "data": {
+                "output_id": f"out-{i}",
+                "clinician_id": f"clin-{i % 300}",
+                "surface": "ed_tracking_board",
+                "shown_at": "2026-04-08T02:14:58.004+02:00",
+            },
+        }
+        for i in range(count)
+    ]
+
+
 def sample_bodies(count: int, *, size: int = 1) -> list[bytes]:
     """``count`` JSON bodies: single output.shown events (size 1) or batches of ``size`` of them."""
-    template = {
-        "type": "output.shown",
-        "occurred_at": "2026-04-08T02:15:00+02:00",
-        "source": "epic-prod",
-        "actor": {"id": "epic-bridge-01", "role": "integration_engine", "kind": "system"},
-    }
-    counter = iter(range(count * size))
-
-    def event() -> dict[str, Any]:
-        i = next(counter)
-        data = {
-            "output_id": f"out-{i}",
-            "clinician_id": f"clin-{i % 300}",
-            "surface": "ed_tracking_board",
-            "shown_at": "2026-04-08T02:14:58.004+02:00",
-        }
-        return {"event_id": str(uuid.uuid4()), **template, "data": data}
-
+    events = sample_events(count * size)
     if size == 1:
-        return [orjson.dumps(event()) for _ in range(count)]
-    return [orjson.dumps({"events": [event() for _ in range(size)]}) for _ in range(count)]
+        return [orjson.dumps(e) for e in events]
+    return [orjson.dumps({"events": events[i : i + size]}) for i in range(0, len(events), size)]
 
 
 def request_bytes(path: str, body: bytes, *, port: int, key: str) -> bytes:
