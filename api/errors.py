@@ -17,7 +17,9 @@
     ├── InputError (any other)              422
     ├── IntegrityError                      500  an integrity alarm (logged at error level): e.g. the
     │                                            ledger refuses to sign a checkpoint inconsistent with its last
-    └── StoreUnavailable                    503  with Retry-After
+    ├── StoreUnavailable                    503  with Retry-After
+    └── KeyNotConfigured                    500  the server lacks a master key it needs (logged at error
+                                                 level); retrying will not help until the operator sets it
 
     FastAPI's RequestValidationError        422  path and query parameters, without the input
     Starlette's HTTPException               its status (404 unknown route, 405 method)
@@ -40,7 +42,15 @@ from starlette.types import ExceptionHandler
 
 from api.models import Problem
 from ledger.erasure import ErasureRefused
-from ledger.errors import EventConflict, FieldError, InputError, IntegrityError, InvalidEvent, StoreUnavailable
+from ledger.errors import (
+    EventConflict,
+    FieldError,
+    InputError,
+    IntegrityError,
+    InvalidEvent,
+    KeyNotConfigured,
+    StoreUnavailable,
+)
 
 log = logging.getLogger("api.errors")
 
@@ -209,6 +219,14 @@ async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
     return problem(request, 503, "store_unavailable", message, headers={"Retry-After": retry_after})
 
 
+async def _not_configured(request: Request, exc: KeyNotConfigured) -> JSONResponse:
+    # The operator's to fix (a master key file or variable), not the client's and not an integrity alarm.
+    fields = {"request_id": request_id(request), "exc_type": type(exc).__name__, "error": str(exc)}
+    log.error("master key not configured", extra={"fields": fields})
+    message = "the server is missing a master key it needs for this data; the operator must configure it"
+    return problem(request, 500, "key_not_configured", message)
+
+
 async def _request_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
     failures = []
     for error in exc.errors():
@@ -243,6 +261,7 @@ HANDLERS: dict[type[Exception], Callable[..., Awaitable[JSONResponse]]] = {
     InputError: _input_error,
     IntegrityError: _integrity,
     StoreUnavailable: _unavailable,
+    KeyNotConfigured: _not_configured,
     RequestValidationError: _request_validation,
     StarletteHTTPException: _http_exception,
     Exception: _unexpected,

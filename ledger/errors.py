@@ -11,7 +11,8 @@
     │   ├── RootMismatch            a computed Merkle root differs from the expected one
     │   ├── InconsistentCheckpoint  a checkpoint is not an extension of an earlier one
     │   └── SignatureInvalid        a signature does not verify under the trusted key
-    └── StoreUnavailable            the database cannot be reached or used (could not run)
+    ├── StoreUnavailable            the database cannot be reached or used (could not run)
+    └── KeyNotConfigured            a master key the operation needs was not given to this process (could not run)
 
 Foreign exceptions (sqlite3, psycopg, eventsourcing's persistence errors,
 cryptography's InvalidSignature) are translated into this family at exactly
@@ -127,3 +128,11 @@ class SignatureInvalid(IntegrityError):
 
 class StoreUnavailable(LedgerError):
     """The database cannot be reached or used; the operation could not run."""
+
+
+class KeyNotConfigured(LedgerError):
+    """A master key the operation needs was not given to this process: a configuration problem, not evidence.
+
+    Kept apart from IntegrityError so that an auditor's exit code 1 always means
+    the evidence failed a check; this one means the operation could not run.
+    """

@@ -52,7 +52,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, AESGCMSIV
 
 from ledger.catalogue import Event, parse_stored, sensitive_fields
-from ledger.errors import InputError, IntegrityError
+from ledger.errors import InputError, IntegrityError, KeyNotConfigured
 from ledger.vault import Vault, WrappedKey
 
 ERASED = "[erased]"
@@ -126,7 +126,7 @@ def master_key_from_env(keys_dir: Path, *, create: bool) -> LocalMasterKey:
         return LocalMasterKey.from_file(path)
     if create:
         return LocalMasterKey.create(path)
-    raise InputError(f"no master key: set LEDGER_MASTER_KEY or LEDGER_MASTER_KEY_FILE (looked for {path})")
+    raise KeyNotConfigured(f"no master key: set LEDGER_MASTER_KEY or LEDGER_MASTER_KEY_FILE (looked for {path})")
 
 
 PREVIOUS_KEYS_ENV = "LEDGER_PREVIOUS_MASTER_KEY_FILES"
@@ -141,7 +141,7 @@ def previous_master_keys_from_env() -> list[LocalMasterKey]:
     paths = [p for p in os.environ.get(PREVIOUS_KEYS_ENV, "").split(os.pathsep) if p]
     missing = [p for p in paths if not Path(p).is_file()]
     if missing:
-        raise InputError(f"{PREVIOUS_KEYS_ENV} names {len(missing)} file(s) that do not exist")
+        raise KeyNotConfigured(f"{PREVIOUS_KEYS_ENV} names {len(missing)} file(s) that do not exist")
     return [LocalMasterKey.from_file(Path(p)) for p in paths]
 
 
@@ -301,7 +301,7 @@ class Keys:
             raise IntegrityError("an erased data key cannot be unwrapped")
         master = self.master if row.master_key_id == self.master.key_id else self.previous.get(row.master_key_id)
         if master is None:
-            raise IntegrityError(
+            raise KeyNotConfigured(
                 f"a data key is wrapped under master key {row.master_key_id}, which is not configured: set it as "
                 f"the master key, or list it in {PREVIOUS_KEYS_ENV} until `ledger master-key rotate` has rewrapped it"
             )

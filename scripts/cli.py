@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib import import_module
 
-from ledger.errors import InputError, IntegrityError, StoreUnavailable
+from ledger.errors import InputError, IntegrityError, KeyNotConfigured, StoreUnavailable
 
 # Subcommand -> (module of scripts/, the function there that registers it). The modules are
 # imported when the parser is built, not when this module is (nor scripts.common, which opens
@@ -51,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     run: Callable[[argparse.Namespace], int] = args.run
     try:
         return run(args)
-    except StoreUnavailable as exc:
+    except (StoreUnavailable, KeyNotConfigured) as exc:
         say(f"ledger: could not run: {exc}")
         return Exit.COULD_NOT_RUN
     except InputError as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import os
 from pathlib import Path
 
 import orjson
@@ -10,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app, create_app_without_sealing
 from api.settings import Settings
+from ledger.privacy import LocalMasterKey
 from ledger.store import Ledger
 from scripts import serve
 from tests.api.conftest import Keys, bearer
@@ -105,3 +108,18 @@ def test_the_app_without_sealing_is_the_benchmarks_other_side_and_the_served_app
             stored.append(PATIENT.encode() in record.body)
     assert stored == [True, False]
     assert "create_app_without_sealing" not in Path(serve.__file__).read_text("utf-8")
+
+
+def test_a_data_key_under_a_master_key_the_server_lacks_is_a_500_for_the_operator_not_an_integrity_alarm(
+    client: TestClient, keys: Keys, generated: dict, store_url: str
+) -> None:
+    served = LocalMasterKey(base64.b64decode(os.environ["LEDGER_MASTER_KEY"]))
+    other = LocalMasterKey(bytes(range(32)))
+    with Ledger(store_url, master_key=other, previous_master_keys=[served]) as elsewhere:  # wraps new keys under other
+        event = envelope("output.generated", {**generated["data"], "output_id": "out-priv-2",  # type: ignore[dict-item]
+                                              "patient_ref": "Patient/API-PRIV-2"})  # fmt: skip
+        elsewhere.submit([event])
+    answer = client.get(f"/v1/events/{event['event_id']}/revealed", params={"purpose": "incident_review"},
+                        headers=bearer(keys.reader))  # fmt: skip
+    assert answer.status_code == 500 and answer.json()["code"] == "key_not_configured"
+    assert "API-PRIV-2" not in answer.text

@@ -21,7 +21,7 @@ from api.app import create_app
 from api.settings import Settings
 from ledger import erasure
 from ledger.erasure import master_key_use, rotate_master_key
-from ledger.errors import IntegrityError
+from ledger.errors import KeyNotConfigured
 from ledger.privacy import PREVIOUS_KEYS_ENV, LocalMasterKey
 from ledger.store import Ledger
 from ledger.verify import verify_store
@@ -71,7 +71,7 @@ def test_a_key_wrapped_under_a_retired_master_key_is_reported_and_named_never_op
         assert master_key_use(command, besides=NEW.key_id) == {OLD.key_id: 1}
     with Ledger(store_url, master_key=NEW, previous_master_keys=[]) as after:
         assert _patient(after, 1) == "Patient/rot-5"
-        with pytest.raises(IntegrityError, match=f"master key {OLD.key_id}, which is not configured"):
+        with pytest.raises(KeyNotConfigured, match=f"master key {OLD.key_id}, which is not configured"):
             _patient(after, 3)
     with Ledger(store_url, master_key=LocalMasterKey(bytes(32)), previous_master_keys=[]) as lost:
         assert master_key_use(lost) == {NEW.key_id: 2, OLD.key_id: 1}  # read with no key that unwraps any
@@ -91,7 +91,7 @@ def test_previous_master_keys_come_from_the_environment_and_a_missing_file_is_re
     with Ledger(store_url, master_key=NEW) as server:
         assert _patient(server, 1) == "Patient/rot-7"
     monkeypatch.setenv(PREVIOUS_KEYS_ENV, str(tmp_path / "absent.key"))
-    with Ledger(store_url, master_key=NEW) as server, pytest.raises(Exception, match="do not exist"):
+    with Ledger(store_url, master_key=NEW) as server, pytest.raises(KeyNotConfigured, match="do not exist"):
         _ = server.keys
 
 
@@ -124,3 +124,20 @@ def test_cli_status_of_a_ledger_that_never_sealed_says_none(
     Ledger(store_url).close()  # the events' tables, and no key table: nothing was ever sealed
     assert main(["master-key", "status", "--database-url", store_url]) == 0
     assert orjson.loads(capsys.readouterr().out) == {}
+
+
+def test_cli_without_the_master_key_its_keys_are_wrapped_under_could_not_run_and_exits_3_not_1(
+    store_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Exit 1 tells an auditor the evidence failed a check; a missing key file is the operator's to fix.
+    with Ledger(store_url, master_key=OLD) as before:
+        before.submit([generated("Patient/rot-9", "out-1")])
+    monkeypatch.setenv("LEDGER_MASTER_KEY", base64.b64encode(NEW.secret).decode())
+    monkeypatch.delenv(PREVIOUS_KEYS_ENV, raising=False)
+    argv = ["erase", "--subject", "patient:Patient/rot-9", "--basis", "gdpr_art17", "--dry-run"]
+    assert main([*argv, "--database-url", store_url]) == 3
+    err = capsys.readouterr().err
+    assert f"could not run: a data key is wrapped under master key {OLD.key_id}" in err
+    assert "rot-9" not in err
+    with Ledger(store_url, master_key=OLD) as after:  # nothing was changed
+        assert _patient(after, 1) == "Patient/rot-9"

@@ -11,7 +11,7 @@ import pytest
 
 from ledger.bundle import parse_bundle, verify_bundle
 from ledger.erasure import ErasureRefused, erase, retention_due, rotate_master_key
-from ledger.errors import IntegrityError
+from ledger.errors import IntegrityError, KeyNotConfigured
 from ledger.keys import parse_keyring
 from ledger.privacy import ERASED, INDEX_SUBJECT, LocalMasterKey
 from ledger.signing import KeyFolder
@@ -173,7 +173,7 @@ def test_master_key_rotation_rewraps_keys_and_touches_no_event(filled: str, tmp_
         assert after[: len(before)] == before
         assert ledger.open(ledger.read(limit=1)[0]).envelope["data"]["patient_ref"] == PATIENT
         assert verify_store(ledger).intact
-    with pytest.raises(Exception, match="which is not configured"), Ledger(filled) as stale:  # the old key: no more
+    with pytest.raises(KeyNotConfigured, match="which is not configured"), Ledger(filled) as stale:  # the old key
         stale.open(stale.read(limit=1)[0])
 
 
