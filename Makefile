@@ -19,6 +19,7 @@ test: $(BIN)/.installed
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check ledger scripts projections api tests
+	$(BIN)/ruff format --check ledger scripts projections api tests
 	$(BIN)/mypy
 
 bench: $(BIN)/.installed

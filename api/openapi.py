@@ -72,9 +72,7 @@ def batch_body(examples: dict[str, Any]) -> dict[str, Any]:
         "title": "EventBatch",
         "additionalProperties": False,
         "required": ["events"],
-        "properties": {
-            "events": {"type": "array", "minItems": 1, "maxItems": MAX_BATCH_EVENTS, "items": event_ref()}
-        },
+        "properties": {"events": {"type": "array", "minItems": 1, "maxItems": MAX_BATCH_EVENTS, "items": event_ref()}},
     }
     first = list(examples.values())[:3]
     return {

@@ -58,9 +58,7 @@ def open_store(settings: Settings, open_ledger: LedgerOpener = Ledger) -> Store:
         ledger.close()
         keys.close()
         raise
-    committer = GroupCommitter(
-        ledger, max_batch=settings.group_max_events, max_wait=settings.group_max_wait_ms / 1000
-    )
+    committer = GroupCommitter(ledger, max_batch=settings.group_max_events, max_wait=settings.group_max_wait_ms / 1000)
     return Store(ledger, committer, keys)
 
 

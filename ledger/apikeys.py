@@ -51,8 +51,7 @@ _INSERT: Final = (
     "VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 _SELECT_ALL: Final = (
-    "SELECT key_id, secret_sha256, role, source, label, created_at, revoked_at FROM {table} "
-    "ORDER BY created_at, key_id"
+    "SELECT key_id, secret_sha256, role, source, label, created_at, revoked_at FROM {table} ORDER BY created_at, key_id"
 )
 _SELECT_ONE: Final = (
     "SELECT key_id, secret_sha256, role, source, label, created_at, revoked_at FROM {table} WHERE key_id = ?"

@@ -68,9 +68,7 @@ def parse_checkpoint_body(text: str) -> Checkpoint:
         raise MalformedProof("checkpoint body does not end with a newline")
     lines = text[:-1].split("\n")
     if len(lines) < 3:
-        raise MalformedProof(
-            f"checkpoint body has {len(lines)} line(s), needs origin, tree size and root hash"
-        )
+        raise MalformedProof(f"checkpoint body has {len(lines)} line(s), needs origin, tree size and root hash")
     origin, size, root, *extensions = lines
     if not _DECIMAL.fullmatch(size):
         raise MalformedProof(f"tree size {size!r} is not a decimal number without leading zeros")
@@ -192,9 +190,7 @@ class CheckpointDirectory:
 
     def _check_same(self, target: Path, data: bytes) -> None:
         if target.read_bytes() != data:
-            raise InconsistentCheckpoint(
-                f"{target.name} already holds a different checkpoint; it is never overwritten"
-            )
+            raise InconsistentCheckpoint(f"{target.name} already holds a different checkpoint; it is never overwritten")
 
 
 def _size_of(signed: str) -> int:

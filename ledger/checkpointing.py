@@ -77,9 +77,7 @@ def make_checkpoint(
         return _sign_head(ledger, key, origin=origin, folder=folder)
 
 
-def _sign_head(
-    ledger: Ledger, key: SigningKey, *, origin: str, folder: CheckpointDirectory | None
-) -> Signed | None:
+def _sign_head(ledger: Ledger, key: SigningKey, *, origin: str, folder: CheckpointDirectory | None) -> Signed | None:
     size = ledger.head_seq()  # step 1
     if size == 0:
         return None

@@ -70,9 +70,7 @@ class EventConflict(InputError):
     def __init__(self, event_id: str, *, seq: int) -> None:
         self.event_id = event_id
         self.seq = seq
-        super().__init__(
-            f"event_id {event_id} is already recorded at seq {seq} with different content"
-        )
+        super().__init__(f"event_id {event_id} is already recorded at seq {seq} with different content")
 
 
 class MalformedProof(InputError):

@@ -184,8 +184,7 @@ def parse_signing_key(text: str) -> SigningKey:
     key = SigningKey(name, Ed25519PrivateKey.from_private_bytes(seed))
     if key.key_id != key_id:
         raise MalformedProof(
-            f"signer key id {format_key_id(key_id)} does not match key {name} "
-            f"(computed {format_key_id(key.key_id)})"
+            f"signer key id {format_key_id(key_id)} does not match key {name} (computed {format_key_id(key.key_id)})"
         )
     return key
 

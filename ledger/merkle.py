@@ -131,9 +131,7 @@ def verify_consistency(*, size1: int, size2: int, root1: bytes, root2: bytes, pr
     _check_hash("root1", root1)
     _check_hash("root2", root2)
     # 2. Compute both roots the proof leads to.
-    calculated1, calculated2 = _roots_from_consistency_proof(
-        size1=size1, size2=size2, root1=root1, proof=proof
-    )
+    calculated1, calculated2 = _roots_from_consistency_proof(size1=size1, size2=size2, root1=root1, proof=proof)
     # 3. Compare each with the root given.
     _compare(expected=root1, calculated=calculated1)
     _compare(expected=root2, calculated=calculated2)
@@ -362,9 +360,7 @@ def _checked(nodes: Mapping[NodeKey, bytes], keys: Sequence[NodeKey]) -> Mapping
         if found is None:
             raise IntegrityError(f"node store lacks perfect node (level {level}, index {index})")
         if len(found) != HASH_SIZE:
-            raise IntegrityError(
-                f"node store holds {len(found)} bytes for node (level {level}, index {index})"
-            )
+            raise IntegrityError(f"node store holds {len(found)} bytes for node (level {level}, index {index})")
     return nodes
 
 

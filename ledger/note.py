@@ -134,9 +134,7 @@ def verify_note(data: bytes | str, keyring: Keyring) -> VerifiedNote:
     if not verified:
         found = ", ".join(sig.label for sig in note.signatures)
         trusted = ", ".join(key.label for key in keyring)
-        raise SignatureInvalid(
-            f"note has no signature by a trusted key (signed by {found}; trusted: {trusted})"
-        )
+        raise SignatureInvalid(f"note has no signature by a trusted key (signed by {found}; trusted: {trusted})")
     return VerifiedNote(note.text, tuple(verified.values()), tuple(ignored))
 
 
@@ -173,9 +171,7 @@ def _parse_signature_block(block: str) -> list[Signature]:
         raise MalformedProof("last signature line does not end with a newline")
     lines = block[:-1].split("\n")
     if len(lines) > MAX_SIGNATURES:
-        raise MalformedProof(
-            f"note has {len(lines)} signature lines, more than the limit of {MAX_SIGNATURES}"
-        )
+        raise MalformedProof(f"note has {len(lines)} signature lines, more than the limit of {MAX_SIGNATURES}")
     return [_parse_signature_line(line, number) for number, line in enumerate(lines, 1)]
 
 
@@ -194,8 +190,7 @@ def _parse_signature_line(line: str, number: int) -> Signature:
     raw = decode_base64(encoded, what=f"{where}: signature")
     if len(raw) <= _KEY_ID_LEN:
         raise MalformedProof(
-            f"{where}: signature is too short ({len(raw)} bytes; "
-            f"needs a {_KEY_ID_LEN}-byte key id and a signature)"
+            f"{where}: signature is too short ({len(raw)} bytes; needs a {_KEY_ID_LEN}-byte key id and a signature)"
         )
     key_id = int.from_bytes(raw[:_KEY_ID_LEN], "big")
     return Signature(name, key_id, raw[_KEY_ID_LEN:])

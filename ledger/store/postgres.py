@@ -124,8 +124,9 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         ]
         ddl: list[Composed] = [
             SQL("ALTER TABLE {events} ").format(**names)
-            + SQL(", ").join(SQL("ADD COLUMN IF NOT EXISTS {} {}").format(Identifier(c), SQL(t))
-                             for c, t in _CHAIN_COLUMNS.items()),  # fmt: skip
+            + SQL(", ").join(
+                SQL("ADD COLUMN IF NOT EXISTS {} {}").format(Identifier(c), SQL(t)) for c, t in _CHAIN_COLUMNS.items()
+            ),
             SQL("CREATE UNIQUE INDEX IF NOT EXISTS {idx} ON {events} (seq)").format(idx=seq_index, **names),
             # Empty unless someone wrote a row around the ledger: verification's search for rows
             # without a chain position (unchained_events) reads it instead of the whole table.

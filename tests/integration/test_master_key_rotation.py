@@ -118,9 +118,7 @@ def test_a_server_whose_previous_master_key_file_is_missing_does_not_start(
         pass
 
 
-def test_cli_status_of_a_ledger_that_never_sealed_says_none(
-    store_url: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_cli_status_of_a_ledger_that_never_sealed_says_none(store_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     Ledger(store_url).close()  # the events' tables, and no key table: nothing was ever sealed
     assert main(["master-key", "status", "--database-url", store_url]) == 0
     assert orjson.loads(capsys.readouterr().out) == {}

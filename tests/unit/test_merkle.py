@@ -51,9 +51,7 @@ def _rfc_hash_children(left: bytes, right: bytes) -> bytes:
     return hashlib.sha256(b"\x01" + left + right).digest()
 
 
-def rfc_verify_inclusion(
-    leaf_index: int, tree_size: int, hash_: bytes, path: list[bytes], root_hash: bytes
-) -> bool:
+def rfc_verify_inclusion(leaf_index: int, tree_size: int, hash_: bytes, path: list[bytes], root_hash: bytes) -> bool:
     if leaf_index >= tree_size:  # 1.
         return False
     fn, sn = leaf_index, tree_size - 1  # 2.
@@ -72,9 +70,7 @@ def rfc_verify_inclusion(
     return sn == 0 and r == root_hash  # 5.
 
 
-def rfc_verify_consistency(
-    first: int, second: int, first_hash: bytes, second_hash: bytes, path: list[bytes]
-) -> bool:
+def rfc_verify_consistency(first: int, second: int, first_hash: bytes, second_hash: bytes, path: list[bytes]) -> bool:
     if not path:  # 1.
         return False
     if first & (first - 1) == 0:  # 2. first is an exact power of 2
@@ -190,9 +186,7 @@ def test_node_presented_as_a_leaf_does_not_verify() -> None:
     real_root = reference_root(4)
     forged = leaf_hash(h[0] + h[1])
     with pytest.raises(RootMismatch):
-        verify_inclusion(
-            index=0, size=2, leaf_hash=forged, proof=[node_hash(left=h[2], right=h[3])], root=real_root
-        )
+        verify_inclusion(index=0, size=2, leaf_hash=forged, proof=[node_hash(left=h[2], right=h[3])], root=real_root)
 
 
 # -- Generation agrees with the reference and with both verifiers -------------
@@ -208,9 +202,7 @@ def test_every_generated_inclusion_proof_verifies(size: int) -> None:
     for index in range(size):
         proof = inclusion_proof(index=index, size=size, reader=store(size))
         leaf = leaves(size)[index]
-        assert root_from_inclusion_proof(
-            index=index, size=size, leaf_hash=leaf, proof=proof
-        ) == reference_root(size)
+        assert root_from_inclusion_proof(index=index, size=size, leaf_hash=leaf, proof=proof) == reference_root(size)
         verify_inclusion(index=index, size=size, leaf_hash=leaf, proof=proof, root=reference_root(size))
         assert rfc_verify_inclusion(index, size, leaf, proof, reference_root(size))
 
@@ -284,13 +276,9 @@ def test_flipped_byte_in_leaf_hash_or_root_is_rejected(size: int) -> None:
     proof = inclusion_proof(index=index, size=size, reader=store(size))
     for position in range(32):
         with pytest.raises(RootMismatch):
-            verify_inclusion(
-                index=index, size=size, leaf_hash=flip(leaf, position), proof=proof, root=good_root
-            )
+            verify_inclusion(index=index, size=size, leaf_hash=flip(leaf, position), proof=proof, root=good_root)
         with pytest.raises(RootMismatch):
-            verify_inclusion(
-                index=index, size=size, leaf_hash=leaf, proof=proof, root=flip(good_root, position)
-            )
+            verify_inclusion(index=index, size=size, leaf_hash=leaf, proof=proof, root=flip(good_root, position))
 
 
 @pytest.mark.parametrize("size1, size2", [(1, 2), (2, 5), (3, 7), (4, 7), (6, 7), (8, 64), (63, 64)])
@@ -299,13 +287,9 @@ def test_flipped_byte_in_either_consistency_root_is_rejected(size1: int, size2: 
     root1, root2 = reference_root(size1), reference_root(size2)
     for position in range(32):
         with pytest.raises(RootMismatch):
-            verify_consistency(
-                size1=size1, size2=size2, root1=flip(root1, position), root2=root2, proof=proof
-            )
+            verify_consistency(size1=size1, size2=size2, root1=flip(root1, position), root2=root2, proof=proof)
         with pytest.raises(RootMismatch):
-            verify_consistency(
-                size1=size1, size2=size2, root1=root1, root2=flip(root2, position), proof=proof
-            )
+            verify_consistency(size1=size1, size2=size2, root1=root1, root2=flip(root2, position), proof=proof)
 
 
 def test_proof_for_another_index_is_rejected() -> None:
@@ -337,9 +321,7 @@ def test_inclusion_proof_of_the_wrong_length_is_malformed() -> None:
     with pytest.raises(MalformedProof, match="inclusion proof for 5 in 8 has 2 hashes, expected 3"):
         verify_inclusion(index=5, size=8, leaf_hash=leaves(8)[5], proof=proof[:2], root=reference_root(8))
     with pytest.raises(MalformedProof, match="has 4 hashes, expected 3"):
-        verify_inclusion(
-            index=5, size=8, leaf_hash=leaves(8)[5], proof=[*proof, proof[0]], root=reference_root(8)
-        )
+        verify_inclusion(index=5, size=8, leaf_hash=leaves(8)[5], proof=[*proof, proof[0]], root=reference_root(8))
 
 
 @pytest.mark.parametrize(
@@ -350,9 +332,7 @@ def test_inclusion_proof_of_the_wrong_length_is_malformed() -> None:
         (b"", b"\x00\x00", b"", "proof hash 1 is 34 bytes, expected 32"),
     ],
 )
-def test_hash_that_is_not_32_bytes_is_malformed(
-    leaf: bytes, proof_end: bytes, root_end: bytes, message: str
-) -> None:
+def test_hash_that_is_not_32_bytes_is_malformed(leaf: bytes, proof_end: bytes, root_end: bytes, message: str) -> None:
     proof = inclusion_proof(index=0, size=4, reader=store(4))
     with pytest.raises(MalformedProof, match=message):
         verify_inclusion(
@@ -377,9 +357,7 @@ def test_consistency_from_an_empty_tree_is_malformed(size2: int) -> None:
 
 def test_nonempty_proof_between_equal_sizes_is_malformed() -> None:
     with pytest.raises(MalformedProof, match=r"sizes are equal \(4\) but the proof has 1 hashes"):
-        verify_consistency(
-            size1=4, size2=4, root1=reference_root(4), root2=reference_root(4), proof=[EMPTY_ROOT]
-        )
+        verify_consistency(size1=4, size2=4, root1=reference_root(4), root2=reference_root(4), proof=[EMPTY_ROOT])
 
 
 def test_equal_sizes_with_different_roots_mismatch() -> None:
@@ -397,9 +375,7 @@ def test_consistency_root_that_is_not_32_bytes_is_malformed(field: str) -> None:
     roots = {"root1": reference_root(3), "root2": reference_root(7)}
     roots[field] = roots[field][:16]
     with pytest.raises(MalformedProof, match=f"{field} is 16 bytes, expected 32"):
-        verify_consistency(
-            size1=3, size2=7, proof=consistency_proof(size1=3, size2=7, reader=store(7)), **roots
-        )
+        verify_consistency(size1=3, size2=7, proof=consistency_proof(size1=3, size2=7, reader=store(7)), **roots)
 
 
 # -- Differential: ledger.merkle against the RFC 9162 procedure -------------------
@@ -438,9 +414,7 @@ def test_inclusion_verifier_agrees_with_the_rfc9162_procedure(
     proof = tamper(genuine, how)
     claimed = min(max(index + shift, 0), BIG - 1)  # the proof may be for another index
     leaf, root_ = leaves(BIG)[claimed], reference_root(size)
-    ours = not rejects(
-        lambda: verify_inclusion(index=claimed, size=size, leaf_hash=leaf, proof=proof, root=root_)
-    )
+    ours = not rejects(lambda: verify_inclusion(index=claimed, size=size, leaf_hash=leaf, proof=proof, root=root_))
     assert ours == rfc_verify_inclusion(claimed, size, leaf, proof, root_)
     assert ours == (proof == genuine and claimed == index)
 
@@ -460,9 +434,7 @@ def test_consistency_verifier_agrees_with_the_rfc9162_procedure(
     proof = tamper(genuine, how)
     claimed = min(max(size1 + shift, 1), size2 - 1)  # the proof may be for another size1
     root1, root2 = reference_root(claimed), reference_root(size2)
-    ours = not rejects(
-        lambda: verify_consistency(size1=claimed, size2=size2, root1=root1, root2=root2, proof=proof)
-    )
+    ours = not rejects(lambda: verify_consistency(size1=claimed, size2=size2, root1=root1, root2=root2, proof=proof))
     assert ours == rfc_verify_consistency(claimed, size2, root1, root2, proof)
     assert ours == (proof == genuine and claimed == size1)
 
@@ -476,9 +448,7 @@ def test_appending_in_any_batches_stores_every_perfect_node_once(batches: list[i
     size = sum(batches)
     nodes, start, seen = MemoryNodes(), 0, set[NodeKey]()
     for count in batches:
-        new = nodes_for_append(
-            start_index=start, leaf_hashes=leaves(size)[start : start + count], reader=nodes
-        )
+        new = nodes_for_append(start_index=start, leaf_hashes=leaves(size)[start : start + count], reader=nodes)
         keys = {(level, index) for level, index, _ in new}
         assert len(keys) == len(new) and not keys & seen
         seen |= keys
@@ -530,9 +500,7 @@ def test_an_edge_that_does_not_match_the_size_is_refused() -> None:
     "end, earlier",
     [(12, [(0, 10), (1, 4)]), (16, [(0, 10), (1, 4), (3, 0)]), (13, [(0, 10), (1, 4)])],
 )
-def test_appending_reads_the_earlier_border_nodes_it_completes_in_one_batch(
-    end: int, earlier: list[NodeKey]
-) -> None:
+def test_appending_reads_the_earlier_border_nodes_it_completes_in_one_batch(end: int, earlier: list[NodeKey]) -> None:
     # 11 leaves = perfect nodes (3, 0), (1, 4), (0, 10): the old right border.
     reader = CountingReader(store(11))
     new = nodes_for_append(start_index=11, leaf_hashes=leaves(end)[11:end], reader=reader)
