@@ -22,7 +22,7 @@ from api.settings import Settings
 from ledger.store import Ledger
 from ledger.verify import verify_store
 from tests.api.conftest import EMITTER_SOURCE, Keys, bearer
-from tests.factories import shown
+from tests.factories import envelope, shown
 
 CLIENTS = 16
 PER_CLIENT = 40
@@ -161,3 +161,90 @@ def _append_until_refused(base: str, token: str, *, sigterm: subprocess.Popen[st
     for t in threads:
         t.join(timeout=60)
     return outcomes
+
+
+def _generated(number: int) -> dict[str, object]:
+    return envelope("output.generated", {
+        "output_id": f"out-kill-{number}", "tool_id": "sepsis-watch", "model_version": "3.2.0", "site": "northside",
+        "unit": "ed", "population": "adults_18_plus", "patient_ref": f"Patient/KILL-{number % 50}",
+        "encounter_ref": f"Encounter/KILL-{number}", "score": 0.9, "label": "high", "priority": "urgent",
+        "threshold_in_effect": 0.7, "explanation": "lactate rising",
+    })  # fmt: skip
+
+
+def _serve(url: str, tmp_path: Path, name: str) -> tuple[subprocess.Popen[str], str]:
+    sock = _free_socket()
+    port = sock.getsockname()[1]
+    sock.close()
+    env = {**os.environ, "LEDGER_DATABASE_URL": url, "LEDGER_API_GROUP_MAX_WAIT_MS": "20"}
+    with (tmp_path / f"{name}.log").open("w") as log_handle:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "scripts.cli", "serve", "--port", str(port)],
+            cwd=ROOT, env=env, stderr=log_handle, text=True,
+        )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    _wait_up(base)
+    return process, base
+
+
+@pytest.mark.slow
+def test_a_server_killed_under_load_keeps_every_acknowledged_event_and_a_restart_takes_the_retries(
+    store_url: str, tmp_path: Path
+) -> None:
+    from ledger.apikeys import KeyStore, Role
+
+    token = KeyStore(store_url).create(Role.EMITTER, source=EMITTER_SOURCE, label="kill").token
+    acked: dict[str, int] = {}  # event_id -> the seq its 201 gave
+    unanswered: list[dict[str, object]] = []  # sent, and the connection died before an answer
+    lock = threading.Lock()
+    numbers = iter(range(1_000_000))
+
+    def client(base: str) -> None:
+        with httpx.Client(base_url=base, headers=bearer(token), timeout=30) as http:
+            while True:
+                with lock:
+                    number = next(numbers)
+                event = _generated(number) if number % 2 else shown(f"out-kill-{number}")
+                try:
+                    response = http.post("/v1/events", json=event)
+                except httpx.TransportError:
+                    with lock:
+                        unanswered.append(event)
+                    return
+                assert response.status_code == 201, response.text
+                with lock:
+                    acked[str(event["event_id"])] = int(response.json()["seq"])
+
+    process, base = _serve(store_url, tmp_path, "killed")
+    try:
+        threads = [threading.Thread(target=client, args=(base,)) for _ in range(CLIENTS)]
+        for t in threads:
+            t.start()
+        time.sleep(1.0)
+        process.send_signal(signal.SIGKILL)
+        for t in threads:
+            t.join(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=30)
+    assert len(acked) > CLIENTS and unanswered
+
+    with Ledger(store_url) as ledger:
+        assert verify_store(ledger).intact
+        recorded = {eid: (record.seq if (record := ledger.get(eid)) else None) for eid in acked}
+        assert recorded == acked
+        head = ledger.head_seq()
+    assert len(acked) <= head <= len(acked) + len(unanswered)
+
+    process, base = _serve(store_url, tmp_path, "restarted")
+    try:
+        with httpx.Client(base_url=base, headers=bearer(token), timeout=30) as http:
+            statuses = [http.post("/v1/events", json=event).status_code for event in unanswered]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    assert statuses.count(200) == head - len(acked)  # those that had landed are answered as retries
+    assert set(statuses) <= {200, 201}
+    with Ledger(store_url) as ledger:
+        assert verify_store(ledger).intact and ledger.head_seq() == len(acked) + len(unanswered)
