@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -97,23 +97,14 @@ def test_ledger_serve_finishes_in_flight_appends_on_sigterm(sqlite_url: str, tmp
     from ledger.apikeys import KeyStore, Role
 
     token = KeyStore(sqlite_url).create(Role.EMITTER, source=EMITTER_SOURCE, label="shutdown").token
-    sock = _free_socket()
-    port = sock.getsockname()[1]
-    sock.close()
-    env = {**os.environ, "LEDGER_DATABASE_URL": sqlite_url, "LEDGER_API_GROUP_MAX_WAIT_MS": "20"}
-    command = [sys.executable, "-m", "scripts.cli", "serve", "--port", str(port)]
-    log_file = tmp_path / "serve.log"
-    with log_file.open("w") as log_handle:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=log_handle, text=True)
-    base = f"http://127.0.0.1:{port}"
+    process, base = _serve(sqlite_url, tmp_path, "serve")
     try:
-        _wait_up(base)
         outcomes = _append_until_refused(base, token, sigterm=process)
         assert process.wait(timeout=30) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once done
     finally:
         if process.poll() is None:
             process.kill()
-    logs = log_file.read_text()
+    logs = (tmp_path / "serve.log").read_text()
     answered = [o for o in outcomes if isinstance(o, int)]
     assert answered and set(answered) <= {201, 503}, set(answered)
     with Ledger(sqlite_url) as ledger:
@@ -153,14 +144,19 @@ def _append_until_refused(base: str, token: str, *, sigterm: subprocess.Popen[st
                 if not isinstance(status, int):
                     return
 
+    _load_then_signal(client, sigterm, signal.SIGTERM)
+    return outcomes
+
+
+def _load_then_signal(client: Callable[[], None], process: subprocess.Popen[str], sig: signal.Signals) -> None:
+    """CLIENTS threads run ``client`` (until refused); ``sig`` reaches the server a second in, while they are busy."""
     threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
     for t in threads:
         t.start()
     time.sleep(1.0)
-    sigterm.send_signal(signal.SIGTERM)
+    process.send_signal(sig)
     for t in threads:
         t.join(timeout=60)
-    return outcomes
 
 
 def _generated(number: int) -> dict[str, object]:
@@ -199,7 +195,9 @@ def test_a_server_killed_under_load_keeps_every_acknowledged_event_and_a_restart
     lock = threading.Lock()
     numbers = iter(range(1_000_000))
 
-    def client(base: str) -> None:
+    process, base = _serve(store_url, tmp_path, "killed")
+
+    def client() -> None:
         with httpx.Client(base_url=base, headers=bearer(token), timeout=30) as http:
             while True:
                 with lock:
@@ -215,15 +213,8 @@ def test_a_server_killed_under_load_keeps_every_acknowledged_event_and_a_restart
                 with lock:
                     acked[str(event["event_id"])] = int(response.json()["seq"])
 
-    process, base = _serve(store_url, tmp_path, "killed")
     try:
-        threads = [threading.Thread(target=client, args=(base,)) for _ in range(CLIENTS)]
-        for t in threads:
-            t.start()
-        time.sleep(1.0)
-        process.send_signal(signal.SIGKILL)
-        for t in threads:
-            t.join(timeout=60)
+        _load_then_signal(client, process, signal.SIGKILL)
     finally:
         if process.poll() is None:
             process.kill()
