@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from ledger.errors import InputError
+from ledger.errors import EventConflict, InputError
 from ledger.privacy import MasterKey, sealed_subject
 from ledger.store import Ledger
 from ledger.vault import Vault
@@ -103,11 +103,12 @@ def holds_covering(ledger: Ledger, token: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Erasure:
-    """What an erasure did."""
+    """What an erasure did (or, on a dry run, would do)."""
 
     token: str
-    seq: int
+    seq: int  # the subject.erased event's seq; 0 on a dry run that would record it
     key_destroyed: bool
+    resumed: bool = False  # an earlier run recorded the erasure and stopped before destroying the key
 
 
 def erase(
@@ -119,7 +120,12 @@ def erase(
     request_ref: str | None = None,
     dry_run: bool = False,
 ) -> Erasure:
-    """Erase ``subject`` ("patient:Patient/123", or "token:<hex>" from a retention report), steps 1-4."""
+    """Erase ``subject`` ("patient:Patient/123", or "token:<hex>" from a retention report), steps 1-4.
+
+    Resumable: if an earlier run recorded ``subject.erased`` (its event_id is fixed
+    by the subject) and stopped before destroying the key, this run destroys it
+    under that event, whatever this run's legal basis says: the recorded fact stands.
+    """
     kind, token = subject_token(ledger, subject)  # step 1
     holds = holds_covering(ledger, token)  # step 2
     if holds:
@@ -130,9 +136,21 @@ def erase(
         raise ErasureRefused("nothing to erase: no data is sealed under this subject's key")
     if stored.wrapped is None:
         raise ErasureRefused("already erased: the subject's key was destroyed before")
+    event = erasure_event(token, kind=kind, legal_basis=legal_basis, actor=actor, request_ref=request_ref)
+    recorded = ledger.get(event["event_id"])
     if dry_run:
-        return Erasure(token, 0, key_destroyed=False)
-    event = {  # step 3
+        return Erasure(token, recorded.seq if recorded else 0, key_destroyed=False, resumed=recorded is not None)
+    seq = recorded.seq if recorded else _record(ledger, event)  # step 3
+    destroyed = ledger.keys.vault.erase(token, erased_us=time.time_ns() // 1000)  # step 4
+    ledger.keys.forget(token)
+    return Erasure(token, seq, destroyed, resumed=recorded is not None)
+
+
+def erasure_event(
+    token: str, *, kind: str, legal_basis: str, actor: dict[str, str], request_ref: str | None = None
+) -> dict[str, Any]:
+    """The subject.erased event for ``token``: its event_id depends on the subject alone."""
+    return {
         "event_id": str(uuid.uuid5(NAMESPACE, f"erase:{token}")),
         "type": "subject.erased",
         "occurred_at": datetime.now(UTC).isoformat(),
@@ -141,10 +159,17 @@ def erase(
         "data": {"subject": token, "subject_kind": kind, "legal_basis": legal_basis}
         | ({"request_ref": request_ref} if request_ref else {}),
     }
-    receipt = ledger.submit([event])[0]
-    destroyed = ledger.keys.vault.erase(token, erased_us=time.time_ns() // 1000)  # step 4
-    ledger.keys.forget(token)
-    return Erasure(token, receipt.seq, destroyed)
+
+
+def _record(ledger: Ledger, event: dict[str, Any]) -> int:
+    """Append the erasure event; if another run recorded it meanwhile, that one's seq."""
+    try:
+        return ledger.submit([event])[0].seq
+    except EventConflict:
+        recorded = ledger.get(event["event_id"])
+        if recorded is None:  # the conflict named this event_id: it is recorded
+            raise
+        return recorded.seq
 
 
 def subject_token(ledger: Ledger, subject: str) -> tuple[str, str]:

@@ -45,8 +45,13 @@ def run_erase(args: argparse.Namespace) -> int:
     with open_ledger(args) as ledger:
         done = erase(ledger, subject=args.subject, legal_basis=args.basis, actor=_actor(args),
                      request_ref=args.request_ref, dry_run=args.dry_run)  # fmt: skip
-    if args.dry_run:
+    if args.dry_run and done.resumed:
+        say(f"would finish erasing subject {done.token}: its erasure is recorded at seq {done.seq} but its key "
+            "was not destroyed; rerun without --dry-run")  # fmt: skip
+    elif args.dry_run:
         say(f"would erase subject {done.token}: no legal hold covers it; rerun without --dry-run")
+    elif done.resumed:
+        say(f"finished erasing subject {done.token}: key destroyed; the erasure was recorded at seq {done.seq}")
     else:
         say(f"erased subject {done.token}: key destroyed, recorded at seq {done.seq}")
     return Exit.OK

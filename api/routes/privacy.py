@@ -55,9 +55,16 @@ class ErasureOut(BaseModel):
     """What the erasure did."""
 
     subject: str = Field(description="The subject's keyed token (never the clear identifier).")
-    seq: int | None = Field(description="The seq of the subject.erased event (None for a dry run).")
+    seq: int | None = Field(
+        description="The seq of the subject.erased event (None for a dry run that would record it)."
+    )
     key_destroyed: bool
     dry_run: bool
+    resumed: bool = Field(
+        default=False,
+        description="An earlier request recorded this erasure and stopped before destroying the key; "
+        "this one finishes it under the recorded event.",
+    )
 
 
 @router.get(
@@ -108,4 +115,5 @@ def erase_subject(key: AdminKey, store: StoreDep, request: Request, body: Erasur
                  request_ref=body.request_ref, dry_run=body.dry_run)  # fmt: skip
     request.state.log_fields.update(erased=not body.dry_run)
     seq = done.seq or None
-    return {"subject": done.token, "seq": seq, "key_destroyed": done.key_destroyed, "dry_run": body.dry_run}
+    return {"subject": done.token, "seq": seq, "key_destroyed": done.key_destroyed, "dry_run": body.dry_run,
+            "resumed": done.resumed}  # fmt: skip
