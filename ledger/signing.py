@@ -21,6 +21,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
+from eventsourcing.persistence import Notification
+
 from ledger.errors import InputError
 from ledger.keys import (
     Keyring,
@@ -87,19 +90,67 @@ class KeyFolder:
             )  # fmt: skip
         return found
 
-    def activate_new(self, name: str, *, ledger: Ledger, actor: dict[str, str], reason: str | None) -> SigningKey:
-        """Generate a key, record its activation (and the old key's retirement), make it active."""
+    def activate_new(self, name: str, *, ledger: Ledger, actor: dict[str, str], reason: str | None) -> Activated:
+        """Generate a key, record its activation (and the old key's retirement), make it trusted and active.
+
+        Resumable: if a rotation was cut off after recording its events (the log's
+        last activation names a key this folder holds that is not active), that
+        rotation is finished instead, and no other key is made: otherwise the log
+        would say the old key was retired while it kept signing.
+        """
         self.path.mkdir(parents=True, exist_ok=True)
+        recorded = self._recorded_not_active(ledger)
+        if recorded is not None:
+            self._make_active(recorded)
+            return Activated(load_signing_key(recorded), resumed=True)
         previous = self.active_key() if self.has_active_key() else None
         key = generate(name)
-        verifier = key.verifier()
-        file = self.path / f"{name}-{format_key_id(verifier.key_id)}.key"
+        file = self.path / f"{name}-{format_key_id(key.verifier().key_id)}.key"
         save_signing_key(key, file)
         ledger.submit(_rotation_events(key.verifier(), previous, actor=actor, reason=reason))
-        with (self.path / TRUSTED).open("a", encoding="utf-8") as trusted:
-            trusted.write(format_verifier_key(verifier) + "\n")
+        self._make_active(file)
+        return Activated(key, resumed=False)
+
+    def _make_active(self, file: Path) -> None:
+        """List the key's verifier key as trusted (once), then point ``active`` at it."""
+        line = format_verifier_key(load_signing_key(file).verifier())
+        trusted = self.path / TRUSTED
+        if line not in (trusted.read_text("utf-8").splitlines() if trusted.is_file() else []):
+            with trusted.open("a", encoding="utf-8") as handle:
+                handle.write(line + "\n")
         _replace(self.path / ACTIVE, file.name + "\n")
-        return key
+
+    def _recorded_not_active(self, ledger: Ledger) -> Path | None:
+        """The file of the key the log last recorded as activated, if this folder holds it and it is not active."""
+        activations = key_activations(ledger)
+        if not activations:
+            return None
+        key_id = str(orjson.loads(activations[-1].state)["data"]["key_id"])
+        file = next(iter(sorted(self.path.glob(f"*-{key_id}.key"))), None)
+        active = (self.path / ACTIVE).read_text("utf-8").strip() if self.has_active_key() else None
+        return None if file is None or file.name == active else file
+
+
+@dataclass(frozen=True)
+class Activated:
+    """The key made active, and whether it finished a rotation an earlier run had recorded."""
+
+    key: SigningKey
+    resumed: bool
+
+
+ACTIVATED_TOPIC = "ledger:ledger.signing_key_activated"
+
+
+def key_activations(ledger: Ledger) -> list[Notification]:
+    """Every ledger.signing_key_activated in the log, in order (read by topic, not by scanning the log)."""
+    found: list[Notification] = []
+    start = 0
+    while batch := ledger.app.recorder.select_notifications(start, 500, topics=[ACTIVATED_TOPIC],
+                                                            inclusive_of_start=False):  # fmt: skip
+        found += batch
+        start = batch[-1].id
+    return found
 
 
 def _rotation_events(

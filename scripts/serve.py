@@ -95,7 +95,7 @@ def _ensure_signing_key() -> None:
     if folder.has_active_key():
         return
     with Ledger(None) as ledger:
-        key = folder.activate_new(DEMO_SIGNING_KEY, ledger=ledger, actor=DEMO_OPERATOR, reason="demo")
+        key = folder.activate_new(DEMO_SIGNING_KEY, ledger=ledger, actor=DEMO_OPERATOR, reason="demo").key
     say(f"demo: signing key {key.name} {key.verifier().key_id:08x} generated in {folder.path}")
 
 

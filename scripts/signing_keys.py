@@ -42,7 +42,10 @@ def run(args: argparse.Namespace) -> int:
         return Exit.USAGE
     actor = {"id": args.operator, "role": "ledger_operator", "kind": "person"}
     with open_ledger(args) as ledger:
-        key = folder.activate_new(args.name, ledger=ledger, actor=actor, reason=args.reason)
+        done = folder.activate_new(args.name, ledger=ledger, actor=actor, reason=args.reason)
+    if done.resumed:
+        say("finished the rotation an earlier run recorded in the log but did not complete; no new key was made")
+    key = done.key
     say(
         f"active signing key: {key.name} {key.verifier().key_id:08x}; its verifier key is in {folder.path}/trusted.keys"
     )

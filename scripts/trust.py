@@ -6,16 +6,13 @@ import argparse
 from pathlib import Path
 
 import orjson
-from eventsourcing.persistence import Notification
 
 from ledger.config import LedgerPaths
 from ledger.keys import Keyring, parse_keyring, parse_verifier_key
-from ledger.signing import TRUSTED
+from ledger.signing import TRUSTED, key_activations
 from ledger.store import Ledger
 from ledger.verify import Claim
 from scripts.common import say
-
-KEY_EVENT_TOPIC = "ledger:ledger.signing_key_activated"
 
 
 def add_trust_options(parser: argparse.ArgumentParser) -> None:
@@ -52,7 +49,7 @@ def keyring_for(args: argparse.Namespace, ledger: Ledger | None) -> Keyring | No
         say(f"trusting the verifier keys in {folder} (pass --trusted-keys to use keys you hold)")
         return parse_keyring(folder.read_text("utf-8"))
     if ledger is not None:
-        recorded = [parse_verifier_key(_verifier_key(n.state)) for n in _key_events(ledger)]
+        recorded = [parse_verifier_key(_verifier_key(n.state)) for n in key_activations(ledger)]
         if recorded:
             say("trusting the verifier keys recorded in the log itself: this shows the checkpoints were signed "
                 "by the keys the log names, not by keys you hold (pass --trusted-keys)")  # fmt: skip
@@ -67,16 +64,6 @@ def claims_for(args: argparse.Namespace) -> list[Claim]:
     if folder.is_dir():
         claims += [Claim("folder", path.read_text("utf-8")) for path in sorted(folder.glob("*.checkpoint"))]
     return claims
-
-
-def _key_events(ledger: Ledger) -> list[Notification]:
-    found: list[Notification] = []
-    start = 0
-    while batch := ledger.app.recorder.select_notifications(start, 500, topics=[KEY_EVENT_TOPIC],
-                                                            inclusive_of_start=False):  # fmt: skip
-        found += batch
-        start = batch[-1].id
-    return found
 
 
 def _verifier_key(state: bytes) -> str:

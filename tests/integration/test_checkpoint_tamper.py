@@ -28,7 +28,7 @@ def setup(audited_url: str, tmp_path: Path) -> dict[str, object]:
     keys, published = tmp_path / "keys", tmp_path / "published"
     published.mkdir()
     with Ledger(audited_url) as ledger:
-        key = KeyFolder(keys).activate_new("ledger.test.example", ledger=ledger, actor=ACTOR, reason=None)
+        key = KeyFolder(keys).activate_new("ledger.test.example", ledger=ledger, actor=ACTOR, reason=None).key
         ledger.submit(many_shown(29, prefix="a"))  # 1 key event + 29 = 30
         kept = make_checkpoint(ledger, key, origin="test/log", folder=CheckpointDirectory(published))
         ledger.submit(many_shown(10, prefix="b"))

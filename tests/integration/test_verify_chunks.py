@@ -54,7 +54,7 @@ def keys(tmp_path: Path) -> KeyFolder:
 def log(pg_url: str, tmp_path: Path, keys: KeyFolder) -> str:
     """30 events and checkpoints at sizes 7, 13 and 22 (a key event comes first)."""
     with Ledger(pg_url) as ledger:
-        key = keys.activate_new("ledger.test.example", ledger=ledger, actor=ACTOR, reason=None)
+        key = keys.activate_new("ledger.test.example", ledger=ledger, actor=ACTOR, reason=None).key
         (tmp_path / "published").mkdir()
         folder = CheckpointDirectory(tmp_path / "published")
         for count in (6, 6, 9, 8):
