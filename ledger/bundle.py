@@ -122,8 +122,15 @@ def parse_bundle(data: bytes) -> Bundle:
     _require(document["format"] == FORMAT, f"format must be {FORMAT!r}")
     _require(isinstance(document["incident_id"], str) and document["incident_id"] != "", "incident_id: not a string")
     _require(isinstance(document["checkpoint"], str), "checkpoint: not a string")
+    _require(isinstance(document["about"], str), "about: not a string")
     keys = document["verifier_keys"]
-    _require(isinstance(keys, list) and all(isinstance(k, str) for k in keys), "verifier_keys: not a list of strings")
+    _require(isinstance(keys, list) and keys != [], "verifier_keys: not a non-empty list")
+    for index, key in enumerate(keys):  # each parsed, used or not: a malformed key is a defect of the bundle
+        _require(isinstance(key, str), f"verifier_keys[{index}]: not a string")
+        try:
+            parse_verifier_key(key)
+        except LedgerError as exc:
+            raise InvalidBundle(f"verifier_keys[{index}]: {exc}") from exc
     entries = document["entries"]
     _require(isinstance(entries, list) and entries != [], "entries: not a non-empty list")
     return Bundle(document["incident_id"], document["checkpoint"], keys, [_entry(e, i) for i, e in enumerate(entries)])

@@ -151,6 +151,28 @@ def test_a_flipped_event_byte_is_named_by_its_seq(
     assert f"entry seq {document['entries'][3]['seq']}" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("about", {"a": 1}, "about: not a string"),
+        ("verifier_keys", [], "verifier_keys: not a non-empty list"),
+        ("verifier_keys", ["x"], "verifier_keys[0]: "),
+        ("verifier_keys", [7], "verifier_keys[0]: not a string"),
+    ],
+)
+def test_a_malformed_part_the_trusted_keys_make_unused_is_still_refused_by_name(
+    exported: tuple[bytes, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], field: str, value: object,
+    message: str,
+) -> None:  # fmt: skip
+    data, trusted = exported
+    document = json.loads(data)
+    document[field] = value
+    path = tmp_path / "malformed.json"
+    path.write_text(json.dumps(document))
+    assert main(["verify-bundle", str(path), "--trusted-keys", str(trusted)]) == 1
+    assert message in capsys.readouterr().err
+
+
 def test_an_unreadable_bundle_cannot_run(tmp_path: Path) -> None:
     assert main(["verify-bundle", str(tmp_path / "missing.json")]) == 3
 
