@@ -25,6 +25,7 @@ import uvicorn
 
 from ledger.apikeys import KeyStore, Role
 from ledger.config import LedgerPaths
+from ledger.errors import StoreUnavailable
 from ledger.signing import KeyFolder
 from ledger.store import Ledger
 from ledger.store.url import ENV_VAR, database_url
@@ -64,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
     base = f"http://{args.host}:{args.port}"
     say(f"serving {url.display} at {base}")
     say(f"  API docs: {base}/docs   OpenAPI: {base}/openapi.json   ({base}/ opens the docs)")
+    _check_master_keys()
     if args.demo:
         _ensure_signing_key()
         threading.Thread(target=_load_demo, args=(base,), name="demo-loader", daemon=True).start()
@@ -87,6 +89,20 @@ def _log_config(level: str) -> dict[str, Any]:
 
     config: dict[str, Any] = import_module("api.logging").log_config(level)
     return config
+
+
+def _check_master_keys() -> None:
+    """Before uvicorn starts: master keys that cannot open the ledger's key table stop `serve` with one clear line.
+
+    Otherwise the app's startup fails on them inside uvicorn, which logs a
+    traceback. A database that is down is left to the server, which answers 503
+    until it comes up.
+    """
+    try:
+        with Ledger(None) as ledger:
+            _ = ledger.keys
+    except StoreUnavailable:
+        return
 
 
 def _ensure_signing_key() -> None:

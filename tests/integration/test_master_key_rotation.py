@@ -139,3 +139,22 @@ def test_cli_without_the_master_key_its_keys_are_wrapped_under_could_not_run_and
     assert "rot-9" not in err
     with Ledger(store_url, master_key=OLD) as after:  # nothing was changed
         assert _patient(after, 1) == "Patient/rot-9"
+
+
+def test_serve_without_the_master_key_the_ledger_needs_stops_before_uvicorn_with_one_line_and_exit_3(
+    store_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from scripts import serve
+
+    with Ledger(store_url, master_key=OLD) as before:
+        before.submit([generated("Patient/rot-10", "out-1")])
+    monkeypatch.setenv("LEDGER_MASTER_KEY", base64.b64encode(NEW.secret).decode())
+    monkeypatch.delenv(PREVIOUS_KEYS_ENV, raising=False)
+
+    def started(*args: object, **kwargs: object) -> None:
+        raise AssertionError("uvicorn started")
+
+    monkeypatch.setattr(serve.uvicorn, "run", started)
+    assert main(["serve", "--database-url", store_url]) == 3
+    err = capsys.readouterr().err
+    assert f"could not run: a data key is wrapped under master key {OLD.key_id}" in err and "Traceback" not in err
