@@ -22,6 +22,7 @@ from functools import cache
 from typing import Final
 
 from ledger.config import LedgerPaths
+from ledger.errors import InputError
 
 MIB: Final = 1024 * 1024
 MAX_EVENT_BYTES: Final = 1 * MIB
@@ -57,19 +58,39 @@ class Settings:
         """Settings from LEDGER_DATABASE_URL and LEDGER_API_<FIELD> variables."""
         defaults = cls()
         values: dict[str, object] = {"database_url": environ.get("LEDGER_DATABASE_URL") or None}
-        for name in ("group_max_events", "retry_after_s", "db_connect_timeout_s"):
-            raw = environ.get(ENV_PREFIX + name.upper())
-            values[name] = int(raw) if raw else getattr(defaults, name)
-        for name in ("group_max_wait_ms", "append_timeout_s", "reconnect_interval_s", "key_cache_s"):
-            raw = environ.get(ENV_PREFIX + name.upper())
-            values[name] = float(raw) if raw else getattr(defaults, name)
-        interval = environ.get(CHECKPOINT_INTERVAL_ENV)
-        values["checkpoint_interval_s"] = float(interval) if interval else defaults.checkpoint_interval_s
+        for name, (kind, least) in _NUMBERS.items():
+            variable = CHECKPOINT_INTERVAL_ENV if name == "checkpoint_interval_s" else ENV_PREFIX + name.upper()
+            raw = environ.get(variable)
+            values[name] = _number(variable, raw, kind, least) if raw else getattr(defaults, name)
         return cls(**values)  # type: ignore[arg-type]
 
     def ledger_paths(self) -> LedgerPaths:
         """The signing-key folder, the checkpoint folder and the origin (settings, else the environment)."""
         return LedgerPaths.from_env(keys_dir=self.keys_dir, checkpoint_dir=self.checkpoint_dir)
+
+
+# The numeric settings read from the environment: (type, least value allowed).
+_NUMBERS: Final[dict[str, tuple[type[int] | type[float], float]]] = {
+    "group_max_events": (int, 1),
+    "retry_after_s": (int, 0),
+    "db_connect_timeout_s": (int, 1),
+    "group_max_wait_ms": (float, 0),
+    "append_timeout_s": (float, 0.001),
+    "reconnect_interval_s": (float, 0.001),
+    "key_cache_s": (float, 0),
+    "checkpoint_interval_s": (float, 0),
+}
+
+
+def _number(variable: str, raw: str, kind: type[int] | type[float], least: float) -> int | float:
+    """A setting's value, or InputError naming the variable (never a traceback at startup)."""
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise InputError(f"{variable} must be {'an integer' if kind is int else 'a number'}") from None
+    if not value >= least:  # also refuses NaN
+        raise InputError(f"{variable} must be at least {least:g}")
+    return value
 
 
 @cache

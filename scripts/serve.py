@@ -65,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
     base = f"http://{args.host}:{args.port}"
     say(f"serving {url.display} at {base}")
     say(f"  API docs: {base}/docs   OpenAPI: {base}/openapi.json   ({base}/ opens the docs)")
+    _check_settings()
     _check_master_keys()
     if args.demo:
         _ensure_signing_key()
@@ -89,6 +90,13 @@ def _log_config(level: str) -> dict[str, Any]:
 
     config: dict[str, Any] = import_module("api.logging").log_config(level)
     return config
+
+
+def _check_settings() -> None:
+    """Before uvicorn starts: a malformed LEDGER_API_* setting stops `serve` with one line naming it (exit 2)."""
+    from importlib import import_module
+
+    import_module("api.settings").Settings.from_env()
 
 
 def _check_master_keys() -> None:

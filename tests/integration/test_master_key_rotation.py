@@ -155,6 +155,7 @@ def test_serve_without_the_master_key_the_ledger_needs_stops_before_uvicorn_with
         raise AssertionError("uvicorn started")
 
     monkeypatch.setattr(serve.uvicorn, "run", started)
+    monkeypatch.setenv("LEDGER_DATABASE_URL", store_url)  # serve sets it for its workers: restored after the test
     assert main(["serve", "--database-url", store_url]) == 3
     err = capsys.readouterr().err
     assert f"could not run: a data key is wrapped under master key {OLD.key_id}" in err and "Traceback" not in err
