@@ -60,6 +60,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except IntegrityError as exc:
         say(f"ledger: integrity failure: {exc}")
         return Exit.INTEGRITY
+    except OSError as exc:  # a file named on the command line that cannot be read or written
+        where = f": {exc.filename}" if exc.filename else ""
+        say(f"ledger: could not run: {exc.strerror or type(exc).__name__}{where}")
+        return Exit.COULD_NOT_RUN
     except KeyboardInterrupt:
         say("ledger: interrupted")
         return 130

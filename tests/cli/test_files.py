@@ -1,0 +1,39 @@
+"""A file named on the command line that cannot be read or written: one line, exit 3 (could not run), no traceback.
+
+Exit 1 means the evidence failed a check; a missing file is not evidence of anything.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ledger.signing import KeyFolder
+from ledger.store import Ledger
+from scripts import scenario
+from scripts.cli import main
+
+OPERATOR = {"id": "ops", "role": "ledger_operator", "kind": "person"}
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["verify", "--trusted-checkpoint", "{missing}"],
+        ["verify", "--trusted-keys", "{missing}"],
+        ["export", "--incident", "INC-2026-041", "--output", "{missing}/bundle.json"],
+    ],
+)
+def test_a_missing_file_is_could_not_run_in_one_line(
+    sqlite_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], arguments: list[str]
+) -> None:
+    with Ledger(sqlite_url) as ledger:
+        ledger.submit(scenario.story())
+        KeyFolder(tmp_path / "keys").activate_new("ledger.test.example", ledger=ledger, actor=OPERATOR, reason=None)
+    missing = str(tmp_path / "absent")
+    argv = [a.replace("{missing}", missing) for a in arguments]
+    folders = ["--keys-dir", str(tmp_path / "keys"), "--checkpoint-dir", str(tmp_path / "checkpoints")]
+    assert main([*argv, "--database-url", sqlite_url, *folders]) == 3
+    err = capsys.readouterr().err
+    assert "ledger: could not run: No such file or directory: " + missing in err and "Traceback" not in err
