@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 from eventsourcing.persistence import Notification
 
+from ledger.dberrors import translated
 from ledger.errors import InputError
 from ledger.keys import (
     Keyring,
@@ -146,10 +147,11 @@ def key_activations(ledger: Ledger) -> list[Notification]:
     """Every ledger.signing_key_activated in the log, in order (read by topic, not by scanning the log)."""
     found: list[Notification] = []
     start = 0
-    while batch := ledger.app.recorder.select_notifications(start, 500, topics=[ACTIVATED_TOPIC],
-                                                            inclusive_of_start=False):  # fmt: skip
-        found += batch
-        start = batch[-1].id
+    with translated():
+        while batch := ledger.app.recorder.select_notifications(start, 500, topics=[ACTIVATED_TOPIC],
+                                                                inclusive_of_start=False):  # fmt: skip
+            found += batch
+            start = batch[-1].id
     return found
 
 

@@ -15,6 +15,8 @@ from typing import Any
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
+from ledger.dberrors import translated
+
 TABLE = "ledger_subject_keys"
 ERASED_INDEX = "ledger_subject_keys_erased"
 DDL_LOCK = "SELECT pg_advisory_xact_lock(hashtext('clinical-ai-ledger ddl'))"
@@ -79,12 +81,12 @@ class Vault:
         if self.backend == "postgres":
             if self._has(ERASED_INDEX):
                 return
-            with self.datastore.get_connection() as conn, conn.transaction():
+            with translated(), self.datastore.get_connection() as conn, conn.transaction():
                 conn.execute(DDL_LOCK)
                 for statement in statements:
                     conn.execute(statement)
             return
-        with self.datastore.transaction(commit=True) as c:
+        with translated(), self.datastore.transaction(commit=True) as c:
             for statement in statements:
                 c.execute(statement)
 
@@ -158,7 +160,7 @@ class Vault:
 
     def _select(self, sql: Any, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         """One read on PostgreSQL: a single statement on an autocommit connection, one round trip."""
-        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+        with translated(), self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
             curs.execute(sql, params)
             rows: list[tuple[Any, ...]] = curs.fetchall()
             return rows
@@ -170,13 +172,13 @@ class Vault:
         sql = self._sql(statement)
         rows: list[tuple[Any, ...]] = []
         if self.backend == "postgres":
-            with self.datastore.get_connection() as conn, conn.transaction():
+            with translated(), self.datastore.get_connection() as conn, conn.transaction():
                 with conn.cursor(row_factory=tuple_row) as curs:
                     for params in batches:
                         curs.execute(sql, params)
                         rows += curs.fetchall() if curs.description else []
             return rows
-        with self.datastore.transaction(commit=True) as c:
+        with translated(), self.datastore.transaction(commit=True) as c:
             for params in batches:
                 c.execute(sql, params)
                 rows += [tuple(r) for r in c.fetchall()]

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 from uuid import UUID
-
-from eventsourcing.persistence import PersistenceError
 
 from ledger.canonical import canonical_json_validated
 from ledger.catalogue import Event, sensitive_fields, validate_event
 from ledger.chain import content_digest
 from ledger.config import LedgerPaths
+from ledger.dberrors import translated
 from ledger.errors import EventConflict, InvalidEvent, StoreUnavailable
 from ledger.pgcopy import CopySource
 from ledger.privacy import (
@@ -43,17 +41,6 @@ def _facts(events: Sequence[Event], canonicals: Sequence[dict[str, Any]]) -> lis
         Fact(event_uuid(e.event_id), 1, e.type, canonical_json_validated(c))
         for e, c in zip(events, canonicals, strict=True)
     ]
-
-
-@contextmanager
-def _translated() -> Iterator[None]:
-    """The one boundary where database failures become StoreUnavailable."""
-    try:
-        yield
-    except PersistenceError as exc:
-        raise StoreUnavailable(f"database error: {type(exc).__name__}") from exc
-    except OSError as exc:
-        raise StoreUnavailable(f"database unreachable: {type(exc).__name__}") from exc
 
 
 class Ledger:
@@ -86,7 +73,7 @@ class Ledger:
             path.parent.mkdir(parents=True, exist_ok=True)
         elif path is not None and not path.is_file():
             raise StoreUnavailable(f"no ledger database at {path}")
-        with _translated():
+        with translated():
             self.app = LedgerApplication(env=env)
         self.recorder = self.app.ledger_recorder
 
@@ -113,7 +100,7 @@ class Ledger:
             )
             previous = self._previous_master_keys
             vault = Vault(self.recorder, self.url.backend)
-            with _translated():
+            with translated():
                 if self._create_tables:
                     vault.create()
                 self._keys = Keys(vault, master, previous_master_keys_from_env() if previous is None else previous)
@@ -184,7 +171,7 @@ class Ledger:
         if not facts:
             return []
         receipts: list[Receipt] = []
-        with _translated():
+        with translated():
             # The application's event store (mapper, then recorder). Application.save()
             # would first check each fact against a runtime Protocol, which costs more
             # than hashing it; facts are not aggregates, so there is nothing to collect.
@@ -194,7 +181,7 @@ class Ledger:
     def find_conflict(self, items: Sequence[tuple[int, Event]]) -> tuple[int, EventConflict] | None:
         """The first (position, conflict) among events whose id is recorded with other content."""
         facts = list(zip([position for position, _ in items], self.facts([e for _, e in items]), strict=True))
-        with _translated():
+        with translated():
             existing = self.recorder.select_existing([f.originator_id for _, f in facts])
         for position, fact in facts:
             earlier = existing.get(fact.originator_id)
@@ -204,12 +191,12 @@ class Ledger:
 
     def get(self, event_id: str | UUID) -> Record | None:
         """The record of one event, or None if the ledger does not hold it."""
-        with _translated():
+        with translated():
             return self.recorder.select_record(event_uuid(event_id))
 
     def read(self, *, after_seq: int = 0, limit: int = 1000) -> list[Record]:
         """Up to ``limit`` records after ``after_seq``, in seq order."""
-        with _translated():
+        with translated():
             return self.recorder.select_records(after_seq=after_seq, limit=limit)
 
     def records(self, *, after_seq: int = 0, page: int = 5000) -> Iterator[Record]:
@@ -220,12 +207,12 @@ class Ledger:
 
     def head_seq(self) -> int:
         """The last seq (0 for an empty ledger)."""
-        with _translated():
+        with translated():
             return int(self.recorder.max_notification_id() or 0)
 
     def scan(self, *, batch: int = 5000) -> Iterator[tuple[Any, ...]]:
         """Raw joined rows for verification, in seq order, duplicates and gaps included."""
-        with _translated():
+        with translated():
             yield from self.recorder.scan_records(batch=batch)
 
     def copy_source(self) -> CopySource | None:
@@ -234,27 +221,27 @@ class Ledger:
 
     def unchained_events(self) -> list[str]:
         """Stored events that carry no chain position (event_ids)."""
-        with _translated():
+        with translated():
             return self.recorder.unchained_events()
 
     def get_nodes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
         """Stored perfect Merkle nodes among ``keys`` (the merkle.NodeReader protocol)."""
-        with _translated():
+        with translated():
             return self.recorder.get_nodes(keys)
 
     def store_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
         """Keep a signed checkpoint in the database (it is also published outside it)."""
-        with _translated():
+        with translated():
             self.recorder.insert_checkpoint(checkpoint)
 
     def checkpoints(self) -> list[StoredCheckpoint]:
         """Every checkpoint the ledger signed, smallest size first."""
-        with _translated():
+        with translated():
             return self.recorder.select_checkpoints()
 
     def latest_checkpoint(self) -> StoredCheckpoint | None:
         """The checkpoint of the largest tree size the ledger signed, or None (one indexed read)."""
-        with _translated():
+        with translated():
             return self.recorder.select_latest_checkpoint()
 
     def close(self) -> None:

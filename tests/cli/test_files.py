@@ -37,3 +37,16 @@ def test_a_missing_file_is_could_not_run_in_one_line(
     assert main([*argv, "--database-url", sqlite_url, *folders]) == 3
     err = capsys.readouterr().err
     assert "ledger: could not run: No such file or directory: " + missing in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", [["verify"], ["master-key", "status"], ["erase", "--subject", "patient:P-1",
+                                                                            "--basis", "gdpr_art17"]])  # fmt: skip
+def test_a_file_that_is_not_a_database_is_could_not_run_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    junk = tmp_path / "junk.sqlite3"
+    junk.write_bytes(bytes(range(256)) * 20)
+    assert main([*command, "--database-url", f"sqlite:///{junk}"]) == 3
+    err = capsys.readouterr().err
+    assert "ledger: could not run: database error: InterfaceError (file is not a database)" in err
+    assert "Traceback" not in err
