@@ -124,14 +124,19 @@ def test_cli_status_of_a_ledger_that_never_sealed_says_none(store_url: str, caps
     assert orjson.loads(capsys.readouterr().out) == {}
 
 
+def _sealed_then_only_the_new_key(store_url: str, monkeypatch: pytest.MonkeyPatch, patient: str) -> None:
+    """A ledger sealed under OLD, and an environment that configures NEW alone."""
+    with Ledger(store_url, master_key=OLD) as before:
+        before.submit([generated(patient, "out-1")])
+    monkeypatch.setenv("LEDGER_MASTER_KEY", base64.b64encode(NEW.secret).decode())
+    monkeypatch.delenv(PREVIOUS_KEYS_ENV, raising=False)
+
+
 def test_cli_without_the_master_key_its_keys_are_wrapped_under_could_not_run_and_exits_3_not_1(
     store_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Exit 1 tells an auditor the evidence failed a check; a missing key file is the operator's to fix.
-    with Ledger(store_url, master_key=OLD) as before:
-        before.submit([generated("Patient/rot-9", "out-1")])
-    monkeypatch.setenv("LEDGER_MASTER_KEY", base64.b64encode(NEW.secret).decode())
-    monkeypatch.delenv(PREVIOUS_KEYS_ENV, raising=False)
+    _sealed_then_only_the_new_key(store_url, monkeypatch, "Patient/rot-9")
     argv = ["erase", "--subject", "patient:Patient/rot-9", "--basis", "gdpr_art17", "--dry-run"]
     assert main([*argv, "--database-url", store_url]) == 3
     err = capsys.readouterr().err
@@ -146,10 +151,7 @@ def test_serve_without_the_master_key_the_ledger_needs_stops_before_uvicorn_with
 ) -> None:
     from scripts import serve
 
-    with Ledger(store_url, master_key=OLD) as before:
-        before.submit([generated("Patient/rot-10", "out-1")])
-    monkeypatch.setenv("LEDGER_MASTER_KEY", base64.b64encode(NEW.secret).decode())
-    monkeypatch.delenv(PREVIOUS_KEYS_ENV, raising=False)
+    _sealed_then_only_the_new_key(store_url, monkeypatch, "Patient/rot-10")
 
     def started(*args: object, **kwargs: object) -> None:
         raise AssertionError("uvicorn started")
