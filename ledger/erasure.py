@@ -70,35 +70,51 @@ def _sealed_tokens(body: bytes) -> tuple[dict[str, Any], set[str]]:
     return data, {token for v in data.values() if (token := sealed_subject(v)) is not None}
 
 
-def holds_by_subject(ledger: Ledger) -> dict[str, list[str]]:
-    """Subject token -> ids of the holds in force that forbid its erasure (one pass over the log).
+class HoldIndex:
+    """Which legal holds forbid erasing which subjects, kept current as the log grows.
 
     A hold names a subject directly, or an incident: then it covers the incident's
     own token and every subject whose fields are sealed in the incident's events.
+    The subjects sealed in each incident's events are gathered once, then only
+    from the events appended since, so a retention run erasing thousands of
+    subjects reads the log once, not once a subject. The holds in force are read
+    again at every question (by topic: a few rows), so a hold placed or released
+    meanwhile counts at once.
     """
-    holds = holds_in_force(ledger)
-    covered: dict[str, list[str]] = {}
-    for hold in holds:
-        if hold.subject is not None:
-            covered.setdefault(hold.subject, []).append(hold.hold_id)
-    incidents = {h.incident_id: h for h in holds if h.incident_id is not None}
-    for incident_id, hold in incidents.items():
-        covered.setdefault(ledger.keys.token(f"incident:{incident_id}"), []).append(hold.hold_id)
-    if incidents:
-        for record in ledger.records():
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self._by_incident: dict[str, set[str]] = {}  # incident_id -> subjects sealed in its events
+        self._read_to = 0  # the seq up to which the log has been read for them
+
+    def covering(self, token: str) -> list[str]:
+        """The ids of the holds in force that forbid erasing the subject with this token."""
+        return self.by_subject().get(token, [])
+
+    def by_subject(self) -> dict[str, list[str]]:
+        """Subject token -> ids of the holds in force that forbid its erasure."""
+        holds = holds_in_force(self.ledger)
+        covered: dict[str, list[str]] = {}
+        for hold in holds:
+            if hold.subject is not None:
+                covered.setdefault(hold.subject, []).append(hold.hold_id)
+        on_incidents = [h for h in holds if h.incident_id is not None]
+        if on_incidents:
+            self._catch_up()
+        for hold in on_incidents:
+            own = self.ledger.keys.token(f"incident:{hold.incident_id}")
+            for token in (own, *sorted(self._by_incident.get(str(hold.incident_id), ()))):
+                ids = covered.setdefault(token, [])
+                if hold.hold_id not in ids:
+                    ids.append(hold.hold_id)
+        return covered
+
+    def _catch_up(self) -> None:
+        for record in self.ledger.records(after_seq=self._read_to):
             data, tokens = _sealed_tokens(record.body)
-            over = incidents.get(str(data.get("incident_id")))
-            if over is None:
-                continue
-            for token in tokens:
-                if over.hold_id not in covered.setdefault(token, []):
-                    covered[token].append(over.hold_id)
-    return covered
-
-
-def holds_covering(ledger: Ledger, token: str) -> list[str]:
-    """The ids of the holds in force that forbid erasing the subject with this token."""
-    return holds_by_subject(ledger).get(token, [])
+            if tokens and "incident_id" in data:
+                self._by_incident.setdefault(str(data["incident_id"]), set()).update(tokens)
+            self._read_to = record.seq
 
 
 @dataclass(frozen=True)
@@ -119,17 +135,19 @@ def erase(
     actor: dict[str, str],
     request_ref: str | None = None,
     dry_run: bool = False,
+    holds: HoldIndex | None = None,
 ) -> Erasure:
     """Erase ``subject`` ("patient:Patient/123", or "token:<hex>" from a retention report), steps 1-4.
 
     Resumable: if an earlier run recorded ``subject.erased`` (its event_id is fixed
     by the subject) and stopped before destroying the key, this run destroys it
     under that event, whatever this run's legal basis says: the recorded fact stands.
+    ``holds``: an index kept across many erasures (a retention run), else one is made.
     """
     kind, token = subject_token(ledger, subject)  # step 1
-    holds = holds_covering(ledger, token)  # step 2
-    if holds:
-        names = ", ".join(sorted(holds))
+    held = (holds or HoldIndex(ledger)).covering(token)  # step 2
+    if held:
+        names = ", ".join(sorted(held))
         raise ErasureRefused(f"erasure refused: the subject is under legal hold ({names}); release it first")
     stored = ledger.keys.vault.get([token]).get(token)
     if stored is None:
@@ -196,8 +214,10 @@ class Due:
     held: list[str] = field(default_factory=list)
 
 
-def retention_due(ledger: Ledger, *, years: float, now_us: int | None = None) -> list[Due]:
-    """Subjects whose last sealed event is older than ``years`` and whose key still exists."""
+def retention_due(
+    ledger: Ledger, *, years: float, now_us: int | None = None, holds: HoldIndex | None = None
+) -> list[Due]:
+    """Subjects whose last sealed event is older than ``years`` and whose key still exists, with their holds."""
     now_us = now_us if now_us is not None else time.time_ns() // 1000
     cutoff = now_us - int(timedelta(days=365.25 * years).total_seconds() * 1_000_000)
     last: dict[str, Due] = {}
@@ -208,7 +228,7 @@ def retention_due(ledger: Ledger, *, years: float, now_us: int | None = None) ->
             due.events += 1
     alive = {k.subject for k in ledger.keys.vault.get(list(last)).values() if k.wrapped is not None}
     found = [d for d in last.values() if d.token in alive and d.last_recorded_us < cutoff]
-    held = holds_by_subject(ledger) if found else {}
+    held = (holds or HoldIndex(ledger)).by_subject() if found else {}
     for due in found:
         due.held = held.get(due.token, [])
     return sorted(found, key=lambda d: d.last_recorded_us)
