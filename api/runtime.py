@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from api.keycache import KeyCache
 from api.settings import Settings
 from ledger.apikeys import KeyStore
+from ledger.erasure import HoldIndex
 from ledger.errors import StoreUnavailable
 from ledger.store import Ledger
 from ledger.store.group import GroupCommitter
@@ -27,11 +28,12 @@ log = logging.getLogger("api.runtime")
 
 @dataclass(frozen=True)
 class Store:
-    """The open store: the ledger, the committer of single appends, the key store."""
+    """The open store: the ledger, the committer of single appends, the key store, the legal holds' index."""
 
     ledger: Ledger
     committer: GroupCommitter
     keys: KeyStore
+    holds: HoldIndex  # kept for the server's life: an erasure reads only what was appended since the last
 
 
 def store_url(settings: Settings) -> DatabaseUrl:
@@ -59,7 +61,7 @@ def open_store(settings: Settings, open_ledger: LedgerOpener = Ledger) -> Store:
         keys.close()
         raise
     committer = GroupCommitter(ledger, max_batch=settings.group_max_events, max_wait=settings.group_max_wait_ms / 1000)
-    return Store(ledger, committer, keys)
+    return Store(ledger, committer, keys, HoldIndex(ledger))
 
 
 class Runtime:

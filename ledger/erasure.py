@@ -15,6 +15,7 @@ Erasure of a subject, in order:
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections import Counter
@@ -79,13 +80,14 @@ class HoldIndex:
     from the events appended since, so a retention run erasing thousands of
     subjects reads the log once, not once a subject. The holds in force are read
     again at every question (by topic: a few rows), so a hold placed or released
-    meanwhile counts at once.
+    meanwhile counts at once. Safe to share between threads (a server's requests).
     """
 
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
         self._by_incident: dict[str, set[str]] = {}  # incident_id -> subjects sealed in its events
         self._read_to = 0  # the seq up to which the log has been read for them
+        self._lock = threading.Lock()
 
     def covering(self, token: str) -> list[str]:
         """The ids of the holds in force that forbid erasing the subject with this token."""
@@ -99,11 +101,14 @@ class HoldIndex:
             if hold.subject is not None:
                 covered.setdefault(hold.subject, []).append(hold.hold_id)
         on_incidents = [h for h in holds if h.incident_id is not None]
-        if on_incidents:
+        if not on_incidents:
+            return covered
+        with self._lock:
             self._catch_up()
+            sealed_in = {h.hold_id: sorted(self._by_incident.get(str(h.incident_id), ())) for h in on_incidents}
         for hold in on_incidents:
             own = self.ledger.keys.token(f"incident:{hold.incident_id}")
-            for token in (own, *sorted(self._by_incident.get(str(hold.incident_id), ()))):
+            for token in (own, *sealed_in[hold.hold_id]):
                 ids = covered.setdefault(token, [])
                 if hold.hold_id not in ids:
                     ids.append(hold.hold_id)

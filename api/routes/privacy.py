@@ -112,7 +112,7 @@ def erase_subject(key: AdminKey, store: StoreDep, request: Request, body: Erasur
     """Destroy the subject's data key and record ``subject.erased``; 409 while a legal hold covers it."""
     actor = {"id": key.key_id, "role": "admin", "kind": "person"}
     done = erase(store.ledger, subject=body.subject, legal_basis=body.legal_basis, actor=actor,
-                 request_ref=body.request_ref, dry_run=body.dry_run)  # fmt: skip
+                 request_ref=body.request_ref, dry_run=body.dry_run, holds=store.holds)  # fmt: skip
     request.state.log_fields.update(erased=not body.dry_run)
     seq = done.seq or None
     return {"subject": done.token, "seq": seq, "key_destroyed": done.key_destroyed, "dry_run": body.dry_run,

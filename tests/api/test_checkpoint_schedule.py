@@ -142,7 +142,7 @@ class FlakyRuntime:
 def test_a_failed_tick_is_logged_by_type_only_and_retried_at_the_next(
     ledger: Ledger, paths: LedgerPaths, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store = Store(ledger, committer=None, keys=None)  # type: ignore[arg-type]
+    store = Store(ledger, committer=None, keys=None, holds=None)  # type: ignore[arg-type]
     schedule = CheckpointSchedule(FlakyRuntime(store, failures=1), Signer(paths), interval=INTERVAL)  # type: ignore[arg-type]
     with caplog.at_level(logging.INFO, logger="api.checkpoints"):
         assert schedule.tick() is None

@@ -123,3 +123,25 @@ def test_a_data_key_under_a_master_key_the_server_lacks_is_a_500_for_the_operato
                         headers=bearer(keys.reader))  # fmt: skip
     assert answer.status_code == 500 and answer.json()["code"] == "key_not_configured"
     assert "API-PRIV-2" not in answer.text
+
+
+def test_the_servers_hold_index_stays_current_as_a_held_incident_names_more_patients(
+    client: TestClient, keys: Keys
+) -> None:
+    def incident(patient: str) -> dict[str, object]:
+        return envelope("incident.reported", {
+            "incident_id": "INC-API-H", "category": "false_negative", "output_ids": ["out-h"], "patient_ref": patient,
+            "harm": "moderate_harm", "aware_at": "2026-04-09T11:30:00Z", "description": "found late",
+        })  # fmt: skip
+
+    hold = envelope("legal_hold.placed", {"hold_id": "HOLD-API-H", "incident_id": "INC-API-H", "authority": "c"})
+    for event in (hold, incident("Patient/API-H-1")):
+        assert client.post("/v1/events", json=event, headers=bearer(keys.admin)).status_code == 201
+    request = {"subject": "patient:Patient/API-H-1", "legal_basis": "gdpr_art17"}
+    first = client.post("/v1/subjects/erase", json=request, headers=bearer(keys.admin))
+    assert first.status_code == 409 and "HOLD-API-H" in first.text
+
+    assert client.post("/v1/events", json=incident("Patient/API-H-2"), headers=bearer(keys.admin)).status_code == 201
+    request = {"subject": "patient:Patient/API-H-2", "legal_basis": "gdpr_art17"}
+    second = client.post("/v1/subjects/erase", json=request, headers=bearer(keys.admin))
+    assert second.status_code == 409 and "HOLD-API-H" in second.text and "API-H-2" not in second.text
