@@ -45,13 +45,17 @@ class LedgerSQLitePool(SQLiteConnectionPool):
                 cached_statements=CACHED_STATEMENTS,
                 timeout=self.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT,
             )
+        except (sqlite3.Error, TypeError) as exc:
+            raise InterfaceError(exc) from exc
+        try:
             if not self.is_sqlite_memory_mode and not self.is_journal_mode_wal:
                 # The first statement: a file that is not an SQLite database fails here.
                 if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                     conn.execute("PRAGMA journal_mode=WAL")
                     self.journal_mode_was_changed_to_wal = True
                 self.is_journal_mode_wal = True
-        except (sqlite3.Error, TypeError) as exc:
+        except sqlite3.Error as exc:
+            conn.close()
             raise InterfaceError(exc) from exc
         conn.row_factory = sqlite3.Row
         return SQLiteConnection(sqlite_conn=conn, max_age=self.max_age)
