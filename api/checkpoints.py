@@ -27,11 +27,11 @@ from typing import Final
 from api.errors import NoSigningKey
 from api.runtime import Runtime
 from api.settings import Settings
-from ledger.checkpoint import CheckpointDirectory
 from ledger.checkpointing import Signed, make_checkpoint
 from ledger.config import LedgerPaths
 from ledger.errors import IntegrityError, StoreUnavailable
-from ledger.keys import format_verifier_key
+from ledger.proof.checkpoint import CheckpointDirectory
+from ledger.proof.keys import format_verifier_key
 from ledger.signing import KeyFolder
 from ledger.store import Ledger
 

@@ -27,16 +27,16 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from ledger import merkle
-from ledger.chain import link_hash
-from ledger.checkpoint import Checkpoint, CheckpointDirectory, parse_checkpoint_body, sign_checkpoint
 from ledger.errors import InconsistentCheckpoint, IntegrityError, MalformedProof
-from ledger.keys import SigningKey
-from ledger.note import parse_note
+from ledger.proof import merkle
+from ledger.proof.chain import link_hash
+from ledger.proof.checkpoint import Checkpoint, CheckpointDirectory, parse_checkpoint_body, sign_checkpoint
+from ledger.proof.keys import SigningKey
+from ledger.proof.note import parse_note
+from ledger.proof.verify import CompactRange
 from ledger.store import Ledger
 from ledger.store.plan import frontier_keys
 from ledger.store.records import StoredCheckpoint
-from ledger.verify import CompactRange
 
 
 @dataclass(frozen=True)

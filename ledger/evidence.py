@@ -22,10 +22,10 @@ from typing import Any
 
 import orjson
 
-from ledger import merkle
-from ledger.bundle import Bundle, BundleEntry
-from ledger.checkpoint import Checkpoint
 from ledger.errors import InputError
+from ledger.proof import merkle
+from ledger.proof.bundle import Bundle, BundleEntry
+from ledger.proof.checkpoint import Checkpoint
 from ledger.store import Ledger, Record
 
 TOOL_EVENTS = ("tool.", "monitoring.")

@@ -43,7 +43,7 @@ import os
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cache, cached_property, lru_cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -51,12 +51,13 @@ import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, AESGCMSIV
 
-from ledger.catalogue import Event, parse_stored, sensitive_fields
+from ledger.catalogue import sensitive_fields
 from ledger.errors import InputError, IntegrityError, KeyNotConfigured
+from ledger.proof import sealed as sealed_form
+from ledger.proof.sealed import ERASED as ERASED
+from ledger.proof.sealed import sealed_subject as sealed_subject
 from ledger.vault import Vault, WrappedKey
 
-ERASED = "[erased]"
-SEALED = "[sealed]"
 INDEX_SUBJECT = "__index__"
 
 
@@ -332,17 +333,6 @@ class Keys:
         return self.unwrap(stored)
 
 
-# GCM-SIV derives its synthetic IV from the key, the associated data and the plaintext, so
-# a fixed nonce is safe (RFC 8452 s. 9: repeating it reveals only whether the same event
-# was sealed twice, which is what a retry is). The associated data names the event, the
-# field that holds the ciphertext and the subject, so no two events share an IV.
-_NONCE = bytes(12)
-
-
-def _aad(event_id: str, field: str, token: str) -> bytes:
-    return f"{event_id}\x00{field}\x00{token}".encode()
-
-
 @dataclass(frozen=True, slots=True)
 class Sealed:
     """A batch sealed for appending: the canonical dicts, and the keys made for new subjects."""
@@ -411,7 +401,7 @@ def _sealed(
             key = keys[token]
             if key is None:
                 raise InputError("a subject of this event has been erased: its data can no longer be recorded")
-            cipher = ciphers[token] = _cipher(key)
+            cipher = ciphers[token] = sealed_form.cipher(key)
         sealed[position] = _seal(canonicals[position], fields, token, cipher)
     return sealed
 
@@ -420,8 +410,8 @@ def _seal(canonical: dict[str, Any], fields: list[str], token: str, cipher: AESG
     """One AEAD per event: the first sensitive field holds the ciphertext of all of them."""
     data, primary = canonical["data"], fields[0]
     values = {name: data[name] for name in fields}
-    aad = _aad(canonical["event_id"], primary, token)
-    ciphertext = base64.b64encode(cipher.encrypt(_NONCE, orjson.dumps(values), aad)).decode()
+    aad = sealed_form.aad(canonical["event_id"], primary, token)
+    ciphertext = base64.b64encode(cipher.encrypt(sealed_form.NONCE, orjson.dumps(values), aad)).decode()
     data = data.copy()
     data[primary] = {"as": _kind(values[primary]), "sealed": ciphertext, "subject": token}
     for name in fields[1:]:
@@ -431,77 +421,5 @@ def _seal(canonical: dict[str, Any], fields: list[str], token: str, cipher: AESG
     return canonical
 
 
-@lru_cache(maxsize=4096)
-def _cipher(key: bytes) -> AESGCMSIV:
-    return AESGCMSIV(key)
-
-
 def _kind(value: Any) -> str:
     return "array" if value.__class__ is list else "string"
-
-
-def is_sealed(value: Any) -> bool:
-    """True for a sealed field's stored form (the one holding the ciphertext, or one sealed with it)."""
-    return isinstance(value, dict) and (set(value) in ({"as", "sealed", "subject"}, {"as", "sealed_with"}))
-
-
-def sealed_subject(value: Any) -> str | None:
-    """The subject token of the field that holds an event's ciphertext, else None."""
-    return value["subject"] if is_sealed(value) and "subject" in value else None
-
-
-@dataclass
-class Opened:
-    """An event read back: its envelope with fields opened, and what could not be."""
-
-    envelope: dict[str, Any]
-    erased: list[str]
-    subjects: dict[str, str]  # field -> subject token
-
-    def event(self) -> Event:
-        """The event validated by the catalogue (placeholders where fields are erased or withheld)."""
-        return parse_stored(orjson.dumps(self.envelope))
-
-
-def open_event(body: bytes, keys: Keys | None) -> Opened:
-    """Open stored bytes: sealed fields decrypted, or ``[erased]`` (no key any more) or ``[sealed]`` (no keys given)."""
-    envelope = orjson.loads(body)
-    data = envelope.get("data", {})
-    opened = Opened(envelope, [], {})
-    sealed = {f: v for f, v in data.items() if is_sealed(v)}
-    if not sealed:
-        return opened
-    primaries = {f: v for f, v in sealed.items() if "subject" in v}
-    members = {p: [p, *(f for f, v in sealed.items() if v.get("sealed_with") == p)] for p in primaries}
-    if sum(len(m) for m in members.values()) != len(sealed):
-        raise IntegrityError("a sealed field names no field that holds a ciphertext")
-    tokens = [v["subject"] for v in primaries.values()]
-    key_by_token = keys.data_keys(tokens, create=False, recheck=True) if keys else {}  # an erasure counts at once
-    for primary, value in primaries.items():
-        fields = members[primary]
-        opened.subjects.update(dict.fromkeys(fields, value["subject"]))
-        key = key_by_token.get(value["subject"])
-        if keys is None or key is None:
-            for field in fields:
-                data[field] = _placeholder(sealed[field], SEALED if keys is None else ERASED)
-            opened.erased += fields if keys is not None else []
-            continue
-        values = _open_value(key, value, event_id=envelope["event_id"], field=primary)
-        if set(values) != set(fields):
-            raise IntegrityError(f"the ciphertext in {primary} does not hold exactly the fields sealed with it")
-        data.update(values)
-    return opened
-
-
-def _placeholder(value: Mapping[str, str], text: str) -> Any:
-    return [text] if value["as"] == "array" else text
-
-
-def _open_value(key: bytes, value: Mapping[str, str], *, event_id: str, field: str) -> dict[str, Any]:
-    ciphertext = base64.b64decode(value["sealed"])
-    try:
-        plaintext = _cipher(key).decrypt(_NONCE, ciphertext, _aad(event_id, field, value["subject"]))
-    except InvalidTag as exc:
-        raise IntegrityError(f"sealed fields ({field}) do not open under their subject's key") from exc
-    opened: dict[str, Any] = orjson.loads(plaintext)
-    return opened

@@ -26,7 +26,7 @@ from eventsourcing.persistence import Notification
 
 from ledger.dberrors import translated
 from ledger.errors import InputError
-from ledger.keys import (
+from ledger.proof.keys import (
     Keyring,
     SigningKey,
     VerifierKey,

@@ -1,4 +1,4 @@
-"""Verification on PostgreSQL: the steps of ledger.verify over chunks of seqs, in parallel processes.
+"""Verification on PostgreSQL: the steps of ledger.proof.verify over chunks of seqs, in parallel processes.
 
 The log is cut into chunks of CHUNK_SEQS consecutive seqs (the first and the
 last chunk open-ended, so every row falls in exactly one). Every chunk is read
@@ -6,7 +6,7 @@ with its own COPY inside the one snapshot the coordinator exported
 (ledger.pgcopy), by the coordinator itself or by a worker process, PROCESSES
 at a time in all, and the results are merged in seq order:
 
-* Steps 2-6, per row, as ``ledger.verify.check_row``. A chunk first reads the
+* Steps 2-6, per row, as ``ledger.proof.verify.check_row``. A chunk first reads the
   entry just before its range (the largest seq below it) and starts its cursor
   there, so links, seq positions and times across chunk boundaries are checked
   like any others. A row passes on the fast path below only when every check
@@ -19,7 +19,7 @@ at a time in all, and the results are merged in seq order:
   joins the folds to its own; otherwise it folds the chunk's leaves one by one,
   which the chunk also returns (32 bytes an entry). Either way every root,
   at every checkpoint size, is the one ``verify_rows`` computes.
-* Steps 7, 9 and 10, once, in the coordinator (``ledger.verify.finish``).
+* Steps 7, 9 and 10, once, in the coordinator (``ledger.proof.verify.finish``).
 
 Memory stays flat: a chunk's leaves at a time per process, at most two
 results per process waiting to be merged, findings capped per chunk as in the report.
@@ -43,11 +43,21 @@ from typing import Any
 import psycopg
 
 from ledger import pgcopy
-from ledger.chain import GENESIS, HEADER, LINK_PREFIX
 from ledger.errors import StoreUnavailable
-from ledger.keys import Keyring
-from ledger.merkle import HASH_SIZE, LEAF_PREFIX
-from ledger.verify import MAX_FINDINGS, Claim, CompactRange, Cursor, Finding, Report, check_row, finish, parse_claims
+from ledger.proof.chain import GENESIS, HEADER, LINK_PREFIX
+from ledger.proof.keys import Keyring
+from ledger.proof.merkle import HASH_SIZE, LEAF_PREFIX
+from ledger.proof.verify import (
+    MAX_FINDINGS,
+    Claim,
+    CompactRange,
+    Cursor,
+    Finding,
+    Report,
+    check_row,
+    finish,
+    parse_claims,
+)
 
 CHUNK_SEQS = 1 << 16  # seqs per chunk: 2 MB of leaves, a second or so of work
 MAX_CHUNKS = 4096  # chunks widen beyond this (a forged huge seq must not plan millions of empty ones)
@@ -98,7 +108,7 @@ def verify_chunks(
     origin: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Report:
-    """Run every step of ledger.verify over the log at ``source``, chunk by chunk, in parallel."""
+    """Run every step of ledger.proof.verify over the log at ``source``, chunk by chunk, in parallel."""
     report = Report()
     parsed = parse_claims(claims, report)
     merged = _Merged(report, wanted={c.size for _, c in parsed})
@@ -212,7 +222,7 @@ def verify_chunk(
 
 
 class _Leaves(list[bytes]):
-    """A chunk's recomputed leaves, in order (the LeafSink of ledger.verify.check_row)."""
+    """A chunk's recomputed leaves, in order (the LeafSink of ledger.proof.verify.check_row)."""
 
     def push(self, leaf: bytes) -> None:
         self.append(leaf)
@@ -248,10 +258,10 @@ def _check_rows(rows: Iterator[Any], cursor: Cursor, result: ChunkResult, leaves
             clean = False
         if clean:
             body = data[fixed:]
-            entry = pack(seq, us) + body  # ledger.chain.entry_bytes
-            leaf = sha256(LEAF_PREFIX + entry).digest()  # ledger.merkle.leaf_hash
+            entry = pack(seq, us) + body  # ledger.proof.chain.entry_bytes
+            leaf = sha256(LEAF_PREFIX + entry).digest()  # ledger.proof.merkle.leaf_hash
             if (
-                sha256(LINK_PREFIX + prev + entry).digest() == stored  # step 5, ledger.chain.link_hash
+                sha256(LINK_PREFIX + prev + entry).digest() == stored  # step 5, ledger.proof.chain.link_hash
                 and leaf == leaf_stored  # step 6, leaf
                 and sha256(body).digest() == digest  # step 6, retry digest
             ):

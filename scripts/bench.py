@@ -33,11 +33,12 @@ from typing import Any
 import psycopg
 from eventsourcing.application import Application
 
-from ledger import merkle, pgcopy, verify_chunks
+from ledger import pgcopy, verify_chunks
 from ledger.catalogue import canonical_bytes, validate_event
+from ledger.proof import merkle
+from ledger.proof.verify import CompactRange
 from ledger.store import Ledger
 from ledger.store.app import Fact
-from ledger.verify import CompactRange
 from scripts.benchkit import PlainRecorded
 from scripts.loadgen import generated_events, sample_events
 
@@ -255,7 +256,7 @@ def _verify_in_subprocess(url: str, expected: int) -> tuple[float, str]:
         # workers' peak is RUSAGE_CHILDREN's ru_maxrss, which does include them (spawn forks,
         # then execs): an upper bound.
         "import resource, sys, time\n"
-        "from ledger.store import Ledger\nfrom ledger import verify_chunks\nfrom ledger.verify import verify_store\n"
+        "from ledger.store import Ledger\nfrom ledger import verify_chunks\nfrom ledger.audit import verify_store\n"
         f"L = Ledger({url!r}, create_tables=False)\n"
         "t = time.perf_counter(); r = verify_store(L); s = time.perf_counter() - t\n"
         f"assert r.intact and r.events == {expected}, r.findings[:3]\n"

@@ -6,9 +6,9 @@ import argparse
 import sys
 from typing import Any
 
-from ledger.checkpoint import CheckpointDirectory
 from ledger.checkpointing import make_checkpoint
 from ledger.config import LedgerPaths
+from ledger.proof.checkpoint import CheckpointDirectory
 from ledger.signing import KeyFolder
 from scripts.common import Exit, add_database_option, open_ledger, say
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ledger.verify import verify_store
+from ledger.audit import verify_store
 from scripts import scenario
 from scripts.common import Exit, add_database_option, open_ledger, say
 

@@ -7,12 +7,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ledger.checkpoint import CheckpointDirectory
 from ledger.checkpointing import body_of, make_checkpoint
 from ledger.config import LedgerPaths
 from ledger.errors import IntegrityError
 from ledger.evidence import build_bundle, select_evidence
-from ledger.keys import format_verifier_key
+from ledger.proof.checkpoint import CheckpointDirectory
+from ledger.proof.keys import format_verifier_key
 from ledger.signing import KeyFolder
 from scripts.common import Exit, add_database_option, open_ledger, say
 

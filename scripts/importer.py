@@ -10,8 +10,8 @@ from typing import Any
 import orjson
 
 from ledger.catalogue import Event, canonical_bytes, validate_event
-from ledger.chain import content_digest
 from ledger.errors import InvalidEvent
+from ledger.proof.chain import content_digest
 from ledger.store import Ledger
 from scripts.common import Exit, add_database_option, open_ledger, say
 

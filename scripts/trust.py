@@ -8,10 +8,10 @@ from pathlib import Path
 import orjson
 
 from ledger.config import LedgerPaths
-from ledger.keys import Keyring, parse_keyring, parse_verifier_key
+from ledger.proof.keys import Keyring, parse_keyring, parse_verifier_key
+from ledger.proof.verify import Claim
 from ledger.signing import TRUSTED, key_activations
 from ledger.store import Ledger
-from ledger.verify import Claim
 from scripts.common import say
 
 

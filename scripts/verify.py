@@ -9,8 +9,9 @@ from typing import Any
 
 import orjson
 
+from ledger.audit import verify_store
 from ledger.config import LedgerPaths
-from ledger.verify import Report, verify_store
+from ledger.proof.verify import Report
 from scripts.common import Exit, add_database_option, open_ledger, say
 from scripts.trust import add_trust_options, claims_for, keyring_for
 

@@ -6,9 +6,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ledger.bundle import BundleReport, parse_bundle, verify_bundle
 from ledger.errors import InvalidBundle
-from ledger.keys import parse_keyring
+from ledger.proof.bundle import BundleReport, parse_bundle, verify_bundle
+from ledger.proof.keys import parse_keyring
 from scripts.common import Exit, say
 
 PROVES = (

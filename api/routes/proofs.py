@@ -24,11 +24,11 @@ from api.checkpoints import Signer
 from api.deps import AuditorKey, StoreDep
 from api.errors import InvalidParameters, NotFound, documented
 from api.models import Problem
-from ledger import merkle
-from ledger.checkpoint import MAX_SIZE
 from ledger.checkpointing import body_of
 from ledger.errors import FieldError, InputError, IntegrityError
 from ledger.evidence import build_bundle, select_evidence
+from ledger.proof import merkle
+from ledger.proof.checkpoint import MAX_SIZE
 from ledger.store import Ledger, Record
 from ledger.store.records import StoredCheckpoint
 
@@ -112,7 +112,7 @@ SignerDep = Annotated[Signer, Depends(get_signer)]
 )
 def latest_checkpoint(key: AuditorKey, store: StoreDep) -> PlainTextResponse:
     """Origin, tree size and base64 root, then the signature lines. Verify it with your trusted keys
-    (`ledger.checkpoint.open_checkpoint`, or any C2SP signed-note verifier) and keep a copy."""
+    (`ledger.proof.checkpoint.open_checkpoint`, or any C2SP signed-note verifier) and keep a copy."""
     return PlainTextResponse(_latest(store.ledger).note)
 
 

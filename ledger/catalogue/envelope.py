@@ -13,9 +13,9 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, Field, SerializeAsAny, create_model, model_validator
 from pydantic_core import PydanticCustomError
 
-from ledger.canonical import canonical_json
 from ledger.catalogue.base import MODEL_CONFIG, DataModel
 from ledger.catalogue.fields import OWN_ERROR_PREFIX, Identifier, SourceId, Timestamp, Uuid
+from ledger.proof.canonical import canonical_json
 
 SchemaVersion = Annotated[int, Field(ge=1, strict=True)]
 

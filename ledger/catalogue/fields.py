@@ -21,7 +21,7 @@ from typing import Annotated, Any, Final
 from pydantic import AfterValidator, Field, PlainSerializer, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from ledger.canonical import format_time
+from ledger.proof.canonical import format_time
 
 # Error types raised by this package's own validators; their messages are fixed
 # texts without input and may be shown as they are.
@@ -184,7 +184,7 @@ def _to_utc(moment: datetime) -> datetime:
 
 
 # An instant with a UTC offset; held as an aware UTC datetime, stored as
-# ledger.canonical.format_time writes it.
+# ledger.proof.canonical.format_time writes it.
 Timestamp = Annotated[
     datetime,
     PlainValidator(_parse_timestamp),

@@ -7,9 +7,7 @@ from types import TracebackType
 from typing import Any
 from uuid import UUID
 
-from ledger.canonical import canonical_json_validated
 from ledger.catalogue import Event, sensitive_fields, validate_event
-from ledger.chain import content_digest
 from ledger.config import LedgerPaths
 from ledger.dberrors import translated
 from ledger.errors import EventConflict, InvalidEvent, StoreUnavailable
@@ -18,12 +16,13 @@ from ledger.privacy import (
     Keys,
     MasterKey,
     NewKey,
-    Opened,
     Sealer,
     master_key_from_env,
-    open_event,
     previous_master_keys_from_env,
 )
+from ledger.proof.canonical import canonical_json_validated
+from ledger.proof.chain import content_digest
+from ledger.proof.sealed import Opened, open_event
 from ledger.store.app import Fact, LedgerApplication, recorder_topic
 from ledger.store.records import Receipt, Record, StoredCheckpoint, event_uuid
 from ledger.store.url import DatabaseUrl, database_url

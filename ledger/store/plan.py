@@ -13,9 +13,9 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
-from ledger.chain import content_digest, entry_bytes, link_hash
 from ledger.errors import EventConflict
-from ledger.merkle import Edge, Node, NodeKey, edge_from_nodes, extend_edge, leaf_hash
+from ledger.proof.chain import content_digest, entry_bytes, link_hash
+from ledger.proof.merkle import Edge, Node, NodeKey, edge_from_nodes, extend_edge, leaf_hash
 from ledger.store.records import Receipt
 
 

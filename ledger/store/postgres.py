@@ -39,8 +39,8 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
 from ledger.errors import IntegrityError
-from ledger.merkle import Node, NodeKey
 from ledger.pgcopy import CopySource
+from ledger.proof.merkle import Node, NodeKey
 from ledger.store.pg_arrays import ByteaArray, Int2Array, Int8Array, PgArray, TextArray, UuidArray, register_arrays
 from ledger.store.pg_pool import use_ledger_pool
 from ledger.store.plan import Existing, Head, Plan, Row, Tip, frontier_keys, plan_append

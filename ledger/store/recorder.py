@@ -8,8 +8,8 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from ledger.errors import ChainBroken
-from ledger.merkle import NodeKey
 from ledger.pgcopy import CopySource
+from ledger.proof.merkle import NodeKey
 from ledger.store.plan import Existing
 from ledger.store.records import Record, StoredCheckpoint
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 from uuid import UUID
 
-from ledger.chain import entry_bytes
+from ledger.proof.chain import entry_bytes
 
 
 def time_from_us(recorded_us: int) -> str:

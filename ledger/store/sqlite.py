@@ -15,7 +15,7 @@ from uuid import UUID
 from eventsourcing.persistence import Notification, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteConnection, SQLiteDatastore
 
-from ledger.merkle import NodeKey
+from ledger.proof.merkle import NodeKey
 from ledger.store.plan import Existing, Head, Plan, Row, Tip, frontier_keys, plan_append
 from ledger.store.recorder import RECORD_COLUMNS, now_us, record_of
 from ledger.store.records import Receipt, Record, StoredCheckpoint
@@ -241,7 +241,7 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
                 yield from (tuple(r) for r in rows)
 
     def copy_source(self) -> None:
-        """SQLite is verified in one pass (ledger.verify.verify_rows): no COPY to share out."""
+        """SQLite is verified in one pass (ledger.proof.verify.verify_rows): no COPY to share out."""
         return None
 
     def unchained_events(self) -> list[str]:

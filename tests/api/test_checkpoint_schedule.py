@@ -18,9 +18,9 @@ from api.checkpoints import CheckpointSchedule, Signer
 from api.logging import JsonFormatter
 from api.runtime import Store
 from api.settings import Settings
-from ledger.checkpoint import Checkpoint, CheckpointDirectory, open_checkpoint, sign_checkpoint
 from ledger.config import DEFAULT_ORIGIN, LedgerPaths
 from ledger.errors import StoreUnavailable
+from ledger.proof.checkpoint import Checkpoint, CheckpointDirectory, open_checkpoint, sign_checkpoint
 from ledger.signing import KeyFolder
 from ledger.store import Ledger
 from tests.api.conftest import Keys, bearer

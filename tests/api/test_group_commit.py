@@ -10,11 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from ledger.audit import verify_store
 from ledger.catalogue import Event, validate_event
 from ledger.errors import EventConflict, StoreUnavailable
 from ledger.store import Ledger, Receipt
 from ledger.store.group import GroupCommitter
-from ledger.verify import verify_store
 from tests.factories import shown
 
 

@@ -3,7 +3,7 @@
 Nothing the server says is taken on trust: leaf hashes are recomputed from the
 raw log's bytes (u64be(seq) || i64be(recorded_us) || canonical bytes, as
 docs/ledger-format.md defines the entry), roots come from checkpoints opened with
-the trusted keys, and every proof is checked twice: by ``ledger.merkle`` and by
+the trusted keys, and every proof is checked twice: by ``ledger.proof.merkle`` and by
 the independent verifier of tests/unit/test_merkle.py, written from RFC 9162
 §2.1.3.2 and §2.1.4.2 alone.
 """
@@ -27,13 +27,13 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.logging import JsonFormatter
 from api.settings import Settings
-from ledger import merkle
-from ledger.bundle import parse_bundle, verify_bundle
-from ledger.checkpoint import Checkpoint, CheckpointDirectory, open_checkpoint, sign_checkpoint
 from ledger.checkpointing import make_checkpoint
 from ledger.config import DEFAULT_ORIGIN
 from ledger.errors import IntegrityError, RootMismatch
-from ledger.keys import Keyring
+from ledger.proof import merkle
+from ledger.proof.bundle import parse_bundle, verify_bundle
+from ledger.proof.checkpoint import Checkpoint, CheckpointDirectory, open_checkpoint, sign_checkpoint
+from ledger.proof.keys import Keyring
 from ledger.signing import KeyFolder
 from ledger.store import Ledger
 from scripts import scenario

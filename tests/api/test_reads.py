@@ -6,9 +6,9 @@ import base64
 
 from fastapi.testclient import TestClient
 
+from ledger.audit import verify_store
 from ledger.catalogue import canonical_bytes, validate_event
 from ledger.store import Ledger
-from ledger.verify import verify_store
 from tests.factories import many_shown, shown
 
 

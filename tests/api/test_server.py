@@ -19,8 +19,8 @@ import uvicorn
 
 from api.app import create_app
 from api.settings import Settings
+from ledger.audit import verify_store
 from ledger.store import Ledger
-from ledger.verify import verify_store
 from tests.api.conftest import EMITTER_SOURCE, Keys, bearer
 from tests.factories import envelope, shown
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from ledger.bundle import parse_bundle, verify_bundle
 from ledger.errors import InvalidBundle
-from ledger.keys import parse_keyring
+from ledger.proof.bundle import parse_bundle, verify_bundle
+from ledger.proof.keys import parse_keyring
 from ledger.signing import KeyFolder
 from ledger.store import Ledger
 from scripts import scenario

@@ -7,10 +7,10 @@ import uuid
 
 import pytest
 
-from ledger import merkle
+from ledger.audit import verify_store
 from ledger.errors import EventConflict, InvalidEvent
+from ledger.proof import merkle
 from ledger.store import Ledger
-from ledger.verify import verify_store
 from tests.factories import many_shown, shown
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from ledger import merkle
-from ledger.checkpoint import CheckpointDirectory
 from ledger.checkpointing import make_checkpoint
 from ledger.errors import InconsistentCheckpoint
+from ledger.proof import merkle
+from ledger.proof.checkpoint import CheckpointDirectory
 from ledger.signing import KeyFolder
 from ledger.store import Ledger
 from scripts.cli import main

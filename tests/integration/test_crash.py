@@ -18,8 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+from ledger.audit import verify_store
 from ledger.store import Ledger
-from ledger.verify import verify_store
 from tests.integration.crash_writer import BATCH, batch
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
+from ledger.audit import verify_store
 from ledger.catalogue import validate_event
 from ledger.erasure import erase
 from ledger.errors import EventConflict, InputError
 from ledger.privacy import Keys, NewKey
 from ledger.store import Ledger
-from ledger.verify import verify_store
 from tests.factories import envelope
 
 ACTOR = {"id": "privacy-officer", "role": "privacy_officer", "kind": "person"}

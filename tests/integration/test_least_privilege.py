@@ -10,9 +10,9 @@ import uuid
 import psycopg
 import pytest
 
+from ledger.audit import verify_store
 from ledger.erasure import erase
 from ledger.store import Ledger
-from ledger.verify import verify_store
 from tests.conftest import PG_ADMIN_URL
 from tests.factories import many_shown
 from tests.integration.test_key_race import ACTOR, generated

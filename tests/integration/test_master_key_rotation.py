@@ -20,11 +20,11 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.settings import Settings
 from ledger import erasure
+from ledger.audit import verify_store
 from ledger.erasure import master_key_use, rotate_master_key
 from ledger.errors import KeyNotConfigured
 from ledger.privacy import PREVIOUS_KEYS_ENV, LocalMasterKey
 from ledger.store import Ledger
-from ledger.verify import verify_store
 from scripts.cli import main
 from tests.integration.test_key_race import ACTOR, generated
 

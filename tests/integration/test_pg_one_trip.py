@@ -16,11 +16,11 @@ from typing import Any
 import psycopg
 import pytest
 
+from ledger.audit import verify_store
 from ledger.catalogue import validate_event
 from ledger.errors import StoreUnavailable
 from ledger.store import Ledger, Receipt
 from ledger.store.url import database_url
-from ledger.verify import verify_store
 from tests.conftest import PG_ADMIN_URL
 from tests.factories import shown
 from tests.integration.test_key_race import generated, key_rows, opened_patients

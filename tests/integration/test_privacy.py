@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from ledger.bundle import parse_bundle, verify_bundle
+from ledger.audit import verify_store
 from ledger.erasure import ErasureRefused, erase, retention_due, rotate_master_key
 from ledger.errors import IntegrityError, KeyNotConfigured
-from ledger.keys import parse_keyring
 from ledger.privacy import ERASED, INDEX_SUBJECT, LocalMasterKey
+from ledger.proof.bundle import parse_bundle, verify_bundle
+from ledger.proof.keys import parse_keyring
 from ledger.signing import KeyFolder
 from ledger.store import Ledger
-from ledger.verify import verify_store
 from scripts.cli import main
 from tests.conftest import PG_ADMIN_URL
 from tests.factories import envelope

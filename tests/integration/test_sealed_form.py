@@ -13,7 +13,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCMSIV
 
 from ledger.catalogue import EXAMPLES, sensitive_fields, validate_event
 from ledger.errors import InputError
-from ledger.privacy import Keys, LocalMasterKey, Sealer, open_event, subject_of
+from ledger.privacy import Keys, LocalMasterKey, Sealer, subject_of
+from ledger.proof.sealed import open_event
 from ledger.store import Ledger
 
 MASTER = LocalMasterKey(bytes(range(32)))

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from ledger import verify_chunks
-from ledger.checkpoint import CheckpointDirectory
 from ledger.checkpointing import make_checkpoint
+from ledger.proof.checkpoint import CheckpointDirectory
+from ledger.proof.verify import Claim, verify_rows
 from ledger.signing import KeyFolder
 from ledger.store import Ledger
-from ledger.verify import Claim, verify_rows
 from tests.attacker import Attacker
 from tests.factories import many_shown
 

@@ -15,7 +15,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from ledger.canonical import format_time
 from ledger.catalogue import (
     EVENT_TYPES,
     SCHEMA_VERSIONS,
@@ -33,6 +32,7 @@ from ledger.catalogue import (
 from ledger.catalogue.examples import EXAMPLES
 from ledger.catalogue.fields import Identifier, Number
 from ledger.errors import InvalidEvent
+from ledger.proof.canonical import format_time
 
 VECTORS = Path(__file__).resolve().parents[1] / "testdata" / "events"
 TYPES = sorted(EVENT_TYPES)

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from ledger.chain import GENESIS, entry_bytes, link_hash
-from ledger.merkle import leaf_hash, root_of_leaves
-from ledger.verify import verify_rows
+from ledger.proof.chain import GENESIS, entry_bytes, link_hash
+from ledger.proof.merkle import leaf_hash, root_of_leaves
+from ledger.proof.verify import verify_rows
 
 VECTORS = json.loads((Path(__file__).parents[1] / "testdata" / "chain-vectors.json").read_text("utf-8"))
 

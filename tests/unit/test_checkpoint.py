@@ -13,21 +13,21 @@ from typing import Any
 
 import pytest
 
-from ledger.checkpoint import (
-    Checkpoint,
-    CheckpointDirectory,
-    open_checkpoint,
-    parse_checkpoint_body,
-    sign_checkpoint,
-)
 from ledger.errors import (
     InconsistentCheckpoint,
     LedgerError,
     MalformedProof,
     SignatureInvalid,
 )
-from ledger.keys import Keyring, generate, parse_signing_key, parse_verifier_key
-from ledger.note import parse_note, sign_note
+from ledger.proof.checkpoint import (
+    Checkpoint,
+    CheckpointDirectory,
+    open_checkpoint,
+    parse_checkpoint_body,
+    sign_checkpoint,
+)
+from ledger.proof.keys import Keyring, generate, parse_signing_key, parse_verifier_key
+from ledger.proof.note import parse_note, sign_note
 
 VECTORS = Path(__file__).parent.parent / "testdata" / "notes"
 

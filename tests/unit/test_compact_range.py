@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ledger import merkle
-from ledger.verify import CompactRange
+from ledger.proof import merkle
+from ledger.proof.verify import CompactRange
 
 LEAVES = [merkle.leaf_hash(i.to_bytes(4, "big")) for i in range(70)]
 

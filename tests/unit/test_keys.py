@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from cryptography.exceptions import InvalidSignature
 
-from ledger import keys
 from ledger.errors import InputError, MalformedProof, SignatureInvalid
-from ledger.keys import (
+from ledger.proof import keys
+from ledger.proof.keys import (
     Keyring,
     VerifierKey,
     check_key_name,

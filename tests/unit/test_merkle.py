@@ -1,6 +1,6 @@
 """The Merkle tree: hashes, generated proofs, their verification, the node store.
 
-Generated proofs are checked three ways: by ``ledger.merkle``'s verifiers, by
+Generated proofs are checked three ways: by ``ledger.proof.merkle``'s verifiers, by
 the reference MTH (``root_of_leaves``), and by an independent verifier below
 written straight from RFC 9162 §2.1.3.2 and §2.1.4.2 (the fn/sn procedure).
 """
@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.errors import IntegrityError, MalformedProof, RootMismatch
-from ledger.merkle import (
+from ledger.proof.merkle import (
     EMPTY_ROOT,
     MemoryNodes,
     NodeKey,
@@ -378,7 +378,7 @@ def test_consistency_root_that_is_not_32_bytes_is_malformed(field: str) -> None:
         verify_consistency(size1=3, size2=7, proof=consistency_proof(size1=3, size2=7, reader=store(7)), **roots)
 
 
-# -- Differential: ledger.merkle against the RFC 9162 procedure -------------------
+# -- Differential: ledger.proof.merkle against the RFC 9162 procedure -------------------
 
 
 @cache

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from ledger.errors import MalformedProof, RootMismatch
-from ledger.merkle import verify_consistency, verify_inclusion
+from ledger.proof.merkle import verify_consistency, verify_inclusion
 
 VECTORS = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "transparency-dev-merkle"
 EXPECTED_FILES = 196

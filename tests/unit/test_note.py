@@ -12,8 +12,8 @@ import pytest
 from cryptography.exceptions import InvalidSignature
 
 from ledger.errors import InputError, MalformedProof, SignatureInvalid
-from ledger.keys import Keyring, SigningKey, generate, parse_signing_key, parse_verifier_key
-from ledger.note import (
+from ledger.proof.keys import Keyring, SigningKey, generate, parse_signing_key, parse_verifier_key
+from ledger.proof.note import (
     MAX_SIGNATURES,
     Note,
     Signature,

@@ -7,9 +7,9 @@ import uuid
 import pytest
 from eventsourcing.persistence import StoredEvent
 
-from ledger.chain import GENESIS, entry_bytes, link_hash
 from ledger.errors import EventConflict, IntegrityError
-from ledger.merkle import MemoryNodes, leaf_hash, root, root_of_leaves
+from ledger.proof.chain import GENESIS, entry_bytes, link_hash
+from ledger.proof.merkle import MemoryNodes, leaf_hash, root, root_of_leaves
 from ledger.store.plan import Existing, Head, Plan, Tip, frontier_keys, plan_append
 
 START = Tip(Head(0, GENESIS, 0), ())

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ledger.errors import MalformedProof, SignatureInvalid
-from ledger.keys import (
+from ledger.proof.keys import (
     Keyring,
     SigningKey,
     VerifierKey,

@@ -20,7 +20,7 @@ them. Every root or proof is then assembled from O(log n) perfect nodes read in
 one batch: ``root_node_keys``, ``inclusion_node_keys`` and
 ``consistency_node_keys`` plan the read; ``root``, ``inclusion_proof`` and
 ``consistency_proof`` do it. Generation refuses impossible requests (an index
-past the tree, a shrinking tree) with ``ValueError``, like ``ledger.chain``,
+past the tree, a shrinking tree) with ``ValueError``, like ``ledger.proof.chain``,
 and a store that lacks a planned node with ``IntegrityError``.
 """
 

@@ -38,12 +38,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ledger.chain import GENESIS, HEADER, LINK_PREFIX
-from ledger.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint_body
 from ledger.errors import InputError, IntegrityError, LedgerError
-from ledger.keys import Keyring
-from ledger.merkle import EMPTY_ROOT, LEAF_PREFIX, NODE_PREFIX, edge_from_nodes
-from ledger.note import parse_note
+from ledger.proof.chain import GENESIS, HEADER, LINK_PREFIX
+from ledger.proof.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint_body
+from ledger.proof.keys import Keyring
+from ledger.proof.merkle import EMPTY_ROOT, LEAF_PREFIX, NODE_PREFIX, edge_from_nodes
+from ledger.proof.note import parse_note
 
 MAX_FINDINGS = 1000
 _sha256 = hashlib.sha256
@@ -139,7 +139,7 @@ class CompactRange:
     def extend(self, leaves: Iterable[bytes]) -> None:
         """Append leaf hashes, in order."""
         # Hot for verification: one leaf completes one perfect subtree per trailing zero
-        # bit of the new size; each merge is ledger.merkle.node_hash, written out.
+        # bit of the new size; each merge is ledger.proof.merkle.node_hash, written out.
         hashes, size, sha256 = self._hashes, self._size, _sha256
         for leaf in leaves:
             hashes.append(leaf)
@@ -259,7 +259,7 @@ def finish(
 def check_row(row: tuple[Any, ...], last: Cursor) -> list[Finding]:
     """Steps 2 to 6 for one row, against the entry before it; moves ``last`` on to this row.
 
-    The reference check: the formulas are those of ledger.chain and ledger.merkle
+    The reference check: the formulas are those of ledger.proof.chain and ledger.proof.merkle
     (the vectors test both agree), and the PostgreSQL path falls back to it for
     any row that is not clean.
     """
@@ -346,40 +346,3 @@ def _check_claim(
         open_checkpoint(claim.note, keyring)
     except (IntegrityError, LedgerError) as exc:
         report.add(Finding(None, "checkpoint signature", f"{where}: {exc}"))
-
-
-def verify_store(
-    ledger: Any,
-    *,
-    claims: Sequence[Claim] = (),
-    keyring: Keyring | None = None,
-    origin: str | None = None,
-    progress: Callable[[int], None] | None = None,
-) -> Report:
-    """Verify an open Ledger from its database (read-only), with its own checkpoints and ``claims``.
-
-    On PostgreSQL this starts worker processes (multiprocessing's spawn, which
-    imports the main module again): a script calling it does so under
-    ``if __name__ == "__main__":``, as the ``ledger`` command does.
-    """
-    stored = [Claim("database", c.note) for c in ledger.checkpoints()]
-    source = ledger.copy_source()
-    if source is not None:  # PostgreSQL: the same steps over seq chunks, in parallel processes
-        from ledger.verify_chunks import verify_chunks  # it builds on this module
-
-        return verify_chunks(
-            source,
-            unchained=ledger.unchained_events,
-            claims=[*stored, *claims],
-            keyring=keyring,
-            origin=origin,
-            progress=progress,
-        )
-    return verify_rows(
-        ledger.scan(),
-        unchained=ledger.unchained_events,
-        claims=[*stored, *claims],
-        keyring=keyring,
-        origin=origin,
-        progress=progress,
-    )

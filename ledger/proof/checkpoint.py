@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ledger.errors import InconsistentCheckpoint, MalformedProof
-from ledger.keys import Keyring, SigningKey, decode_base64, encode_base64
-from ledger.note import parse_note, sign_note, verify_note
+from ledger.proof.keys import Keyring, SigningKey, decode_base64, encode_base64
+from ledger.proof.note import parse_note, sign_note, verify_note
 
 HASH_LEN = 32
 MAX_SIZE = 2**64 - 1

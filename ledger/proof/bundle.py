@@ -34,12 +34,12 @@ from typing import Any
 
 import orjson
 
-from ledger import merkle
-from ledger.chain import entry_bytes, link_hash
-from ledger.checkpoint import Checkpoint, open_checkpoint
 from ledger.errors import IntegrityError, InvalidBundle, LedgerError
-from ledger.keys import Keyring, parse_verifier_key
-from ledger.privacy import open_event
+from ledger.proof import merkle
+from ledger.proof.chain import entry_bytes, link_hash
+from ledger.proof.checkpoint import Checkpoint, open_checkpoint
+from ledger.proof.keys import Keyring, parse_verifier_key
+from ledger.proof.sealed import open_event
 
 FORMAT = "clinical-ai-ledger/evidence-bundle/v1"
 ABOUT = (
