@@ -32,10 +32,9 @@ from ledger.proof import merkle
 from ledger.proof.chain import link_hash
 from ledger.proof.checkpoint import Checkpoint, CheckpointDirectory, parse_checkpoint_body, sign_checkpoint
 from ledger.proof.keys import SigningKey
+from ledger.proof.merkle import CompactRange, frontier_keys
 from ledger.proof.note import parse_note
-from ledger.proof.verify import CompactRange
 from ledger.store import Ledger
-from ledger.store.plan import frontier_keys
 from ledger.store.records import StoredCheckpoint
 
 

@@ -28,7 +28,6 @@ results per process waiting to be merged, findings capped per chunk as in the re
 from __future__ import annotations
 
 import atexit
-import hashlib
 import multiprocessing
 import os
 import struct
@@ -44,13 +43,12 @@ import psycopg
 
 from ledger import pgcopy
 from ledger.errors import StoreUnavailable
-from ledger.proof.chain import GENESIS, HEADER, LINK_PREFIX
+from ledger.proof.chain import GENESIS, content_digest, entry_hashes
 from ledger.proof.keys import Keyring
-from ledger.proof.merkle import HASH_SIZE, LEAF_PREFIX
+from ledger.proof.merkle import HASH_SIZE, CompactRange
 from ledger.proof.verify import (
     MAX_FINDINGS,
     Claim,
-    CompactRange,
     Cursor,
     Finding,
     Report,
@@ -240,7 +238,7 @@ def _start_after(rows: Iterator[Any], before: int, cursor: Cursor) -> Any | None
 
 def _check_rows(rows: Iterator[Any], cursor: Cursor, result: ChunkResult, leaves: _Leaves) -> None:
     """The hot loop: a row that passes every check here is clean; any other goes to check_row."""
-    unpack, pack, sha256, fixed = pgcopy.LAYOUT.unpack_from, HEADER.pack, hashlib.sha256, pgcopy.LAYOUT.size
+    unpack, hashes, digest_of, fixed = pgcopy.LAYOUT.unpack_from, entry_hashes, content_digest, pgcopy.LAYOUT.size
     lengths = pgcopy.LENGTHS
     last_seq, last_hash, last_us = cursor.seq, cursor.hash, cursor.recorded_us
     for data in rows:
@@ -258,12 +256,11 @@ def _check_rows(rows: Iterator[Any], cursor: Cursor, result: ChunkResult, leaves
             clean = False
         if clean:
             body = data[fixed:]
-            entry = pack(seq, us) + body  # ledger.proof.chain.entry_bytes
-            leaf = sha256(LEAF_PREFIX + entry).digest()  # ledger.proof.merkle.leaf_hash
+            link, leaf = hashes(seq=seq, recorded_us=us, prev=prev, body=body)  # as check_row computes them
             if (
-                sha256(LINK_PREFIX + prev + entry).digest() == stored  # step 5, ledger.proof.chain.link_hash
+                link == stored  # step 5
                 and leaf == leaf_stored  # step 6, leaf
-                and sha256(body).digest() == digest  # step 6, retry digest
+                and digest_of(body) == digest  # step 6, retry digest
             ):
                 leaves.append(leaf)
                 last_seq, last_hash, last_us = seq, stored, us

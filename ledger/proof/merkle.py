@@ -406,14 +406,132 @@ def _check_leaves(*, start_index: int, leaf_hashes: Sequence[bytes]) -> None:
 
 
 Edge = tuple[tuple[int, bytes], ...]
-"""A tree's right edge: its perfect subtrees' ``(level, hash)``, one per set bit of its size, highest first."""
+"""A tree's right edge as a value: its perfect subtrees' ``(level, hash)``, one per set bit of its size, highest first.
+
+The frozen form of a ``CompactRange`` (``CompactRange.edge``), which a writer
+keeps between appends.
+"""
+
+
+def frontier_keys(size: int) -> list[NodeKey]:
+    """The perfect nodes on the right edge of the ``size``-leaf tree, one per set bit of ``size``, highest first.
+
+    They are all that appending to the tree, or folding its root, needs from the past.
+    """
+    return [(level, (size >> level) - 1) for level in reversed(range(size.bit_length())) if size >> level & 1]
+
+
+class CompactRange:
+    """The right edge of an RFC 6962 tree as leaves arrive: one perfect subtree per set bit of the size.
+
+    The one compact range of the ledger: the append planner extends it and
+    stores the nodes it completes (``extend_with_nodes``), the verifier folds
+    recomputed leaves into it (``extend``, ``joined``), and the checkpoint
+    signer resumes it from stored nodes (``from_frontier``).
+    """
+
+    __slots__ = ("_size", "_hashes")
+
+    def __init__(self) -> None:
+        self._size = 0
+        self._hashes: list[bytes] = []  # the perfect subtrees, largest (leftmost) first
+
+    @classmethod
+    def from_frontier(cls, size: int, nodes: Mapping[NodeKey, bytes]) -> CompactRange:
+        """The right edge of a tree of ``size`` leaves, from its perfect nodes at ``frontier_keys(size)``.
+
+        A node that is missing or not 32 bytes is an IntegrityError.
+        """
+        keys = frontier_keys(size)
+        _checked(nodes, keys)
+        edge = cls()
+        edge._hashes, edge._size = [nodes[key] for key in keys], size
+        return edge
+
+    @classmethod
+    def from_edge(cls, edge: Edge, *, size: int) -> CompactRange:
+        """The range an ``Edge`` froze; ValueError unless it holds one subtree per set bit of ``size``."""
+        if [level for level, _ in edge] != [level for level, _ in frontier_keys(size)]:
+            raise ValueError(f"the edge does not hold one subtree per set bit of size {size}")
+        tree = cls()
+        tree._hashes, tree._size = [node for _, node in edge], size
+        return tree
+
+    @property
+    def edge(self) -> Edge:
+        """The range as a value: ``(level, hash)`` of each perfect subtree, highest first."""
+        return tuple((level, node) for (level, _), node in zip(frontier_keys(self._size), self._hashes, strict=True))
+
+    @property
+    def size(self) -> int:
+        """How many leaves the range holds."""
+        return self._size
+
+    def push(self, leaf: bytes) -> None:
+        """Append one leaf hash."""
+        self._add(0, leaf)
+
+    def extend(self, leaves: Iterable[bytes]) -> None:
+        """Append leaf hashes, in order."""
+        add = self._add
+        for leaf in leaves:
+            add(0, leaf)
+
+    def extend_with_nodes(self, leaf_hashes: Sequence[bytes]) -> list[Node]:
+        """Append leaf hashes (each checked to be 32 bytes); return the perfect nodes above them it completes.
+
+        Those are the nodes a store inserts besides the leaves (levels 1 and up),
+        the same ones as ``nodes_for_append``: the range holds every left
+        sibling they need, so nothing is read.
+        """
+        _check_leaves(start_index=self._size, leaf_hashes=leaf_hashes)
+        new: list[Node] = []
+        for leaf in leaf_hashes:
+            self._add(0, leaf, new)
+        return new
+
+    def joins(self, after: CompactRange) -> bool:
+        """Whether ``after``, a range folded on its own, can follow this one as whole subtrees.
+
+        It can when this range's size is a multiple of ``after``'s largest subtree:
+        every subtree of ``after`` then sits where RFC 6962 puts a perfect node.
+        """
+        return after._size == 0 or self._size % (1 << (after._size.bit_length() - 1)) == 0
+
+    def joined(self, after: CompactRange) -> CompactRange:
+        """A new range: this one followed by ``after`` (only where ``joins`` says it can be)."""
+        if not self.joins(after):
+            raise ValueError(f"a range of {after._size} leaves cannot follow one of {self._size} as whole subtrees")
+        edge = CompactRange()
+        edge._hashes, edge._size = list(self._hashes), self._size
+        for (level, _), node in zip(frontier_keys(after._size), after._hashes, strict=True):
+            edge._add(level, node)
+        return edge
+
+    def _add(self, level: int, node: bytes, new: list[Node] | None = None) -> None:
+        """Append a perfect subtree of 2**level leaves, at a size that is a multiple of 2**level.
+
+        Each subtree it completes (a merge with its left sibling) goes to ``new`` as ``(level, index, hash)``.
+        """
+        hashes, size, height = self._hashes, self._size, level
+        while size >> height & 1:  # a subtree of this height ends here: they merge
+            node = node_hash(left=hashes.pop(), right=node)
+            height += 1
+            if new is not None:
+                new.append((height, size >> height, node))
+        hashes.append(node)
+        self._size = size + (1 << level)
+
+    def root(self) -> bytes:
+        """The root of the tree of every leaf pushed so far."""
+        if not self._hashes:
+            return EMPTY_ROOT
+        return _fold_right(self._hashes)
 
 
 def edge_from_nodes(size: int, nodes: Mapping[NodeKey, bytes]) -> Edge:
     """The right edge of the ``size``-leaf tree, from its perfect nodes (IntegrityError if one is missing)."""
-    keys = [(level, (size >> level) - 1) for level in reversed(range(size.bit_length())) if size >> level & 1]
-    _checked(nodes, keys)
-    return tuple((level, nodes[(level, index)]) for level, index in keys)
+    return CompactRange.from_frontier(size, nodes).edge
 
 
 def extend_edge(edge: Edge, *, size: int, leaf_hashes: Sequence[bytes]) -> tuple[list[Node], Edge]:
@@ -423,18 +541,9 @@ def extend_edge(edge: Edge, *, size: int, leaf_hashes: Sequence[bytes]) -> tuple
     same ones as ``nodes_for_append``, levels 1 and up) and the new right edge.
     Nothing is read: the edge holds every left sibling the new leaves need.
     """
-    if [level for level, _ in edge] != [level for level in reversed(range(size.bit_length())) if size >> level & 1]:
-        raise ValueError(f"the edge does not hold one subtree per set bit of size {size}")
-    _check_leaves(start_index=size, leaf_hashes=leaf_hashes)
-    stack, new = list(edge), []
-    for index, node in enumerate(leaf_hashes, start=size):
-        level = 0
-        while stack and stack[-1][0] == level:  # a completed pair: hash it with its left sibling
-            node = node_hash(left=stack.pop()[1], right=node)
-            level, index = level + 1, index >> 1
-            new.append((level, index, node))
-        stack.append((level, node))
-    return new, tuple(stack)
+    tree = CompactRange.from_edge(edge, size=size)
+    new = tree.extend_with_nodes(leaf_hashes)
+    return new, tree.edge
 
 
 class MemoryNodes:

@@ -33,21 +33,18 @@ one pass in seq order, and what SQLite uses.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ledger.errors import InputError, IntegrityError, LedgerError
-from ledger.proof.chain import GENESIS, HEADER, LINK_PREFIX
+from ledger.proof.chain import GENESIS, content_digest, entry_hashes
 from ledger.proof.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint_body
 from ledger.proof.keys import Keyring
-from ledger.proof.merkle import EMPTY_ROOT, LEAF_PREFIX, NODE_PREFIX, edge_from_nodes
+from ledger.proof.merkle import EMPTY_ROOT, CompactRange
 from ledger.proof.note import parse_note
 
 MAX_FINDINGS = 1000
-_sha256 = hashlib.sha256
-_pack = HEADER.pack
 
 
 @dataclass(frozen=True)
@@ -117,83 +114,6 @@ class Report:
         }
 
 
-class CompactRange:
-    """The right edge of an RFC 6962 tree as leaves arrive: one perfect subtree per set bit of the size."""
-
-    def __init__(self) -> None:
-        self._size = 0
-        self._hashes: list[bytes] = []  # the perfect subtrees, largest (leftmost) first
-
-    @classmethod
-    def from_frontier(cls, size: int, nodes: Mapping[tuple[int, int], bytes]) -> CompactRange:
-        """The right edge of a tree of ``size`` leaves, from its perfect subtrees (one per set bit)."""
-        edge = cls()
-        edge._hashes = [node for _, node in edge_from_nodes(size, nodes)]
-        edge._size = size
-        return edge
-
-    def push(self, leaf: bytes) -> None:
-        """Append one leaf hash."""
-        self.extend((leaf,))
-
-    def extend(self, leaves: Iterable[bytes]) -> None:
-        """Append leaf hashes, in order."""
-        # Hot for verification: one leaf completes one perfect subtree per trailing zero
-        # bit of the new size; each merge is ledger.proof.merkle.node_hash, written out.
-        hashes, size, sha256 = self._hashes, self._size, _sha256
-        for leaf in leaves:
-            hashes.append(leaf)
-            size += 1
-            merges = size
-            while not merges & 1:
-                right = hashes.pop()
-                hashes[-1] = sha256(NODE_PREFIX + hashes[-1] + right).digest()
-                merges >>= 1
-        self._size = size
-
-    @property
-    def size(self) -> int:
-        """How many leaves the range holds."""
-        return self._size
-
-    def joins(self, after: CompactRange) -> bool:
-        """Whether ``after``, a range folded on its own, can follow this one as whole subtrees.
-
-        It can when this range's size is a multiple of ``after``'s largest subtree:
-        every subtree of ``after`` then sits where RFC 6962 puts a perfect node.
-        """
-        return after._size == 0 or self._size % (1 << (after._size.bit_length() - 1)) == 0
-
-    def joined(self, after: CompactRange) -> CompactRange:
-        """A new range: this one followed by ``after`` (only where ``joins`` says it can be)."""
-        if not self.joins(after):
-            raise ValueError(f"a range of {after._size} leaves cannot follow one of {self._size} as whole subtrees")
-        edge = CompactRange()
-        edge._hashes, edge._size = list(self._hashes), self._size
-        levels = [level for level in reversed(range(after._size.bit_length())) if after._size >> level & 1]
-        for level, node in zip(levels, after._hashes, strict=True):
-            edge._add(level, node)
-        return edge
-
-    def _add(self, level: int, node: bytes) -> None:
-        """Append a perfect subtree of 2**level leaves, at a size that is a multiple of 2**level."""
-        hashes, height = self._hashes, level
-        while self._size >> height & 1:  # a subtree of this height ends here: they merge
-            node = _sha256(NODE_PREFIX + hashes.pop() + node).digest()
-            height += 1
-        hashes.append(node)
-        self._size += 1 << level
-
-    def root(self) -> bytes:
-        """The root of the tree of every leaf pushed so far."""
-        if not self._hashes:
-            return EMPTY_ROOT
-        root = self._hashes[-1]
-        for left in reversed(self._hashes[:-1]):
-            root = _sha256(NODE_PREFIX + left + root).digest()
-        return root
-
-
 class LeafSink(Protocol):
     """Where step 8's recomputed leaves go: a CompactRange, or a chunk's list of leaves."""
 
@@ -259,9 +179,9 @@ def finish(
 def check_row(row: tuple[Any, ...], last: Cursor) -> list[Finding]:
     """Steps 2 to 6 for one row, against the entry before it; moves ``last`` on to this row.
 
-    The reference check: the formulas are those of ledger.proof.chain and ledger.proof.merkle
-    (the vectors test both agree), and the PostgreSQL path falls back to it for
-    any row that is not clean.
+    The reference check. Its hashes are ledger.proof.chain's ``entry_hashes`` and
+    ``content_digest``, which the fast loop of ledger.verify_chunks calls too; that
+    loop falls back to this function for any row that is not clean.
     """
     seq, _, recorded_us, prev_hash, stored_hash, digest, topic, state, stored_leaf = row
     findings: list[Finding] = []
@@ -277,16 +197,14 @@ def check_row(row: tuple[Any, ...], last: Cursor) -> list[Finding]:
         findings.append(Finding(seq, "broken link", "prev_hash is not the hash of the entry before",
                                 last.hash.hex(), bytes(prev_hash).hex()))  # fmt: skip
     body = state or b""
-    entry = _pack(seq, recorded_us) + body
-    computed = _sha256(LINK_PREFIX + prev_hash + entry).digest()
+    computed, leaf = entry_hashes(seq=seq, recorded_us=recorded_us, prev=prev_hash, body=body)
     if computed != stored_hash:  # step 5
         findings.append(Finding(seq, "hash mismatch", "stored bytes do not hash to the stored hash",
                                 computed.hex(), bytes(stored_hash).hex()))  # fmt: skip
-    leaf = _sha256(LEAF_PREFIX + entry).digest()
     last.tree.push(leaf)  # step 8 recomputes the tree from the bytes, not from stored leaves
     if leaf != stored_leaf:  # step 6
         findings.append(Finding(seq, "leaf mismatch", "the stored Merkle leaf hash does not match the entry"))
-    if _sha256(body).digest() != digest:
+    if content_digest(body) != digest:
         findings.append(Finding(seq, "digest mismatch", "the retry digest does not match the stored bytes"))
     if recorded_us < last.recorded_us:
         findings.append(Finding(seq, "time reversed", "recorded before the entry that precedes it"))

@@ -14,8 +14,8 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 
 from ledger.errors import EventConflict
-from ledger.proof.chain import content_digest, entry_bytes, link_hash
-from ledger.proof.merkle import Edge, Node, NodeKey, edge_from_nodes, extend_edge, leaf_hash
+from ledger.proof.chain import content_digest, entry_hashes
+from ledger.proof.merkle import CompactRange, Edge, Node, NodeKey
 from ledger.store.records import Receipt
 
 
@@ -68,7 +68,7 @@ class Tip:
     @classmethod
     def of(cls, head: Head, nodes: Mapping[NodeKey, bytes]) -> Tip:
         """The tip at ``head``, from the stored nodes at ``frontier_keys(head.seq)``."""
-        return cls(head, edge_from_nodes(head.seq, nodes))
+        return cls(head, CompactRange.from_frontier(head.seq, nodes).edge)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,14 +79,6 @@ class Plan:
     receipts: list[Receipt]
     nodes: list[Node]
     tip: Tip
-
-
-def frontier_keys(size: int) -> list[NodeKey]:
-    """The perfect subtrees on the right edge of a tree of ``size`` leaves (one per set bit).
-
-    They are all that appending to the tree needs from the past.
-    """
-    return [(level, (size >> level) - 1) for level in range(size.bit_length()) if size >> level & 1]
 
 
 def plan_append(
@@ -115,17 +107,17 @@ def plan_append(
             receipts.append(_retry(seen[event_id], digest=digest))
             continue
         seq += 1
-        entry = entry_bytes(seq=seq, recorded_us=recorded_us, body=event.state)
-        hash_ = link_hash(prev=prev, entry=entry)
-        rows.append(Row(event, seq, digest, recorded_us, prev, hash_, leaf_hash(entry)))
+        hash_, leaf = entry_hashes(seq=seq, recorded_us=recorded_us, prev=prev, body=event.state)
+        rows.append(Row(event, seq, digest, recorded_us, prev, hash_, leaf))
         receipt = Receipt(str(event_id), seq, hash_, prev, recorded_us, created=True)
         seen[event_id] = Existing(receipt, digest)
         receipts.append(receipt)
         prev = hash_
     if not rows:
         return Plan(rows, receipts, [], tip)
-    nodes, edge = extend_edge(tip.edge, size=head.seq, leaf_hashes=[r.leaf_hash for r in rows])
-    return Plan(rows, receipts, nodes, Tip(Head(seq, prev, recorded_us), edge))
+    tree = CompactRange.from_edge(tip.edge, size=head.seq)
+    nodes = tree.extend_with_nodes([r.leaf_hash for r in rows])
+    return Plan(rows, receipts, nodes, Tip(Head(seq, prev, recorded_us), tree.edge))
 
 
 def _retry(earlier: Existing, *, digest: bytes) -> Receipt:

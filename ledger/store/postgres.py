@@ -40,10 +40,10 @@ from psycopg.sql import SQL, Composed, Identifier
 
 from ledger.errors import IntegrityError
 from ledger.pgcopy import CopySource
-from ledger.proof.merkle import Node, NodeKey
+from ledger.proof.merkle import Node, NodeKey, frontier_keys
 from ledger.store.pg_arrays import ByteaArray, Int2Array, Int8Array, PgArray, TextArray, UuidArray, register_arrays
 from ledger.store.pg_pool import use_ledger_pool
-from ledger.store.plan import Existing, Head, Plan, Row, Tip, frontier_keys, plan_append
+from ledger.store.plan import Existing, Head, Plan, Row, Tip, plan_append
 from ledger.store.recorder import RECORD_COLUMNS, now_us, record_of
 from ledger.store.records import Receipt, Record, StoredCheckpoint
 from ledger.vault import DDL_LOCK, KeyRow, SubjectKeysTaken

@@ -15,8 +15,8 @@ from uuid import UUID
 from eventsourcing.persistence import Notification, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteConnection, SQLiteDatastore
 
-from ledger.proof.merkle import NodeKey
-from ledger.store.plan import Existing, Head, Plan, Row, Tip, frontier_keys, plan_append
+from ledger.proof.merkle import NodeKey, frontier_keys
+from ledger.store.plan import Existing, Head, Plan, Row, Tip, plan_append
 from ledger.store.recorder import RECORD_COLUMNS, now_us, record_of
 from ledger.store.records import Receipt, Record, StoredCheckpoint
 from ledger.store.sqlite_pool import use_ledger_pool

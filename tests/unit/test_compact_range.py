@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ledger.proof import merkle
-from ledger.proof.verify import CompactRange
+from ledger.proof.merkle import CompactRange
 
 LEAVES = [merkle.leaf_hash(i.to_bytes(4, "big")) for i in range(70)]
 

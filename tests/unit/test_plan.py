@@ -9,8 +9,8 @@ from eventsourcing.persistence import StoredEvent
 
 from ledger.errors import EventConflict, IntegrityError
 from ledger.proof.chain import GENESIS, entry_bytes, link_hash
-from ledger.proof.merkle import MemoryNodes, leaf_hash, root, root_of_leaves
-from ledger.store.plan import Existing, Head, Plan, Tip, frontier_keys, plan_append
+from ledger.proof.merkle import MemoryNodes, frontier_keys, leaf_hash, root, root_of_leaves
+from ledger.store.plan import Existing, Head, Plan, Tip, plan_append
 
 START = Tip(Head(0, GENESIS, 0), ())
 
