@@ -188,7 +188,7 @@ class Projector:
         Each process reads the log by its own COPY and writes its own tables and
         positions, batch by batch, in its own transactions: a projection's rows and
         position still move together, whichever process writes them. Neither waits
-        for the other, and nothing is pickled. The helper (projections.share) ends
+        for the other, and nothing is pickled. The helper (projections.share_helper) ends
         with this process. The ordinary steps after the load finish whatever either
         one left, and find, record and raise any failure.
         """
@@ -504,7 +504,7 @@ _REGISTERED: Final = {p.name: p for p in PROJECTIONS}
 def load_share(url: DatabaseUrl, names: Sequence[str], batch_size: int) -> None:
     """One process's share of a rebuild's bulk load (the named projections), on connections of its own.
 
-    What the helper process of a split rebuild runs (projections.share); the
+    What the helper process of a split rebuild runs (projections.share_helper); the
     rebuild has reset the views. A failure stops the share without a word: the
     rebuild's ordinary steps meet it again, and report it.
     """

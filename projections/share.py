@@ -1,10 +1,10 @@
-"""The helper process of a rebuild split in two: ``python -m projections.share``, its orders on stdin.
+"""The helper process of a rebuild split in two, started and stopped: ``python -m projections.share_helper``.
 
 Projector.rebuild starts it (``start``) with subprocess, not multiprocessing: a
 spawned multiprocessing child imports the caller's main module again, and a
 script without the ``if __name__ == "__main__"`` guard would run a second time
-in it (append again, reset the views mid-load). This module is the helper's
-whole program. It reads one JSON line from stdin: the database URL's parts (the
+in it (append again, reset the views mid-load). projections.share_helper is the
+helper's whole program. It reads one JSON line from stdin: the database URL's parts (the
 password among them, so never on the command line), the names of its
 projections and the batch size. It loads its share (runner.load_share) and
 exits; or at once, its open transaction rolled back by the server, when its
@@ -17,10 +17,8 @@ steps after the load.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import threading
 from collections.abc import Sequence
 from typing import IO, cast
 
@@ -32,7 +30,7 @@ from ledger.store.url import DatabaseUrl
 def start(url: DatabaseUrl, names: Sequence[str], batch_size: int) -> subprocess.Popen[bytes]:
     """Start a helper on the named projections; it runs until done, or until ``stop`` (or this process) ends it."""
     helper = subprocess.Popen(  # noqa: S603 - this Python and a module of ours; the orders go by pipe
-        [sys.executable, "-m", "projections.share"],
+        [sys.executable, "-m", "projections.share_helper"],
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -53,25 +51,3 @@ def stop(helper: subprocess.Popen[bytes]) -> None:
         helper.kill()
         helper.wait()
     cast(IO[bytes], helper.stdin).close()
-
-
-def main() -> int:
-    """Read the orders, load the share; 0 when it is loaded (or stopped at a failure the rebuild reports)."""
-    from projections.runner import load_share  # here: the runner imports this module to start helpers
-
-    orders = orjson.loads(sys.stdin.buffer.readline())
-    threading.Thread(target=_exit_at_end_of_input, name="projections-share-parent", daemon=True).start()
-    backend, settings, display = orders["url"]
-    load_share(DatabaseUrl(backend, settings, display), orders["names"], int(orders["batch_size"]))
-    return 0
-
-
-def _exit_at_end_of_input() -> None:
-    # Unbuffered: a thread blocked in the buffered reader would hold its lock at interpreter exit.
-    while os.read(sys.stdin.fileno(), 4096):  # b"" when the rebuild's process closes the pipe, or ends
-        pass
-    os._exit(1)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

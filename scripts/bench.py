@@ -15,7 +15,6 @@ import contextlib
 import gc
 import itertools
 import os
-import platform
 import random
 import statistics
 import subprocess
@@ -39,7 +38,7 @@ from ledger.proof.chain import content_digest, entry_hashes, link_hash
 from ledger.proof.merkle import CompactRange
 from ledger.store import Ledger
 from ledger.store.app import Fact
-from scripts.benchkit import PlainRecorded
+from scripts.benchkit import _SIDES, PlainRecorded, _privacy_row, _Side, machine, percentile, rate
 from scripts.loadgen import generated_events, sample_events
 
 PG_URL = os.environ.get("LEDGER_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -111,11 +110,6 @@ def stores(postgres_url: str | None, *, ledgers: int = 1) -> Iterator[list[Store
                         conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
-def rate(count: int, seconds: float) -> float:
-    """Events per second."""
-    return count / seconds if seconds > 0 else float("inf")
-
-
 def timed(action: Callable[[], object]) -> float:
     """Seconds one call takes."""
     start = time.perf_counter()
@@ -179,17 +173,6 @@ def _append_row(store: Store, size: int, count: int, rounds: int) -> str:
     med = statistics.median
     return (f"| {store.name} | {size} | {count:,} | {med(plain_rates):,.0f} | {med(ledger_rates):,.0f} "
             f"| {ratio:.2f} | {med(full_rates):,.0f} |")  # fmt: skip
-
-
-def machine() -> str:
-    """What the figures were measured on."""
-    return f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.machine()}"
-
-
-def percentile(values: Sequence[float], fraction: float) -> float:
-    """The value at ``fraction`` of the sorted values (nearest rank)."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 def fast_facts(count: int, *, start: int = 0) -> list[Fact]:
@@ -338,24 +321,7 @@ def _proof_times(ledger: Ledger, size: int, samples: int = 500) -> tuple[float, 
     return percentile(times, 0.5), percentile(times, 0.95)
 
 
-# The sides of the privacy benchmark: two unsealed ledgers (the A/A control) and a sealed one.
-_SIDES = ("unsealed", "unsealed again", "sealed")
 _ORDERS = list(itertools.permutations(range(len(_SIDES))))
-
-
-@dataclass
-class _Side:
-    """One side's totals over a round: wall and CPU seconds, events."""
-
-    wall: float = 0.0
-    cpu: float = 0.0
-    events: int = 0
-
-    def rate(self) -> float:
-        return rate(self.events, self.wall)
-
-    def cpu_us(self) -> float:
-        return self.cpu / self.events * 1e6 if self.events else float("nan")
 
 
 def bench_privacy(args: argparse.Namespace) -> None:
@@ -423,20 +389,6 @@ def _privacy_rounds(store: Store, *, events: int, rounds: int) -> list[list[_Sid
             gc.unfreeze()
             found.append(totals)
     return found
-
-
-def _privacy_row(name: str, *, plain: list[_Side], sealed: list[_Side], batch: str = "100") -> str:
-    costs = [1 - s.rate() / p.rate() for s, p in zip(sealed, plain, strict=True)]
-    cells = [
-        name,
-        batch,
-        f"{statistics.median(p.rate() for p in plain):,.0f}",
-        f"{statistics.median(s.rate() for s in sealed):,.0f}",
-        f"{statistics.median(costs):.0%}",  # 1 - the median of the per-round ratios
-        ", ".join(f"{c:.0%}" for c in costs),
-        f"{statistics.median(p.cpu_us() for p in plain):.0f} / {statistics.median(s.cpu_us() for s in sealed):.0f}",
-    ]
-    return "| " + " | ".join(cells) + " |"
 
 
 def bench_projections(args: argparse.Namespace) -> None:

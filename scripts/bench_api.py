@@ -36,7 +36,7 @@ import httpx
 import orjson
 import psycopg
 
-from scripts.bench import _SIDES, _privacy_row, _Side, machine, percentile
+from scripts.benchkit import _SIDES, _privacy_row, _Side, machine, percentile
 
 SCHEMA = "bench_api"
 

@@ -1,7 +1,15 @@
-"""The baseline's event class, in an importable module so its eventsourcing topic resolves."""
+"""What the benchmark's commands share: rates, the machine, the privacy table's sides; and the baseline's event class.
+
+The event class is here, in an importable module, so that its eventsourcing topic resolves.
+"""
 
 from __future__ import annotations
 
+import os
+import platform
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
 from uuid import UUID
 
 from eventsourcing.domain import DomainEvent
@@ -25,3 +33,52 @@ class PlainRecorded(DomainEvent):
             event_type=fact.event_type,
             body=fact.body.decode(),
         )
+
+
+def rate(count: int, seconds: float) -> float:
+    """Events per second."""
+    return count / seconds if seconds > 0 else float("inf")
+
+
+def machine() -> str:
+    """What the figures were measured on."""
+    return f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.machine()}"
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """The value at ``fraction`` of the sorted values (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+# The sides of the privacy benchmark: two unsealed ledgers (the A/A control) and a sealed one.
+_SIDES = ("unsealed", "unsealed again", "sealed")
+
+
+@dataclass
+class _Side:
+    """One side's totals over a round: wall and CPU seconds, events."""
+
+    wall: float = 0.0
+    cpu: float = 0.0
+    events: int = 0
+
+    def rate(self) -> float:
+        return rate(self.events, self.wall)
+
+    def cpu_us(self) -> float:
+        return self.cpu / self.events * 1e6 if self.events else float("nan")
+
+
+def _privacy_row(name: str, *, plain: list[_Side], sealed: list[_Side], batch: str = "100") -> str:
+    costs = [1 - s.rate() / p.rate() for s, p in zip(sealed, plain, strict=True)]
+    cells = [
+        name,
+        batch,
+        f"{statistics.median(p.rate() for p in plain):,.0f}",
+        f"{statistics.median(s.rate() for s in sealed):,.0f}",
+        f"{statistics.median(costs):.0%}",  # 1 - the median of the per-round ratios
+        ", ".join(f"{c:.0%}" for c in costs),
+        f"{statistics.median(p.cpu_us() for p in plain):.0f} / {statistics.median(s.cpu_us() for s in sealed):.0f}",
+    ]
+    return "| " + " | ".join(cells) + " |"

@@ -33,11 +33,17 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every subcommand registered."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser with every subcommand registered, or only ``command`` when one is named.
+
+    Registering one imports only its module: `ledger verify-bundle` then needs
+    nothing but the proof core (no database driver, no web framework).
+    """
     parser = argparse.ArgumentParser(prog="ledger", description="The clinical AI accountability ledger.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, registrar) in SUBCOMMANDS.items():
+        if command is not None and name != command:
+            continue
         register: Callable[..., None] = getattr(import_module(f"scripts.{module}"), registrar)
         register(subparsers, name)
     return parser
@@ -47,7 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; return its exit code (see scripts.common.Exit)."""
     from scripts.common import Exit, say  # here, not at the top: see SUBCOMMANDS
 
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv[0] if argv and argv[0] in SUBCOMMANDS else None).parse_args(argv)
     run: Callable[[argparse.Namespace], int] = args.run
     try:
         return run(args)

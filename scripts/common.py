@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 from enum import IntEnum
+from typing import TYPE_CHECKING
 
-from ledger.store import Ledger
-from ledger.store.url import ENV_VAR
+if TYPE_CHECKING:  # imported where used: ledger.store loads the database drivers, which verify-bundle does without
+    from ledger.store import Ledger
 
 
 class Exit(IntEnum):
@@ -21,6 +22,8 @@ class Exit(IntEnum):
 
 def add_database_option(parser: argparse.ArgumentParser) -> None:
     """--database-url, overriding $LEDGER_DATABASE_URL."""
+    from ledger.store.url import ENV_VAR
+
     parser.add_argument(
         "--database-url",
         metavar="URL",
@@ -35,4 +38,6 @@ def say(message: str) -> None:
 
 def open_ledger(args: argparse.Namespace, *, create_tables: bool = True) -> Ledger:
     """Open the ledger named by --database-url or the environment."""
+    from ledger.store import Ledger
+
     return Ledger(args.database_url, create_tables=create_tables)

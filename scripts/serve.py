@@ -23,7 +23,10 @@ from typing import Any
 
 import uvicorn
 
+from api.logging import log_config
+from api.settings import Settings
 from ledger.apikeys import KeyStore, Role
+from ledger.client.http import LedgerClient
 from ledger.config import LedgerPaths
 from ledger.errors import StoreUnavailable
 from ledger.signing import KeyFolder
@@ -85,18 +88,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _log_config(level: str) -> dict[str, Any]:
-    # By name, so that this module does not import the API (uvicorn does).
-    from importlib import import_module
-
-    config: dict[str, Any] = import_module("api.logging").log_config(level)
-    return config
+    return log_config(level)
 
 
 def _check_settings() -> None:
     """Before uvicorn starts: a malformed LEDGER_API_* setting stops `serve` with one line naming it (exit 2)."""
-    from importlib import import_module
-
-    import_module("api.settings").Settings.from_env()
+    Settings.from_env()
 
 
 def _check_master_keys() -> None:
@@ -125,15 +122,12 @@ def _ensure_signing_key() -> None:
 
 def _load_demo(base: str) -> None:
     """Wait for the server, create the demo keys, load the story through the client."""
-    from importlib import import_module
-
     from scripts import scenario
 
     keys = KeyStore(None)
     admin = keys.create(Role.ADMIN, label="demo admin")
     emitter = keys.create(Role.EMITTER, source=DEMO_SOURCE, label="demo emitter")
-    client_module = import_module("api.client")
-    with client_module.LedgerClient(base, admin.token, retries=20) as client:
+    with LedgerClient(base, admin.token, retries=20) as client:
         _wait_ready(client)
         receipts = client.send_batch(scenario.story())
     created = sum(r.created for r in receipts)

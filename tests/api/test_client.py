@@ -6,7 +6,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from api.client import EventRejected, LedgerClient, Receipt
+from ledger.client.http import EventRejected, LedgerClient
+from ledger.client.receipts import Receipt
 from ledger.catalogue import EVENT_TYPES
 from ledger.catalogue.outputs import OutputShown
 from tests.api.conftest import EMITTER_SOURCE, Keys

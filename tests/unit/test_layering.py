@@ -18,6 +18,7 @@ ALLOWED = {
     "scripts": {"scripts", "ledger", "projections"},
 }
 AUDITOR_TOOLS = ["scripts/verify.py", "scripts/verify_bundle.py", "scripts/trust.py", "scripts/common.py"]
+COMPOSITION_ROOTS = {"scripts/serve.py": {"api"}}  # `ledger serve` starts the API: it may import it, openly
 
 
 def project_imports(path: Path) -> set[str]:
@@ -33,10 +34,14 @@ def project_imports(path: Path) -> set[str]:
 
 @pytest.mark.parametrize("package", sorted(ALLOWED))
 def test_packages_import_only_what_their_layer_allows(package: str) -> None:
+    allowed = {str(p.relative_to(ROOT)): ALLOWED[package] for p in sorted((ROOT / package).rglob("*.py"))}
+    for path, extra in COMPOSITION_ROOTS.items():
+        if path in allowed:
+            allowed[path] = allowed[path] | extra
     offenders = {
-        str(path.relative_to(ROOT)): sorted(project_imports(path) - ALLOWED[package])
-        for path in sorted((ROOT / package).rglob("*.py"))
-        if project_imports(path) - ALLOWED[package]
+        path: sorted(project_imports(ROOT / path) - layer)
+        for path, layer in allowed.items()
+        if project_imports(ROOT / path) - layer
     }
     assert offenders == {}
 
@@ -44,3 +49,107 @@ def test_packages_import_only_what_their_layer_allows(package: str) -> None:
 @pytest.mark.parametrize("module", AUDITOR_TOOLS)
 def test_the_auditors_tools_import_the_ledger_only(module: str) -> None:
     assert project_imports(ROOT / module) <= {"ledger", "scripts"}
+
+
+# -- The module graph ------------------------------------------------------------------
+
+PROJECT = tuple(ALLOWED)
+PROOF_CORE_MAY_IMPORT = ("ledger.proof", "ledger.errors", "ledger.catalogue")
+FORBIDDEN_IN_PROOF_CORE = {"psycopg", "psycopg_pool", "sqlite3", "_sqlite3", "eventsourcing", "fastapi", "starlette"}
+
+
+def _modules() -> dict[str, Path]:
+    """Every module of the project by dotted name (a package by its __init__)."""
+    found = {}
+    for package in PROJECT:
+        for path in (ROOT / package).rglob("*.py"):
+            parts = list(path.relative_to(ROOT).with_suffix("").parts)
+            found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
+
+
+MODULES = _modules()
+
+
+def imports_of(name: str) -> tuple[set[str], set[str]]:
+    """(project modules, other top-level packages) that module ``name`` imports, anywhere in it."""
+    path, project, other = MODULES[name], set(), set()
+    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            # `from package import module` imports the module; `from module import name`, the module
+            targets = [f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in MODULES else node.module
+                       for a in node.names]  # fmt: skip
+        else:
+            continue
+        for target in targets:
+            (project if target.split(".")[0] in PROJECT else other).add(target)
+    return {t for t in project if t in MODULES and t != name}, {t.split(".")[0] for t in other}
+
+
+GRAPH = {name: imports_of(name)[0] for name in MODULES}
+
+
+def reachable(start: str) -> set[str]:
+    """The project modules ``start`` imports, directly or through others (``start`` included)."""
+    seen, todo = {start}, [start]
+    while todo:
+        for target in GRAPH[todo.pop()] - seen:
+            seen.add(target)
+            todo.append(target)
+    return seen
+
+
+def cycles() -> list[list[str]]:
+    """Groups of modules that import each other, directly or round a loop (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(name: str) -> None:
+        index[name] = low[name] = len(index)
+        stack.append(name)
+        for target in GRAPH[name]:
+            if target not in index:
+                visit(target)
+                low[name] = min(low[name], low[target])
+            elif target in stack:
+                low[name] = min(low[name], index[target])
+        if low[name] == index[name]:
+            group = []
+            while not group or group[-1] != name:
+                group.append(stack.pop())
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for name in sorted(GRAPH):
+        if name not in index:
+            visit(name)
+    return found
+
+
+PROOF_CORE = sorted(name for name in MODULES if name.startswith("ledger.proof"))
+
+
+def test_no_module_imports_itself_round_a_loop() -> None:
+    assert cycles() == []
+
+
+@pytest.mark.parametrize("module", PROOF_CORE)
+def test_the_proof_core_imports_only_itself_the_errors_and_the_catalogue(module: str) -> None:
+    outside = sorted(name for name in reachable(module) if not name.startswith(PROOF_CORE_MAY_IMPORT))
+    assert outside in ([], ["ledger"])  # `ledger` is the empty package every module of it sits in
+
+
+@pytest.mark.parametrize("module", PROOF_CORE)
+def test_the_proof_core_reaches_no_database_driver_no_eventsourcing_no_web_framework(module: str) -> None:
+    reached = set().union(*(imports_of(name)[1] for name in reachable(module)))
+    assert reached & FORBIDDEN_IN_PROOF_CORE == set()
+
+
+@pytest.mark.parametrize("module", sorted(name for name in MODULES if name.startswith("ledger.client")))
+def test_the_emitters_client_imports_only_the_catalogue(module: str) -> None:
+    outside = sorted(name for name in reachable(module) if not name.startswith(("ledger.client", "ledger.catalogue")))
+    assert set(outside) <= {"ledger", "ledger.errors", "ledger.proof.canonical"}  # what the catalogue needs

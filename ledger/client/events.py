@@ -7,7 +7,7 @@ and the envelope's keywords; a test checks that every catalogue type has one.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypedDict, Unpack
+from typing import Any, TypedDict, Unpack
 
 from pydantic import BaseModel
 
@@ -41,9 +41,7 @@ from ledger.catalogue.tools import (
     ToolUpdated,
 )
 from ledger.catalogue.validation import ToolValidated
-
-if TYPE_CHECKING:
-    from api.client import Receipt
+from ledger.client.receipts import Receipt
 
 
 class Envelope(TypedDict, total=False):

@@ -1,6 +1,6 @@
 """A Python client for emitting systems.
 
-    from api.client import LedgerClient
+    from ledger.client.http import LedgerClient
 
     with LedgerClient("http://127.0.0.1:8000", api_key, source="epic-prod.northside",
                       actor={"id": "epic-bridge-01", "role": "integration_engine", "kind": "system"}) as ledger:
@@ -13,7 +13,8 @@ very same bytes, so a request that timed out after the ledger committed it is
 answered 200 with the original receipt: never a duplicate, never a 409.
 Transport errors, 429, 502, 503 and 504 are retried with exponential backoff
 (honouring Retry-After); other errors raise at once (see ``LedgerApiError``).
-Typed helpers, one per event type of the catalogue, are in api.client_events.
+Typed helpers, one per event type of the catalogue, are in ledger.client.events; receipts in
+ledger.client.receipts.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Final
@@ -32,7 +32,8 @@ import httpx
 import orjson
 from pydantic import BaseModel
 
-from api.client_events import TypedEmitters
+from ledger.client.events import TypedEmitters
+from ledger.client.receipts import Receipt
 
 MAX_BATCH: Final = 1000
 _RETRIED_STATUSES: Final = frozenset({429, 502, 503, 504})
@@ -85,32 +86,6 @@ def _error(status: int, body: Mapping[str, Any]) -> LedgerApiError:
         503: Unavailable,
     }
     return kinds.get(status, LedgerApiError)(status, body)
-
-
-@dataclass(frozen=True, slots=True)
-class Receipt:
-    """What the ledger answered for one event: keep it beside the clinical record."""
-
-    event_id: str
-    seq: int
-    leaf_index: int
-    hash: str
-    prev_hash: str
-    recorded_at: str
-    created: bool  # False when the ledger already held this event (a retry)
-
-    @classmethod
-    def from_json(cls, body: Mapping[str, Any], *, created: bool) -> Receipt:
-        """A receipt from its JSON form."""
-        return cls(
-            str(body["event_id"]),
-            int(body["seq"]),
-            int(body["leaf_index"]),
-            str(body["hash"]),
-            str(body["prev_hash"]),
-            str(body["recorded_at"]),
-            created,
-        )
 
 
 def now() -> str:
