@@ -15,7 +15,7 @@ Roles:
     admin     everything
 
 The table is not part of the evidence: revoking a key sets ``revoked_at``.
-Database failures become StoreUnavailable here, at this module's one boundary.
+Database failures become StoreUnavailable in ledger.dberrors (``translated``), named after this store.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ from typing import Any, Final, Protocol
 import psycopg
 from psycopg import sql
 
-from ledger.errors import InputError, StoreUnavailable
+from ledger.dberrors import translated
+from ledger.errors import InputError
 from ledger.store.url import DatabaseUrl, database_url
 
 TABLE: Final = "ledger_api_keys"
@@ -234,14 +235,12 @@ class _SQLite:
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
-        try:
+        with translated(label="API key store"):
             conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
             try:
                 yield conn
             finally:
                 conn.close()
-        except sqlite3.Error as exc:
-            raise StoreUnavailable(f"API key store: {type(exc).__name__}") from exc
 
     def create_table(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -278,11 +277,8 @@ class _Postgres:
 
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
-        try:
-            with psycopg.connect(self.conninfo, autocommit=True) as conn:
-                yield conn
-        except (psycopg.Error, OSError) as exc:
-            raise StoreUnavailable(f"API key store: {type(exc).__name__}") from exc
+        with translated(label="API key store"), psycopg.connect(self.conninfo, autocommit=True) as conn:
+            yield conn
 
     def _sql(self, statement: str) -> sql.Composed:
         # Statements are this module's constants; only the table name is interpolated, as an Identifier.

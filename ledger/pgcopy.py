@@ -12,7 +12,7 @@ unpacks a row whose columns have their usual widths with one struct call
 
 Only the columns verification reads are sent, ``topic`` as whether it is NULL.
 The module leaves eventsourcing alone so that worker processes start quickly;
-psycopg's errors become StoreUnavailable here, in ``translated``.
+psycopg's errors become StoreUnavailable in ledger.dberrors' ``translated``.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from typing import Any
 import psycopg
 from psycopg.sql import SQL, Composed, Identifier, Literal
 
+from ledger.dberrors import translated
 from ledger.errors import StoreUnavailable
 
 COLUMNS = "seq, recorded_us, prev_hash, hash, digest, leaf_hash, topic IS NULL, state"
@@ -63,17 +64,6 @@ class Snapshot:
     source: CopySource
     snapshot_id: str
     max_seq: int | None  # the largest seq in the snapshot, None for an empty log
-
-
-@contextmanager
-def translated() -> Iterator[None]:
-    """The one boundary where psycopg's failures become StoreUnavailable."""
-    try:
-        yield
-    except psycopg.Error as exc:
-        raise StoreUnavailable(f"database error: {type(exc).__name__}") from exc
-    except OSError as exc:
-        raise StoreUnavailable(f"database unreachable: {type(exc).__name__}") from exc
 
 
 # For these sessions only. Rows stream in the seq index's order: sorting the table instead

@@ -2,16 +2,15 @@
 
 ``ViewDatabase`` compiles the templates of projections.schema for its backend,
 runs reads in one snapshot (``reading``) and writes in one transaction
-(``writing``), and is the one boundary where sqlite3, psycopg and eventsourcing
-errors become the ledger's: a database that cannot be reached or is busy is
-StoreUnavailable; a write the database refuses is WriteRefused, which the
-runner turns into ProjectionFailed for the event that caused it.
+(``writing``). Database errors are classified by ledger.dberrors: a database
+that cannot be reached or is busy is StoreUnavailable; a write the database
+refuses is WriteRefused, which the runner turns into ProjectionFailed for the
+event that caused it.
 """
 
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
@@ -19,9 +18,8 @@ from operator import itemgetter
 from typing import Any, Final, Protocol, cast
 
 import orjson
-import psycopg
-from eventsourcing import persistence as es
 
+from ledger import dberrors
 from ledger.errors import StoreUnavailable
 from ledger.store import Ledger
 from projections.recorders import PostgresViewRecorder, SQLiteViewRecorder
@@ -38,14 +36,6 @@ from projections.schema import (
 Row = tuple[Any, ...]
 Params = Mapping[str, Any]
 
-_TRANSIENT = (
-    sqlite3.OperationalError,
-    psycopg.OperationalError,
-    psycopg.InterfaceError,
-    es.OperationalError,
-    es.InterfaceError,
-)
-_DATABASE_ERRORS = (sqlite3.Error, psycopg.Error, es.PersistenceError)
 _IN_LIST = re.compile(r"@in\(([\w.]+),\s*:(\w+)\)")
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
 _CAST_PARAM = re.compile(r"(?<![:\w]):(\w+)(?=::)")  # sent in binary: arrays dump much faster
@@ -228,21 +218,16 @@ class Writer(Reader):
 
 @contextmanager
 def translated() -> Iterator[None]:
-    """The one boundary where database errors become the ledger's (no values in messages)."""
+    """Database failures as ledger.dberrors classifies them: unreachable or busy, or a write refused (no values)."""
     try:
         yield
-    except _TRANSIENT as exc:
-        raise StoreUnavailable(f"database unavailable: {type(exc).__name__}") from exc
-    except es.IntegrityError as exc:
-        raise WriteRefused(f"IntegrityError{_sqlstate(exc)}") from exc
-    except _DATABASE_ERRORS as exc:
-        raise WriteRefused(f"{type(exc).__name__}{_sqlstate(exc)}") from exc
-
-
-def _sqlstate(exc: BaseException) -> str:
-    cause = exc.__cause__ if isinstance(exc.__cause__, psycopg.Error) else exc
-    code = getattr(cause, "sqlstate", None)
-    return f" (SQLSTATE {code})" if code else ""
+    except Exception as exc:
+        if not dberrors.is_database_error(exc):
+            raise
+        if dberrors.is_transient(exc):
+            raise StoreUnavailable(f"database unavailable: {type(exc).__name__}") from exc
+        code = dberrors.sqlstate(exc)
+        raise WriteRefused(f"{type(exc).__name__}" + (f" (SQLSTATE {code})" if code else "")) from exc
 
 
 _BINARY_TYPES: Final = {"{int}": "int8", "{float}": "float8", "TEXT": "text"}

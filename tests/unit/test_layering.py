@@ -153,3 +153,8 @@ def test_the_proof_core_reaches_no_database_driver_no_eventsourcing_no_web_frame
 def test_the_emitters_client_imports_only_the_catalogue(module: str) -> None:
     outside = sorted(name for name in reachable(module) if not name.startswith(("ledger.client", "ledger.catalogue")))
     assert set(outside) <= {"ledger", "ledger.errors", "ledger.proof.canonical"}  # what the catalogue needs
+
+
+def test_the_one_module_that_translates_database_errors_loads_no_driver_but_sqlite3() -> None:
+    reached = set().union(*(imports_of(name)[1] for name in reachable("ledger.dberrors")))
+    assert reached & FORBIDDEN_IN_PROOF_CORE <= {"sqlite3"}
