@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from operator import itemgetter
-from typing import Any, Final, Protocol, cast
+from typing import Any, Final, Protocol
 
 import orjson
 
@@ -68,7 +68,7 @@ class ViewDatabase:
 
     def __init__(self, ledger: Ledger) -> None:
         self.backend = ledger.url.backend
-        datastore: Any = cast(Any, ledger.app.recorder).datastore  # the application's own pool
+        datastore: Any = ledger.datastore  # the application's own pool
         if self.backend == "sqlite":
             self.recorder: SQLiteViewRecorder | PostgresViewRecorder = SQLiteViewRecorder(datastore)
             names = {key: name for key, name in TABLES.items()}

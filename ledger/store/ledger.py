@@ -76,6 +76,11 @@ class Ledger:
             self.app = LedgerApplication(env=env)
         self.recorder = self.app.ledger_recorder
 
+    @property
+    def datastore(self) -> Any:
+        """The log's database connections (eventsourcing's datastore): read models keep their tables beside it."""
+        return self.recorder.datastore  # type: ignore[attr-defined]
+
     def submit(self, raw_events: Sequence[object]) -> list[Receipt]:
         """Validate raw envelopes against the catalogue, then append them atomically.
 
@@ -169,13 +174,12 @@ class Ledger:
         """
         if not facts:
             return []
-        receipts: list[Receipt] = []
+        # The application's mapper, then the recorder's append. Application.save() would first
+        # check each fact against a runtime Protocol, which costs more than hashing it; facts
+        # are not aggregates, so there is nothing to collect.
+        stored = [self.app.mapper.to_stored_event(fact) for fact in facts]
         with translated():
-            # The application's event store (mapper, then recorder). Application.save()
-            # would first check each fact against a runtime Protocol, which costs more
-            # than hashing it; facts are not aggregates, so there is nothing to collect.
-            self.app.events.put(facts, receipts=receipts, subject_keys=[k.row() for k in new_keys])
-        return receipts
+            return self.recorder.append(stored, subject_keys=[k.row() for k in new_keys])
 
     def find_conflict(self, items: Sequence[tuple[int, Event]]) -> tuple[int, EventConflict] | None:
         """The first (position, conflict) among events whose id is recorded with other content."""

@@ -1,8 +1,8 @@
-"""Planning an append: which events are new, which are retries, which conflict.
+"""Planning an append: which events are new, which are retries, which conflict; and the tip a writer keeps.
 
-Pure functions. A backend plans on the chain head it read under the append
-lock, or on the tip it last wrote, which it then checks is still the head
-under the lock before writing anything.
+Pure functions, and one small cache. A backend plans on the chain head it read
+under the append lock, or on the tip it last wrote (``TipCache``), which it
+then checks is still the head under the lock before writing anything.
 """
 
 from __future__ import annotations
@@ -129,3 +129,39 @@ def _retry(earlier: Existing, *, digest: bytes) -> Receipt:
 
 def _as_uuid(originator_id: UUID | str) -> UUID:
     return originator_id if isinstance(originator_id, UUID) else UUID(originator_id)
+
+
+class TipCache:
+    """The tip a writer last wrote or read, and how long to leave it unused once another writer moved the head.
+
+    Both stores keep one per recorder. An append on the tip reads nothing
+    before it writes; when the head turns out to have moved, the next appends
+    read it first (``moved``): one, then two, four... up to MAX_SKIP as it keeps
+    moving, and one again once an append finds its tip still the head (``held``).
+    """
+
+    MAX_SKIP = 64
+
+    def __init__(self) -> None:
+        self.tip: Tip | None = None  # what the next append may plan on, if usable
+        self._skip = 0  # appends left that read the head first
+        self._backoff = 1  # how many the next move makes skip
+
+    def usable(self) -> Tip | None:
+        """The tip to plan on; None when there is none yet, or for a while after the head moved under it."""
+        if self.tip is None or self._skip:
+            self._skip = max(0, self._skip - 1)
+            return None
+        return self.tip
+
+    def keep(self, tip: Tip) -> None:
+        """Plan the next append on ``tip`` (the head this writer just wrote or read)."""
+        self.tip = tip
+
+    def moved(self) -> None:
+        """Another writer moved the head: the next appends read it first, twice as many as last time."""
+        self._skip, self._backoff = self._backoff, min(2 * self._backoff, self.MAX_SKIP)
+
+    def held(self) -> None:
+        """The head was still this writer's tip: the next move counts from one again."""
+        self._backoff = 1

@@ -43,7 +43,7 @@ from ledger.pgcopy import CopySource
 from ledger.proof.merkle import Node, NodeKey, frontier_keys
 from ledger.store.pg_arrays import ByteaArray, Int2Array, Int8Array, PgArray, TextArray, UuidArray, register_arrays
 from ledger.store.pg_pool import use_ledger_pool
-from ledger.store.plan import Existing, Head, Plan, Row, Tip, plan_append
+from ledger.store.plan import Existing, Head, Plan, Row, Tip, TipCache, plan_append
 from ledger.store.recorder import RECORD_COLUMNS, now_us, record_of
 from ledger.store.records import Receipt, Record, StoredCheckpoint
 from ledger.vault import DDL_LOCK, KeyRow, SubjectKeysTaken
@@ -77,9 +77,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         self.lock_sql = lock.as_bytes(None)
         self._prepare_statements(lock)
         self._events_pkey = f"{self.events_table_name}_pkey"  # (originator_id, originator_version): eventsourcing's
-        self._tip: Tip | None = None  # the head this recorder last wrote or read, and its right edge
-        self._skip = 0  # appends left before the one-trip path is tried again
-        self._backoff = 1
+        self._tips = TipCache()  # the head this recorder last wrote or read, and its right edge
 
     def _qualified(self, name: str) -> str:
         """``"schema"."name"``, as text for to_regclass and to_regprocedure."""
@@ -328,8 +326,8 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         curs.execute(DDL_LOCK)
         super()._create_table(curs)
 
-    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int]:
-        """Append under the append lock; return each event's seq (its notification id).
+    def append(self, stored_events: Sequence[StoredEvent], *, subject_keys: Sequence[KeyRow] = ()) -> list[Receipt]:
+        """Append under the append lock; one receipt per event, in order (a retry's is the original's).
 
         One statement when this recorder wrote the head last (``_append_on_tip``);
         otherwise, or if an event_id is already recorded, two round trips (``_append_read_first``).
@@ -337,20 +335,20 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         in the same transaction; SubjectKeysTaken, with nothing written, if another
         writer stored a key for one of those subjects first.
         """
-        receipts: list[Receipt] = kwargs.get("receipts", [])
-        keys: Sequence[KeyRow] = kwargs.get("subject_keys", ())
         with self.datastore.get_connection() as conn:
-            plan = self._append_on_tip(conn, stored_events, keys)
+            plan = self._append_on_tip(conn, stored_events, subject_keys)
             if plan is None:
-                plan = self._append_read_first(conn, stored_events, keys)
-        receipts.extend(plan.receipts)
-        return [r.seq for r in plan.receipts]
+                plan = self._append_read_first(conn, stored_events, subject_keys)
+        return plan.receipts
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int]:
+        """eventsourcing's way in (Application.save): ``append``, answering seqs (the ledger calls append)."""
+        return [r.seq for r in self.append(stored_events)]
 
     def _append_on_tip(self, conn: Any, stored_events: Sequence[StoredEvent], keys: Sequence[KeyRow]) -> Plan | None:
         """Plan on the cached tip, then lock, check and write in one statement; None if nothing was written."""
-        tip = self._tip
-        if tip is None or self._skip:
-            self._skip = max(0, self._skip - 1)
+        tip = self._tips.usable()
+        if tip is None:
             return None
         plan = plan_append(stored_events, existing={}, tip=tip, now_us=now_us())
         params = (tip.head.seq, tip.head.hash, _ids([s.originator_id for s in stored_events]))
@@ -368,18 +366,18 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             # is answered by the read-first path; a head that moved after the snapshot means
             # another writer is about: read the head first for a while.
             if exc.diag.constraint_name != self._events_pkey:
-                self._skip, self._backoff = self._backoff, min(2 * self._backoff, 64)
+                self._tips.moved()
             return None
         head_ok, new_ids, *stored = write.fetchone() or (False, False)
         if keys and head_ok and new_ids:
             _check_keys(keys, taken=stored[0], inserted=stored[1])
         if not head_ok:  # another writer moved the head: read it first for a while
-            self._skip, self._backoff = self._backoff, min(2 * self._backoff, 64)
+            self._tips.moved()
             return None
-        self._backoff = 1
+        self._tips.held()
         if not new_ids:  # a retry (or a conflict): answered with what the store holds
             return None
-        self._tip = plan.tip
+        self._tips.keep(plan.tip)
         return plan
 
     def _append_read_first(self, conn: Any, stored_events: Sequence[StoredEvent], keys: Sequence[KeyRow]) -> Plan:
@@ -395,7 +393,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             lock.execute(self.lock_sql)
             head.execute(self.head_sql)
             known.execute(self.existing_sql, (ids,))
-            guess = self._tip.head.seq if self._tip else 0
+            guess = self._tips.tip.head.seq if self._tips.tip else 0
             frontier.execute(*self._nodes_sql(frontier_keys(guess)))
             if keys:
                 taken.execute(self.keys_taken_sql, (TextArray.of([k[0] for k in keys]),))
@@ -416,7 +414,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
                 write.execute(self.write_sql, (*_row_columns(plan.rows), *_node_columns(plan.nodes)))
         if keys:  # only a writer that stored keys without the append lock can make this fail
             _check_keys(keys, taken=[], inserted=(write.fetchone() or (0,))[0])
-        self._tip = plan.tip
+        self._tips.keep(plan.tip)
         return plan
 
     def select_existing(self, event_ids: Sequence[UUID]) -> dict[UUID, Existing]:

@@ -7,11 +7,14 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 from uuid import UUID
 
+from eventsourcing.persistence import StoredEvent
+
 from ledger.errors import ChainBroken
 from ledger.pgcopy import CopySource
 from ledger.proof.merkle import NodeKey
 from ledger.store.plan import Existing
-from ledger.store.records import Record, StoredCheckpoint
+from ledger.store.records import Receipt, Record, StoredCheckpoint
+from ledger.vault import KeyRow
 
 TOPIC_PREFIX = "ledger:"
 
@@ -52,7 +55,11 @@ def record_of(row: Sequence[Any], event_id: str) -> Record:
 
 
 class LedgerRecorder(Protocol):
-    """The reads every ledger recorder offers beyond eventsourcing's own."""
+    """What every ledger recorder offers beyond eventsourcing's own: the append, and the reads."""
+
+    def append(self, stored_events: Sequence[StoredEvent], *, subject_keys: Sequence[KeyRow] = ()) -> list[Receipt]:
+        """Append the events (retries answered, conflicts refused) with new subjects' keys, in one transaction."""
+        ...
 
     def select_existing(self, event_ids: Sequence[UUID]) -> dict[UUID, Existing]: ...
 

@@ -16,7 +16,7 @@ from eventsourcing.persistence import Notification, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteConnection, SQLiteDatastore
 
 from ledger.proof.merkle import NodeKey, frontier_keys
-from ledger.store.plan import Existing, Head, Plan, Row, Tip, plan_append
+from ledger.store.plan import Existing, Head, Plan, Row, Tip, TipCache, plan_append
 from ledger.store.recorder import RECORD_COLUMNS, now_us, record_of
 from ledger.store.records import Receipt, Record, StoredCheckpoint
 from ledger.store.sqlite_pool import use_ledger_pool
@@ -90,19 +90,18 @@ def _append_only(table: str) -> list[str]:
 class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
     """Stores each event with its chain columns and Merkle nodes, in one transaction."""
 
-    _tip: Tip | None = None  # the head this recorder last wrote, and the tree's right edge there
-
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events") -> None:
         use_ledger_pool(datastore)
         super().__init__(datastore, events_table_name)
+        self._tips = TipCache()  # the head this recorder last wrote, and the tree's right edge there
 
     def construct_create_table_statements(self) -> list[str]:
         """The events table with the chain's columns, the Merkle nodes, the triggers."""
         tables = (EVENTS, NODES, CHECKPOINTS)
         return [_CREATE_EVENTS, _CREATE_NODES, _CREATE_CHECKPOINTS, *(t for n in tables for t in _append_only(n))]
 
-    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int]:
-        """Append under SQLite's write lock; return each event's seq (its notification id).
+    def append(self, stored_events: Sequence[StoredEvent], *, subject_keys: Sequence[KeyRow] = ()) -> list[Receipt]:
+        """Append under SQLite's write lock; one receipt per event, in order (a retry's is the original's).
 
         On this recorder's tip first (``_append_on_tip``); if another writer moved
         the head or an event_id is already recorded, nothing of that attempt is
@@ -111,14 +110,15 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
         in the same transaction; SubjectKeysTaken, with nothing written, if another
         writer stored a key for one of those subjects first.
         """
-        receipts: list[Receipt] = kwargs.get("receipts", [])
-        keys: Sequence[tuple[str, bytes, str, int]] = kwargs.get("subject_keys", ())
         with self.datastore.get_connection(commit=True) as conn, conn.cursor() as c:
-            plan = self._append_on_tip(conn, c, stored_events, keys)
+            plan = self._append_on_tip(conn, c, stored_events, subject_keys)
             if plan is None:
-                plan = self._append_read_first(conn, c, stored_events, keys)
-        receipts.extend(plan.receipts)
-        return [r.seq for r in plan.receipts]
+                plan = self._append_read_first(conn, c, stored_events, subject_keys)
+        return plan.receipts
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int]:
+        """eventsourcing's way in (Application.save): ``append``, answering seqs (the ledger calls append)."""
+        return [r.seq for r in self.append(stored_events)]
 
     def _append_on_tip(
         self, conn: SQLiteConnection, c: sqlite3.Cursor, stored: Sequence[StoredEvent], keys: Sequence[KeyRow]
@@ -128,7 +128,7 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
         The rows after it link to it (the plan chains them). The UNIQUE
         (originator_id, originator_version) constraint catches a retried event_id.
         """
-        tip = self._tip
+        tip = self._tips.usable()
         if tip is None:
             return None
         plan = plan_append(stored, existing={}, tip=tip, now_us=now_us())
@@ -152,7 +152,7 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
             conn.rollback()
             return None
         conn.commit()
-        self._tip = plan.tip
+        self._tips.keep(plan.tip)
         return plan
 
     def _append_read_first(
@@ -172,7 +172,7 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
             conn.rollback()
             raise
         conn.commit()
-        self._tip = plan.tip
+        self._tips.keep(plan.tip)
         return plan
 
     def _head(self, c: sqlite3.Cursor) -> Head:
