@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import psycopg
@@ -40,10 +40,10 @@ from psycopg.sql import SQL, Composed, Identifier
 
 from ledger.errors import IntegrityError
 from ledger.pgcopy import CopySource
-from ledger.proof.merkle import Node, NodeKey, frontier_keys
+from ledger.proof.merkle import NodeKey, frontier_keys
 from ledger.store.pg_arrays import ByteaArray, Int2Array, Int8Array, PgArray, TextArray, UuidArray, register_arrays
 from ledger.store.pg_pool import use_ledger_pool
-from ledger.store.plan import Existing, Head, Plan, Row, Tip, TipCache, plan_append
+from ledger.store.plan import Existing, Head, Plan, Tip, TipCache, plan_append
 from ledger.store.recorder import RECORD_COLUMNS, now_us, record_of
 from ledger.store.records import Receipt, Record, StoredCheckpoint
 from ledger.vault import DDL_LOCK, KeyRow, SubjectKeysTaken
@@ -163,95 +163,85 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             .format(**names)
             .as_bytes(None)
         )
-        # Binary parameters (%b): a text-format bytea array is hex-encoded, then quoted for the
-        # array literal by a regex per element, which cost more than everything else in a batch.
-        parts = {
-            "rows": SQL(
-                "INSERT INTO {events} (originator_id, originator_version, topic, state, seq, digest, "
-                "recorded_us, prev_hash, hash, leaf_hash) SELECT * FROM unnest(%b::uuid[], %b::bigint[], "
-                "%b::text[], %b::bytea[], %b::bigint[], %b::bytea[], %b::bigint[], %b::bytea[], %b::bytea[], "
-                "%b::bytea[])"
-            ).format(**names),
-            "nodes_insert": SQL(
-                "INSERT INTO {nodes} SELECT * FROM unnest(%b::smallint[], %b::bigint[], %b::bytea[])"
-            ).format(**names),
-            "channel": self.channel_name,
-            "head": head,
-            "lock": lock,
-            **names,
-        }
-        self.write_sql = (
-            SQL("WITH r AS ({rows}), n AS ({nodes_insert}) SELECT pg_notify({channel}, '')")
-            .format(**parts)
-            .as_bytes(None)
-        )
-        # The one-trip append, one statement in its own transaction: the lock first (every row
-        # and node waits on it), then rows and nodes, written only if the head is the writer's
-        # tip and no event_id is recorded yet; it says which check failed. The statement's
-        # snapshot is taken before the lock is granted, so a writer that committed while this
-        # one waited is not seen by the checks: the unique indexes on seq and on the nodes'
-        # (level, idx) then refuse the write, and the recorder reads the head first instead.
-        self.write_on_tip_sql = (
-            SQL(
-                "WITH l AS ({lock}), "
-                "g AS (SELECT EXISTS (SELECT FROM ({head}) h WHERE h.seq = %b::bigint AND h.hash = %b) "
-                "AS head_ok, "
-                "NOT EXISTS (SELECT FROM {events} WHERE originator_id = ANY(%b::uuid[]) AND originator_version = 1) "
-                "AS new_ids FROM l), "
-                "r AS ({rows} WHERE (SELECT head_ok AND new_ids FROM g)), "
-                "n AS ({nodes_insert} WHERE (SELECT head_ok AND new_ids FROM g)) "
-                "SELECT head_ok, new_ids FROM g, pg_notify({channel}, '')"
-            )
-            .format(**parts)
-            .as_bytes(None)
-        )
         self.select_sql = SQL("SELECT " + RECORD_COLUMNS + " FROM {events}").format(**names)
-        self._prepare_key_statements(parts)
-
-    def _prepare_key_statements(self, parts: dict[str, Any]) -> None:
-        # The same writes with new subjects' data keys, for appends that carry them. The keys
-        # go in first; rows and nodes only if every key went in (k's RETURNING counts them),
-        # so events sealed under a key that is not the stored one never commit.
-        keys = {
-            **parts,
-            "keys": self._name(KEYS),
-            "keys_insert": SQL(
-                "INSERT INTO {keys} (subject, wrapped, master_key_id, created_us) "
-                "SELECT * FROM unnest(%b::text[], %b::bytea[], %b::text[], %b::bigint[])"
-            ).format(keys=self._name(KEYS)),
+        self.keys_taken_sql = (
+            SQL("SELECT subject FROM {keys} WHERE subject = ANY(%b::text[])")
+            .format(keys=self._name(KEYS))
+            .as_bytes(None)
+        )
+        self.write_sql = {
+            (on_tip, with_keys): self._write_statement(lock, head, on_tip=on_tip, with_keys=with_keys)
+            for on_tip in (False, True)
+            for with_keys in (False, True)
         }
-        self.keys_taken_sql = SQL("SELECT subject FROM {keys} WHERE subject = ANY(%b::text[])").format(**keys)
-        self.write_with_keys_sql = (
-            SQL(
-                "WITH k AS ({keys_insert} ON CONFLICT (subject) DO NOTHING RETURNING 1), "
-                "r AS ({rows} WHERE (SELECT count(*) FROM k) = %b::bigint), "
-                "n AS ({nodes_insert} WHERE (SELECT count(*) FROM k) = %b::bigint) "
-                "SELECT (SELECT count(*) FROM k), pg_notify({channel}, '')"
+
+    def _write_statement(self, lock: Composed, head: Composed, *, on_tip: bool, with_keys: bool) -> bytes:
+        """The one statement that writes an append's rows, Merkle nodes and new keys, and notifies readers.
+
+        Parameters are named (``_write_params`` makes them), sent in binary (%b):
+        a text-format bytea array is hex-encoded, then quoted for the array literal
+        by a regex per element, which cost more than everything else in a batch.
+        It answers one row, ``_Written``: whether the head was the tip, whether the
+        event_ids were new, the keys already taken, and how many keys went in.
+
+        ``on_tip``: the one-trip append, in its own transaction. The lock first (every
+        row and node waits on it), then rows and nodes, written only if the head is
+        the writer's tip and no event_id is recorded yet. The statement's snapshot is
+        taken before the lock is granted, so a writer that committed while this one
+        waited is not seen by the checks: the unique indexes on seq and on the nodes'
+        (level, idx) then refuse the write, and the recorder reads the head first.
+
+        ``with_keys``: new subjects' data keys go in first; rows and nodes only if
+        every key went in (k's RETURNING counts them), so events sealed under a key
+        that is not the stored one never commit. On the tip, the keys already stored
+        are read with the head (``taken``) and nothing is written if any is; a key
+        stored after the snapshot is not in ``taken``, but ON CONFLICT skips it, k
+        counts one short, and nothing is written.
+        """
+        names = {"events": self.events, "nodes": self.nodes, "keys": self._name(KEYS), "head": head, "lock": lock}
+        ctes, guards = [], []
+        if on_tip:
+            checks = [
+                "EXISTS (SELECT FROM ({head}) h WHERE h.seq = %(tip_seq)b::bigint AND h.hash = %(tip_hash)b) "
+                "AS head_ok",
+                "NOT EXISTS (SELECT FROM {events} WHERE originator_id = ANY(%(checked_ids)b::uuid[]) "
+                "AND originator_version = 1) AS new_ids",
+            ]
+            if with_keys:
+                checks.append(
+                    "ARRAY(SELECT subject FROM {keys} WHERE subject = ANY(%(key_subjects)b::text[])) AS taken"
+                )
+            ctes += ["l AS ({lock})", "g AS (SELECT " + ", ".join(checks) + " FROM l)"]
+            guards.append(
+                "(SELECT head_ok AND new_ids" + (" AND cardinality(taken) = 0" if with_keys else "") + " FROM g)"
             )
-            .format(**keys)
-            .as_bytes(None)
-        )
-        # On the tip, one statement as write_on_tip_sql: the keys already stored among the new
-        # subjects are read with the head (``taken``); nothing is written unless the head is the
-        # tip, the ids are new and no key is taken. A key stored after the statement's snapshot
-        # is not in ``taken``, but ON CONFLICT skips it, k counts one short, and nothing is written.
-        self.write_on_tip_with_keys_sql = (
-            SQL(
-                "WITH l AS ({lock}), "
-                "g AS (SELECT EXISTS (SELECT FROM ({head}) h WHERE h.seq = %b::bigint AND h.hash = %b) "
-                "AS head_ok, "
-                "NOT EXISTS (SELECT FROM {events} WHERE originator_id = ANY(%b::uuid[]) AND originator_version = 1) "
-                "AS new_ids, "
-                "ARRAY(SELECT subject FROM {keys} WHERE subject = ANY(%b::text[])) AS taken FROM l), "
-                "go AS (SELECT head_ok AND new_ids AND cardinality(taken) = 0 AS ok FROM g), "
-                "k AS ({keys_insert} WHERE (SELECT ok FROM go) ON CONFLICT (subject) DO NOTHING RETURNING 1), "
-                "r AS ({rows} WHERE (SELECT ok FROM go) AND (SELECT count(*) FROM k) = %b::bigint), "
-                "n AS ({nodes_insert} WHERE (SELECT ok FROM go) AND (SELECT count(*) FROM k) = %b::bigint) "
-                "SELECT head_ok, new_ids, taken, (SELECT count(*) FROM k) FROM g, pg_notify({channel}, '')"
+        if with_keys:
+            ctes.append(
+                "k AS (INSERT INTO {keys} (subject, wrapped, master_key_id, created_us) SELECT * FROM "
+                "unnest(%(key_subjects)b::text[], %(key_wrapped)b::bytea[], %(key_master_ids)b::text[], "
+                "%(key_created_us)b::bigint[])" + (" WHERE " + guards[0] if guards else "") + " "
+                "ON CONFLICT (subject) DO NOTHING RETURNING 1)"
             )
-            .format(**keys)
-            .as_bytes(None)
-        )
+            guards.append("(SELECT count(*) FROM k) = %(key_count)b::bigint")
+        where = " WHERE " + " AND ".join(guards) if guards else ""
+        ctes += [
+            "r AS (INSERT INTO {events} (originator_id, originator_version, topic, state, seq, digest, recorded_us, "
+            "prev_hash, hash, leaf_hash) SELECT * FROM unnest(%(event_ids)b::uuid[], %(versions)b::bigint[], "
+            "%(topics)b::text[], %(states)b::bytea[], %(seqs)b::bigint[], %(digests)b::bytea[], "
+            "%(recorded_us)b::bigint[], %(prev_hashes)b::bytea[], %(hashes)b::bytea[], %(leaf_hashes)b::bytea[])"
+            + where
+            + ")",
+            "n AS (INSERT INTO {nodes} SELECT * FROM unnest(%(node_levels)b::smallint[], %(node_indexes)b::bigint[], "
+            "%(node_hashes)b::bytea[])" + where + ")",
+        ]
+        answer = [
+            "head_ok, new_ids" if on_tip else "TRUE, TRUE",
+            "taken" if on_tip and with_keys else "ARRAY[]::text[]",
+            "(SELECT count(*) FROM k)" if with_keys else "0",
+        ]
+        text = "WITH " + ", ".join(ctes) + " SELECT " + ", ".join(answer) + (" FROM g" if on_tip else "")
+        notify = (", " if on_tip else " FROM ") + "pg_notify({channel}, '')"
+        return SQL(text + notify).format(channel=self.channel_name, **names).as_bytes(None)
 
     def _nodes_sql(self, keys: Sequence[NodeKey]) -> tuple[Composed, list[Any]]:
         """One query for the given perfect nodes: index lookups on (level, idx), leaves by seq."""
@@ -351,16 +341,12 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         if tip is None:
             return None
         plan = plan_append(stored_events, existing={}, tip=tip, now_us=now_us())
-        params = (tip.head.seq, tip.head.hash, _ids([s.originator_id for s in stored_events]))
         if not conn.autocommit:  # the statement must be its own transaction: the lock ends with it
             raise IntegrityError("the one-statement append needs an autocommit connection")
         write = conn.cursor(row_factory=tuple_row)
+        params = _write_params(plan, keys, tip=tip, event_ids=[s.originator_id for s in stored_events])
         try:
-            if keys:
-                tokens = TextArray.of([k[0] for k in keys])
-                write.execute(self.write_on_tip_with_keys_sql, (*params, tokens, *_guarded_columns(plan, keys)))
-            else:
-                write.execute(self.write_on_tip_sql, (*params, *_row_columns(plan.rows), *_node_columns(plan.nodes)))
+            write.execute(self.write_sql[True, bool(keys)], params)
         except psycopg.errors.UniqueViolation as exc:
             # Nothing was written. An event_id recorded meanwhile (a retry racing its original)
             # is answered by the read-first path; a head that moved after the snapshot means
@@ -368,14 +354,14 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             if exc.diag.constraint_name != self._events_pkey:
                 self._tips.moved()
             return None
-        head_ok, new_ids, *stored = write.fetchone() or (False, False)
-        if keys and head_ok and new_ids:
-            _check_keys(keys, taken=stored[0], inserted=stored[1])
-        if not head_ok:  # another writer moved the head: read it first for a while
+        written = _Written(*(write.fetchone() or (False, False, [], 0)))
+        if keys and written.head_ok and written.new_ids:
+            _check_keys(keys, taken=written.taken, inserted=written.inserted)
+        if not written.head_ok:  # another writer moved the head: read it first for a while
             self._tips.moved()
             return None
         self._tips.held()
-        if not new_ids:  # a retry (or a conflict): answered with what the store holds
+        if not written.new_ids:  # a retry (or a conflict): answered with what the store holds
             return None
         self._tips.keep(plan.tip)
         return plan
@@ -408,12 +394,10 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             tip = Tip.of(chain_head, {(r[0], r[1]): bytes(r[2]) for r in nodes})
             plan = plan_append(stored_events, existing=_existing(known.fetchall()), tip=tip, now_us=now_us())
             write = conn.cursor(row_factory=tuple_row)  # rows, nodes, keys and the notification: one statement
-            if keys:
-                write.execute(self.write_with_keys_sql, _guarded_columns(plan, keys))
-            elif plan.rows:
-                write.execute(self.write_sql, (*_row_columns(plan.rows), *_node_columns(plan.nodes)))
+            if keys or plan.rows:
+                write.execute(self.write_sql[False, bool(keys)], _write_params(plan, keys))
         if keys:  # only a writer that stored keys without the append lock can make this fail
-            _check_keys(keys, taken=[], inserted=(write.fetchone() or (0,))[0])
+            _check_keys(keys, taken=[], inserted=_Written(*(write.fetchone() or (True, True, [], 0))).inserted)
         self._tips.keep(plan.tip)
         return plan
 
@@ -530,38 +514,44 @@ def _existing(rows: Sequence[tuple[Any, ...]]) -> dict[UUID, Existing]:
     return found
 
 
-def _node_columns(nodes: Sequence[Node]) -> tuple[PgArray, ...]:
-    return (
-        Int2Array.of([n[0] for n in nodes]),
-        Int8Array.of([n[1] for n in nodes]),
-        ByteaArray.of([n[2] for n in nodes], width=32),
-    )
+class _Written(NamedTuple):
+    """What a write statement answers: the checks on the tip (true off it), keys already taken, keys inserted."""
+
+    head_ok: bool
+    new_ids: bool
+    taken: list[str]
+    inserted: int
 
 
-def _row_columns(rows: Sequence[Row]) -> tuple[PgArray, ...]:
-    return (
-        _ids([r.event.originator_id for r in rows]),
-        Int8Array.of([r.event.originator_version for r in rows]),
-        TextArray.of([r.event.topic for r in rows]),
-        ByteaArray.of([r.event.state for r in rows]),
-        Int8Array.of([r.seq for r in rows]),
-        ByteaArray.of([r.digest for r in rows], width=32),
-        Int8Array.of([r.recorded_us for r in rows]),
-        ByteaArray.of([r.prev_hash for r in rows], width=32),
-        ByteaArray.of([r.hash for r in rows], width=32),
-        ByteaArray.of([r.leaf_hash for r in rows], width=32),
-    )
-
-
-def _guarded_columns(plan: Plan, keys: Sequence[KeyRow]) -> tuple[PgArray | int, ...]:
-    """The parameters of a write with keys: the keys' four arrays, then rows and nodes, each with the key count."""
-    key_columns = (
-        TextArray.of([k[0] for k in keys]),
-        ByteaArray.of([k[1] for k in keys]),
-        TextArray.of([k[2] for k in keys]),
-        Int8Array.of([k[3] for k in keys]),
-    )
-    return (*key_columns, *_row_columns(plan.rows), len(keys), *_node_columns(plan.nodes), len(keys))
+def _write_params(
+    plan: Plan, keys: Sequence[KeyRow], *, tip: Tip | None = None, event_ids: Sequence[UUID | str] = ()
+) -> dict[str, PgArray | int | bytes]:
+    """The named parameters of a write statement (``_write_statement``): rows, nodes, keys, and the tip checked."""
+    rows, nodes = plan.rows, plan.nodes
+    params: dict[str, PgArray | int | bytes] = {
+        "event_ids": _ids([r.event.originator_id for r in rows]),
+        "versions": Int8Array.of([r.event.originator_version for r in rows]),
+        "topics": TextArray.of([r.event.topic for r in rows]),
+        "states": ByteaArray.of([r.event.state for r in rows]),
+        "seqs": Int8Array.of([r.seq for r in rows]),
+        "digests": ByteaArray.of([r.digest for r in rows], width=32),
+        "recorded_us": Int8Array.of([r.recorded_us for r in rows]),
+        "prev_hashes": ByteaArray.of([r.prev_hash for r in rows], width=32),
+        "hashes": ByteaArray.of([r.hash for r in rows], width=32),
+        "leaf_hashes": ByteaArray.of([r.leaf_hash for r in rows], width=32),
+        "node_levels": Int2Array.of([n[0] for n in nodes]),
+        "node_indexes": Int8Array.of([n[1] for n in nodes]),
+        "node_hashes": ByteaArray.of([n[2] for n in nodes], width=32),
+    }
+    if keys:
+        params["key_subjects"] = TextArray.of([k[0] for k in keys])
+        params["key_wrapped"] = ByteaArray.of([k[1] for k in keys])
+        params["key_master_ids"] = TextArray.of([k[2] for k in keys])
+        params["key_created_us"] = Int8Array.of([k[3] for k in keys])
+        params["key_count"] = len(keys)
+    if tip is not None:  # the ids checked are every event's, not only the new rows' (a retry writes nothing)
+        params.update(tip_seq=tip.head.seq, tip_hash=tip.head.hash, checked_ids=_ids(event_ids))
+    return params
 
 
 def _check_keys(keys: Sequence[KeyRow], *, taken: Sequence[str], inserted: int) -> None:
