@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from functools import partial
 from typing import Any, Final
 
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.telemetry import TelemetryConfig
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import errors
 from api.checkpoints import CheckpointSchedule
@@ -72,15 +71,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 class LedgerAPI(FastAPI):
-    """FastAPI, with the plain single-event append answered before its middleware stack (api.fastappend)."""
+    """FastAPI with one ASGI layer in front of its middleware stack: ``front``, which create_app sets."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._fast_append = FastAppend(super().__call__, self)
+    front: ASGIApp | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """ASGI entry point: the short path first, which hands every other request to FastAPI."""
-        await self._fast_append(scope, receive, send)
+        """ASGI entry point: ``front`` if there is one (it passes what it does not answer to ``behind``)."""
+        await (self.front or self.behind)(scope, receive, send)
+
+    async def behind(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """FastAPI's own entry point: its middleware stack, then the routes."""
+        await super().__call__(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None, *, open_ledger: LedgerOpener = Ledger) -> FastAPI:
@@ -99,15 +100,12 @@ def create_app(settings: Settings | None = None, *, open_ledger: LedgerOpener = 
         app.include_router(router)
     errors.install(app)
     app.add_middleware(RequestLogMiddleware)
+    # The plain single-event append is answered before the middleware stack (api.fastappend); every
+    # other request, and any append it cannot take as it is, goes on to FastAPI.
+    app.front = FastAppend(app.behind, app)
 
     def openapi() -> dict[str, Any]:
         return build_openapi(app)
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
-
-
-def create_app_without_sealing() -> FastAPI:
-    """The API on a ledger that stores sensitive fields in clear: the other side of the benchmark of
-    what sealing costs (``python -m scripts.bench privacy``), served by it alone, never by ``ledger serve``."""
-    return create_app(open_ledger=partial(Ledger, seal=False))

@@ -38,7 +38,7 @@ from ledger.proof.chain import content_digest, entry_hashes, link_hash
 from ledger.proof.merkle import CompactRange
 from ledger.store import Ledger
 from ledger.store.app import Fact
-from scripts.benchkit import _SIDES, PlainRecorded, _privacy_row, _Side, machine, percentile, rate
+from scripts.benchkit import _SIDES, PlainRecorded, UnsealedLedger, _privacy_row, _Side, machine, percentile, rate
 from scripts.loadgen import generated_events, sample_events
 
 PG_URL = os.environ.get("LEDGER_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -366,7 +366,7 @@ def bench_privacy(args: argparse.Namespace) -> None:
 def _privacy_rounds(store: Store, *, events: int, rounds: int) -> list[list[_Side]]:
     """Each round's totals per side (in _SIDES order); the sides move to the next ledger each round."""
     with contextlib.ExitStack() as stack:
-        handles = [{seal: stack.enter_context(Ledger(url, seal=seal)) for seal in (False, True)}
+        handles = [{seal: stack.enter_context(Ledger(url) if seal else UnsealedLedger(url)) for seal in (False, True)}
                    for url in store.ledger_urls]  # fmt: skip
         for handle in handles:
             _ = handle[True].keys  # open the key vault outside the timings
@@ -392,8 +392,8 @@ def _privacy_rounds(store: Store, *, events: int, rounds: int) -> list[list[_Sid
 
 
 def bench_projections(args: argparse.Namespace) -> None:
-    """Query times, rebuild speed and projection lag on PostgreSQL (projections.bench does the work)."""
-    from projections import bench as pb  # the harness reads scripts -> projections, like the CLI
+    """Query times, rebuild speed and projection lag on PostgreSQL (scripts.bench_projections does the work)."""
+    from scripts import bench_projections as pb
 
     if not args.postgres_url:
         print("projections section needs PostgreSQL")

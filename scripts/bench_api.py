@@ -221,8 +221,8 @@ def bench_api(args: argparse.Namespace) -> None:
 # The privacy benchmark's servers: the app `ledger serve` runs, and the same app on a ledger that
 # does not seal (api.app names it for this benchmark alone).
 PRIVACY_APPS = {
-    "unsealed": "api.app:create_app_without_sealing",
-    "unsealed again": "api.app:create_app_without_sealing",
+    "unsealed": "scripts.bench_apps:create_app_without_sealing",
+    "unsealed again": "scripts.bench_apps:create_app_without_sealing",
     "sealed": "api.app:create_app",
 }
 

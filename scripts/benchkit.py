@@ -1,4 +1,5 @@
-"""What the benchmark's commands share: rates, the machine, the privacy table's sides; and the baseline's event class.
+"""What the benchmark's commands share: rates, the machine, the privacy table's sides, the unsealed ledger; and the
+baseline's event class.
 
 The event class is here, in an importable module, so that its eventsourcing topic resolves.
 """
@@ -14,6 +15,8 @@ from uuid import UUID
 
 from eventsourcing.domain import DomainEvent
 
+from ledger.catalogue import Event
+from ledger.store import Ledger
 from ledger.store.app import Fact
 
 
@@ -82,3 +85,14 @@ def _privacy_row(name: str, *, plain: list[_Side], sealed: list[_Side], batch: s
         f"{statistics.median(p.cpu_us() for p in plain):.0f} / {statistics.median(s.cpu_us() for s in sealed):.0f}",
     ]
     return "| " + " | ".join(cells) + " |"
+
+
+class UnsealedLedger(Ledger):
+    """A Ledger that stores sensitive fields in clear: the other side of the benchmark of what sealing costs.
+
+    Only ``python -m scripts.bench privacy`` opens one; nothing else may (the API's
+    twin is scripts.bench_apps.create_app_without_sealing).
+    """
+
+    def _seals(self, events: Sequence[Event]) -> bool:
+        return False

@@ -52,13 +52,11 @@ class Ledger:
         create_tables: bool = True,
         master_key: MasterKey | None = None,
         previous_master_keys: Sequence[MasterKey] | None = None,
-        seal: bool = True,
     ) -> None:
         self.url = url if isinstance(url, DatabaseUrl) else database_url(url)
         self._create_tables = create_tables
         self._master_key = master_key
         self._previous_master_keys = previous_master_keys  # None: $LEDGER_PREVIOUS_MASTER_KEY_FILES
-        self._seal = seal  # False only to measure what sealing costs (scripts/bench.py)
         self._keys: Keys | None = None
         env = dict(self.url.settings)
         env["APPLICATION_RECORDER_TOPIC"] = recorder_topic(self.url.backend)
@@ -122,7 +120,7 @@ class Ledger:
         return _facts(events, canonicals)
 
     def _seals(self, events: Sequence[Event]) -> bool:
-        return self._seal and any(sensitive_fields(e.type) for e in events)
+        return any(sensitive_fields(e.type) for e in events)
 
     def _sealed_facts(self, events: Sequence[Event]) -> tuple[list[Fact], list[NewKey]]:
         """Facts sealed under the stored keys, or under fresh keys (returned, not stored) for new subjects."""

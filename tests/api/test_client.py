@@ -6,10 +6,10 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from ledger.client.http import EventRejected, LedgerClient
-from ledger.client.receipts import Receipt
 from ledger.catalogue import EVENT_TYPES
 from ledger.catalogue.outputs import OutputShown
+from ledger.client.http import EventRejected, LedgerClient
+from ledger.client.receipts import Receipt
 from tests.api.conftest import EMITTER_SOURCE, Keys
 from tests.factories import ACTOR
 

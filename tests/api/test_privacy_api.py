@@ -10,11 +10,12 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app, create_app_without_sealing
+from api.app import create_app
 from api.settings import Settings
 from ledger.privacy import LocalMasterKey
 from ledger.store import Ledger
 from scripts import serve
+from scripts.bench_apps import create_app_without_sealing
 from tests.api.conftest import Keys, bearer
 from tests.factories import envelope
 

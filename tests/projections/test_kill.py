@@ -13,9 +13,9 @@ import pytest
 
 from ledger.store import Ledger
 from projections import share
-from projections.bench import synthetic_events
 from projections.runner import Projector
 from projections.views import Views
+from scripts.bench_projections import synthetic_events
 from tests.projections.viewdump import dump
 
 EVENTS = 3000

@@ -12,7 +12,6 @@ import pytest
 
 from ledger.store import Ledger, Record
 from projections import share
-from projections.bench import synthetic_events
 from projections.db import PositionMoved
 from projections.errors import ProjectionFailed, ViewsOutdated
 from projections.facts import Fact, FactUnreadable
@@ -20,6 +19,7 @@ from projections.logic import EVENTS, OUTPUTS, Change, Projection
 from projections.queries import list_incidents
 from projections.runner import Projector
 from projections.views import Views
+from scripts.bench_projections import synthetic_events
 from tests.attacker import Attacker
 from tests.factories import many_shown
 from tests.projections.conftest import Opened

@@ -362,11 +362,11 @@ __all__ = ["MINUTE", "load_synthetic", "measure_lag", "measure_queries", "measur
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m projections.bench --database-url URL [--events N] [--lag-seconds S]``: print JSON figures."""
+    """``python -m scripts.bench_projections --database-url URL [--events N] [--lag-seconds S]``: print JSON figures."""
     import argparse
     import json
 
-    parser = argparse.ArgumentParser(prog="python -m projections.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m scripts.bench_projections", description=__doc__)
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--events", type=int, default=50_000, help="load this many if the ledger is empty")
     parser.add_argument("--samples", type=int, default=200)
