@@ -159,3 +159,12 @@ def test_the_emitters_client_imports_only_the_catalogue(module: str) -> None:
 def test_the_one_module_that_translates_database_errors_loads_no_driver_but_sqlite3() -> None:
     reached = set().union(*(imports_of(name)[1] for name in reachable("ledger.dberrors")))
     assert reached & FORBIDDEN_IN_PROOF_CORE <= {"sqlite3"}
+
+
+SERVICES = ("ledger.apikeys", "ledger.erasure", "ledger.signing", "ledger.checkpointing", "ledger.evidence",
+            "ledger.audit", "ledger.verify_chunks", "ledger.client")  # fmt: skip
+
+
+@pytest.mark.parametrize("module", sorted(name for name in MODULES if name.startswith("ledger.store")))
+def test_the_store_imports_no_service_built_on_it(module: str) -> None:
+    assert sorted(name for name in reachable(module) if name.startswith(SERVICES)) == []
