@@ -1,4 +1,4 @@
-"""Verifying the ledger from its database, in numbered steps (docs/auditing.md has the same numbers).
+"""Verifying a ledger from its rows, in numbered steps (docs/auditing.md has the same numbers).
 
   1. Stream every row of the events table in seq order, read-only.
   2. For each row: its stored event bytes exist (else "missing event").
@@ -26,9 +26,10 @@
 Memory does not grow with the log: rows are streamed, the tree is kept as a
 compact range (one hash per level), findings are capped.
 
-On PostgreSQL, ``verify_store`` runs the same steps over chunks of seqs in
-parallel processes (ledger.verify_chunks); ``verify_rows`` is the reference,
-one pass in seq order, and what SQLite uses.
+Nothing here reads a database: the caller streams the rows. ``verify_rows``
+is the reference, one pass in seq order; ledger.audit's ``verify_store`` feeds
+it a SQLite log's rows, and on PostgreSQL runs the same steps over chunks of
+seqs in parallel processes (ledger.verify_chunks).
 """
 
 from __future__ import annotations
