@@ -43,7 +43,7 @@ import psycopg
 
 from ledger import pgcopy
 from ledger.errors import StoreUnavailable
-from ledger.proof.chain import GENESIS, content_digest, entry_hashes
+from ledger.proof.chain import GENESIS, row_hashes
 from ledger.proof.keys import Keyring
 from ledger.proof.merkle import HASH_SIZE, CompactRange
 from ledger.proof.verify import (
@@ -238,7 +238,7 @@ def _start_after(rows: Iterator[Any], before: int, cursor: Cursor) -> Any | None
 
 def _check_rows(rows: Iterator[Any], cursor: Cursor, result: ChunkResult, leaves: _Leaves) -> None:
     """The hot loop: a row that passes every check here is clean; any other goes to check_row."""
-    unpack, hashes, digest_of, fixed = pgcopy.LAYOUT.unpack_from, entry_hashes, content_digest, pgcopy.LAYOUT.size
+    unpack, hashes, fixed = pgcopy.LAYOUT.unpack_from, row_hashes, pgcopy.LAYOUT.size
     lengths = pgcopy.LENGTHS
     last_seq, last_hash, last_us = cursor.seq, cursor.hash, cursor.recorded_us
     for data in rows:
@@ -256,11 +256,11 @@ def _check_rows(rows: Iterator[Any], cursor: Cursor, result: ChunkResult, leaves
             clean = False
         if clean:
             body = data[fixed:]
-            link, leaf = hashes(seq=seq, recorded_us=us, prev=prev, body=body)  # as check_row computes them
+            link, leaf, body_digest = hashes(seq=seq, recorded_us=us, prev=prev, body=body)  # as check_row does
             if (
                 link == stored  # step 5
                 and leaf == leaf_stored  # step 6, leaf
-                and digest_of(body) == digest  # step 6, retry digest
+                and body_digest == digest  # step 6, retry digest
             ):
                 leaves.append(leaf)
                 last_seq, last_hash, last_us = seq, stored, us

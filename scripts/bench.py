@@ -34,7 +34,7 @@ from eventsourcing.application import Application
 from ledger import pgcopy, verify_chunks
 from ledger.catalogue import canonical_bytes, validate_event
 from ledger.proof import merkle
-from ledger.proof.chain import content_digest, entry_hashes, link_hash
+from ledger.proof.chain import link_hash, row_hashes
 from ledger.proof.merkle import CompactRange
 from ledger.store import Ledger
 from ledger.store.app import Fact
@@ -292,8 +292,7 @@ def _hashing_seconds(ledger: Ledger, count: int) -> float:
     start = time.process_time()
     leaves = []
     for seq, recorded_us, prev, body in entries:
-        leaves.append(entry_hashes(seq=seq, recorded_us=recorded_us, prev=prev, body=body)[1])
-        content_digest(body)
+        leaves.append(row_hashes(seq=seq, recorded_us=recorded_us, prev=prev, body=body)[1])
     CompactRange().extend(leaves)
     return (time.process_time() - start) / len(entries)
 

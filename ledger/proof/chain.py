@@ -15,9 +15,10 @@ The prefix byte 0x02 keeps a chain link from ever passing for an RFC 6962 leaf
 
 Each formula is written here once (the leaf's in ledger.proof.merkle):
 ``entry_bytes`` and ``link_hash`` check their input and are what a caller
-building entries uses; ``entry_hashes`` gives a stored row's link and leaf in
-one call, unchecked, for the verifier (the reference ``check_row`` and the
-fast loop of ledger.verify_chunks alike) and the append planner.
+building entries uses; ``row_hashes`` gives a row's chain hash, Merkle leaf
+and retry digest in one call, unchecked, for the verifier (the reference
+``check_row`` and the fast loop of ledger.verify_chunks alike) and the append
+planner.
 """
 
 from __future__ import annotations
@@ -48,15 +49,16 @@ def link_hash(*, prev: bytes, entry: bytes) -> bytes:
     return _link(prev, entry)
 
 
-def entry_hashes(*, seq: int, recorded_us: int, prev: bytes, body: bytes) -> tuple[bytes, bytes]:
-    """A row's chain hash and Merkle leaf hash, ``(link_hash, leaf_hash)`` of its entry, in one call.
+def row_hashes(*, seq: int, recorded_us: int, prev: bytes, body: bytes) -> tuple[bytes, bytes, bytes]:
+    """What a stored row holds besides its bytes, in one call: ``(hash, leaf_hash, digest)`` of its entry.
 
-    Nothing is checked: a verifier hashes what a row holds, even a seq or a
-    prev_hash that ``entry_bytes`` or ``link_hash`` would refuse, and reports
-    the mismatch.
+    The chain hash (``link_hash``), the Merkle leaf (ledger.proof.merkle's
+    ``leaf_hash``) and the retry digest (``content_digest``). Nothing is
+    checked: a verifier hashes what a row holds, even a seq or a prev_hash that
+    ``entry_bytes`` or ``link_hash`` would refuse, and reports the mismatch.
     """
     entry = _entry(seq, recorded_us, body)
-    return _link(prev, entry), leaf_hash(entry)
+    return _link(prev, entry), leaf_hash(entry), content_digest(body)
 
 
 def _entry(seq: int, recorded_us: int, body: bytes) -> bytes:

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ledger.errors import InputError, IntegrityError, LedgerError
-from ledger.proof.chain import GENESIS, content_digest, entry_hashes
+from ledger.proof.chain import GENESIS, row_hashes
 from ledger.proof.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint_body
 from ledger.proof.keys import Keyring
 from ledger.proof.merkle import EMPTY_ROOT, CompactRange
@@ -180,8 +180,8 @@ def finish(
 def check_row(row: tuple[Any, ...], last: Cursor) -> list[Finding]:
     """Steps 2 to 6 for one row, against the entry before it; moves ``last`` on to this row.
 
-    The reference check. Its hashes are ledger.proof.chain's ``entry_hashes`` and
-    ``content_digest``, which the fast loop of ledger.verify_chunks calls too; that
+    The reference check. Its hashes come from one call to ledger.proof.chain's
+    ``row_hashes``, which the fast loop of ledger.verify_chunks makes too; that
     loop falls back to this function for any row that is not clean.
     """
     seq, _, recorded_us, prev_hash, stored_hash, digest, topic, state, stored_leaf = row
@@ -198,14 +198,14 @@ def check_row(row: tuple[Any, ...], last: Cursor) -> list[Finding]:
         findings.append(Finding(seq, "broken link", "prev_hash is not the hash of the entry before",
                                 last.hash.hex(), bytes(prev_hash).hex()))  # fmt: skip
     body = state or b""
-    computed, leaf = entry_hashes(seq=seq, recorded_us=recorded_us, prev=prev_hash, body=body)
+    computed, leaf, body_digest = row_hashes(seq=seq, recorded_us=recorded_us, prev=prev_hash, body=body)
     if computed != stored_hash:  # step 5
         findings.append(Finding(seq, "hash mismatch", "stored bytes do not hash to the stored hash",
                                 computed.hex(), bytes(stored_hash).hex()))  # fmt: skip
     last.tree.push(leaf)  # step 8 recomputes the tree from the bytes, not from stored leaves
     if leaf != stored_leaf:  # step 6
         findings.append(Finding(seq, "leaf mismatch", "the stored Merkle leaf hash does not match the entry"))
-    if content_digest(body) != digest:
+    if body_digest != digest:
         findings.append(Finding(seq, "digest mismatch", "the retry digest does not match the stored bytes"))
     if recorded_us < last.recorded_us:
         findings.append(Finding(seq, "time reversed", "recorded before the entry that precedes it"))

@@ -14,7 +14,7 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 
 from ledger.errors import EventConflict
-from ledger.proof.chain import content_digest, entry_hashes
+from ledger.proof.chain import content_digest, row_hashes
 from ledger.proof.merkle import CompactRange, Edge, Node, NodeKey
 from ledger.store.records import Receipt
 
@@ -102,12 +102,11 @@ def plan_append(
     prev, seq = head.hash, head.seq
     for event in stored:
         event_id = _as_uuid(event.originator_id)
-        digest = content_digest(event.state)
         if event_id in seen:
-            receipts.append(_retry(seen[event_id], digest=digest))
+            receipts.append(_retry(seen[event_id], digest=content_digest(event.state)))
             continue
         seq += 1
-        hash_, leaf = entry_hashes(seq=seq, recorded_us=recorded_us, prev=prev, body=event.state)
+        hash_, leaf, digest = row_hashes(seq=seq, recorded_us=recorded_us, prev=prev, body=event.state)
         rows.append(Row(event, seq, digest, recorded_us, prev, hash_, leaf))
         receipt = Receipt(str(event_id), seq, hash_, prev, recorded_us, created=True)
         seen[event_id] = Existing(receipt, digest)
