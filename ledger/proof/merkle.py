@@ -469,13 +469,22 @@ class CompactRange:
 
     def push(self, leaf: bytes) -> None:
         """Append one leaf hash."""
-        self._add(0, leaf)
+        self.extend((leaf,))
 
     def extend(self, leaves: Iterable[bytes]) -> None:
-        """Append leaf hashes, in order."""
-        add = self._add
+        """Append leaf hashes, in order.
+
+        ``_add`` for leaves, written out: the verifier folds every leaf of the log here.
+        """
+        hashes, size = self._hashes, self._size
         for leaf in leaves:
-            add(0, leaf)
+            node, height = leaf, 0
+            while size >> height & 1:  # a subtree of this height ends here: they merge
+                node = node_hash(left=hashes.pop(), right=node)
+                height += 1
+            hashes.append(node)
+            size += 1
+        self._size = size
 
     def extend_with_nodes(self, leaf_hashes: Sequence[bytes]) -> list[Node]:
         """Append leaf hashes (each checked to be 32 bytes); return the perfect nodes above them it completes.
