@@ -19,6 +19,7 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from ledger.catalogue.base import DataModel
+from ledger.catalogue.control import control_source_defect
 from ledger.catalogue.envelope import Event, UntypedEvent, envelope_for
 from ledger.catalogue.messages import field_errors
 from ledger.catalogue.sensitive import sensitive_paths
@@ -80,7 +81,19 @@ class Catalogue:
         return MappingProxyType(self._specs)
 
     def validate_event(self, raw: object) -> Event:
-        """Validate one event (a parsed JSON object); raise InvalidEvent naming every defect."""
+        """Validate one new event (a parsed JSON object); raise InvalidEvent naming every defect.
+
+        Besides each type's model, the control plane's rule: a control type carries
+        the ledger's own source (ledger.catalogue.control).
+        """
+        event = self._validated(raw)
+        defect = control_source_defect(event.type, event.source)
+        if defect is not None:
+            raise InvalidEvent([defect])
+        return event
+
+    def _validated(self, raw: object) -> Event:
+        """``raw`` against its type's model at its version (what stored bytes are read back with)."""
         if not isinstance(raw, dict):
             raise InvalidEvent([FieldError("", "must be a JSON object")])
         envelope, problems = self._envelope_class(raw)
@@ -100,7 +113,9 @@ class Catalogue:
             raw = orjson.loads(canonical)
         except orjson.JSONDecodeError:
             raise InvalidEvent([FieldError("", "stored bytes are not valid JSON")]) from None
-        return self.upcast(self.validate_event(raw))
+        # A stored fact is read as it was recorded, even one from before a rule of
+        # validate_event (a control type of another source): readers judge it.
+        return self.upcast(self._validated(raw))
 
     def upcast(self, event: Event) -> Event:
         """``event`` at its type's current version, applying each upcaster in turn."""
@@ -111,7 +126,7 @@ class Catalogue:
         for version in range(event.schema_version, spec.current):
             raw["data"] = spec.upcasters[version](raw["data"])
         raw["schema_version"] = spec.current
-        return self.validate_event(raw)
+        return self._validated(raw)
 
     def sensitive_fields(self, event_type: str) -> list[str]:
         """Dotted paths, relative to ``data``, of the type's PHI and free-text fields."""
