@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from ledger.catalogue import RESERVED_SOURCE
 from ledger.erasure import HoldIndex, erase, master_key_use, retention_due, rotate_master_key, subject_token
 from ledger.privacy import LocalMasterKey
 from ledger.store.records import time_from_us
@@ -92,7 +93,7 @@ def run_hold(args: argparse.Namespace) -> int:
             "event_id": str(uuid.uuid4()),
             "type": f"legal_hold.{done}",
             "occurred_at": datetime.now(UTC).isoformat(),
-            "source": "ledger",
+            "source": RESERVED_SOURCE,
             "actor": _actor(args),
             "data": data,
         }

@@ -49,7 +49,7 @@ def keyring_for(args: argparse.Namespace, ledger: Ledger | None) -> Keyring | No
         say(f"trusting the verifier keys in {folder} (pass --trusted-keys to use keys you hold)")
         return parse_keyring(folder.read_text("utf-8"))
     if ledger is not None:
-        recorded = [parse_verifier_key(_verifier_key(n.state)) for n in key_activations(ledger)]
+        recorded = [parse_verifier_key(_verifier_key(n.body)) for n in key_activations(ledger)]
         if recorded:
             say("trusting the verifier keys recorded in the log itself: this shows the checkpoints were signed "
                 "by the keys the log names, not by keys you hold (pass --trusted-keys)")  # fmt: skip

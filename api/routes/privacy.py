@@ -19,6 +19,7 @@ from api.auth import require
 from api.deps import StoreDep
 from api.errors import NotFound, documented
 from ledger.apikeys import ApiKey, Role
+from ledger.catalogue import RESERVED_SOURCE
 from ledger.erasure import erase
 
 router = APIRouter(tags=["privacy"])
@@ -92,7 +93,7 @@ def reveal(
             "event_id": str(uuid.uuid4()),
             "type": "access.recorded",
             "occurred_at": datetime.now(UTC).isoformat(),
-            "source": "ledger-api",
+            "source": RESERVED_SOURCE,
             "actor": {"id": key.key_id, "role": str(key.role), "kind": "person"},
             "data": {"reader": key.key_id, "reader_role": str(key.role), "purpose": purpose,
                      "event_ids": [record.event_id], "fields": fields},
