@@ -136,3 +136,20 @@ def test_an_activation_of_another_source_does_not_bring_a_retired_key_back(
     active = (keys / "active").read_text().strip()
     assert active not in (retired_file.name, second_file)
     assert KeyFolder(keys).active_key().name == "ledger.three.example"
+
+
+def test_events_of_types_reads_only_those_types_in_seq_order_across_pages(store_url: str) -> None:
+    with Ledger(store_url) as ledger:
+        ledger.submit([generated(f"Patient/p-{i}", f"out-{i}") for i in range(3)])
+        holds = [envelope("legal_hold.placed", {"hold_id": f"H-{i}", "subject": "0" * 32, "authority": "c"})
+                 for i in range(5)]  # fmt: skip
+        for hold in holds:
+            ledger.submit([hold, generated("Patient/between", f"out-b-{hold['data']['hold_id']}")])
+        found = list(ledger.events_of_types(["legal_hold.placed", "legal_hold.released"], page=2))
+        assert [r.event_id for r in found] == [h["event_id"] for h in holds]
+        assert [r.seq for r in found] == sorted(r.seq for r in found)
+        after = list(ledger.events_of_types(["legal_hold.placed"], after_seq=found[2].seq))
+        assert [r.event_id for r in after] == [h["event_id"] for h in holds[3:]]
+        assert list(ledger.events_of_types(["subject.erased"])) == []
+        with pytest.raises(ValueError, match="at least one event type"):
+            list(ledger.events_of_types([]))
