@@ -16,7 +16,7 @@ from fastapi.openapi.utils import get_openapi
 
 from api.models import Problem
 from api.settings import MAX_BATCH_EVENTS
-from ledger.catalogue import json_schema
+from ledger.catalogue import CONTROL_TYPES, json_schema
 
 EVENT: Final = "LedgerEvent"
 _DEFS: Final = "#/$defs/"
@@ -44,7 +44,11 @@ def catalogue_components() -> tuple[dict[str, Any], dict[str, Any]]:
     document = copy.deepcopy(json_schema())
     defs = _rewrite_refs(document.pop("$defs"))
     root = _rewrite_refs({k: v for k, v in document.items() if k not in ("$schema", "$id")})
-    examples = {branch["title"]: branch["examples"][0] for branch in root["oneOf"] if branch.get("examples")}
+    examples = {  # of what the append routes take: never the ledger's own control events
+        branch["title"]: branch["examples"][0]
+        for branch in root["oneOf"]
+        if branch.get("examples") and branch["title"] not in CONTROL_TYPES
+    }
     for branch in root["oneOf"]:
         branch.pop("examples", None)
     defs[EVENT] = root
