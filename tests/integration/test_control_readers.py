@@ -12,6 +12,7 @@ both stores.
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +22,13 @@ import pytest
 from ledger.catalogue import RESERVED_SOURCE, canonical_bytes, validate_event
 from ledger.erasure import ErasureRefused, erase, erasure_event, holds_in_force
 from ledger.errors import EventConflict, InvalidEvent
+from ledger.keys import format_key_id, format_verifier_key, generate
 from ledger.signing import KeyFolder, key_activations
 from ledger.store import Ledger
 from ledger.store.app import Fact
 from ledger.store.records import event_uuid
 from scripts.cli import main
+from scripts.trust import keyring_for
 from tests.factories import envelope
 from tests.integration.test_key_race import ACTOR, generated
 
@@ -153,3 +156,20 @@ def test_events_of_types_reads_only_those_types_in_seq_order_across_pages(store_
         assert list(ledger.events_of_types(["subject.erased"])) == []
         with pytest.raises(ValueError, match="at least one event type"):
             list(ledger.events_of_types([]))
+
+
+def test_verify_falling_back_to_the_logs_keys_trusts_no_activation_of_another_source(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keys = tmp_path / "keys"
+    assert _rotate(store_url, keys, "generate", "ledger.one.example") == 0
+    own = KeyFolder(keys).active_key().verifier()
+    forged = generate("ledger.one.example").verifier()  # the forger's key, under the ledger's key name
+    key_id, verifier_key = format_key_id(forged.key_id), format_verifier_key(forged)
+    data = {"key_name": forged.name, "key_id": key_id, "verifier_key": verifier_key}
+    args = argparse.Namespace(trusted_keys=None, keys_dir=str(tmp_path / "elsewhere"))  # no trusted.keys to hand
+    with Ledger(store_url) as ledger:
+        plant(ledger, envelope("ledger.signing_key_activated", data))
+        keyring = keyring_for(args, ledger)
+    assert keyring is not None and keyring.lookup(own.name, own.key_id) == own
+    assert keyring.lookup(forged.name, forged.key_id) is None
