@@ -25,7 +25,8 @@ from projections.answers import to_json
 from projections.errors import NotFound as ViewNotFound
 from projections.errors import ProjectionError
 from projections.policy import DEFAULT_POLICY, Policy
-from projections.timefmt import DAY, HOUR, MINUTE, SECOND, query_time
+from projections.queries.gaps import KINDS as GAP_KINDS
+from projections.timefmt import DAY, HOUR, MINUTE, SECOND, TIME_RANGE, parse_query_time
 from projections.views import Views
 from projections.worker import ProjectionWorker
 
@@ -39,7 +40,8 @@ Identifier = Annotated[str, Path(min_length=1, max_length=200)]
 MinSeq = Annotated[
     int | None, Query(ge=1, le=2**62, description="Wait until the views hold this seq (read your writes).")
 ]
-Time = Annotated[str | None, Query(description="RFC 3339 with a UTC offset, e.g. 2026-04-08T02:14:07Z.")]
+# Every time parameter: RFC 3339 with a UTC offset, in the catalogue's range (422 otherwise).
+_TIME = f"RFC 3339 with a UTC offset, from {TIME_RANGE}"
 Limit = Annotated[int, Query(ge=1, le=10_000)]
 Offset = Annotated[int, Query(ge=0, le=2**62)]
 # Policy windows are bounded (ten years) so that no window overflows a timestamp.
@@ -96,7 +98,11 @@ def answer(run: Any, *args: Any, **kwargs: Any) -> Response:
 
 
 def _time(value: str | None, name: str) -> int | None:
-    return query_time(value, name=name)
+    """A time parameter in microseconds; 422 naming the parameter (never its value) if the ledger cannot use it."""
+    try:
+        return parse_query_time(value)
+    except ValueError as exc:
+        raise InvalidParameters(FieldError(name, str(exc))) from None
 
 
 @router.get("/v1/incidents", summary="Incidents, filtered", responses=_RESPONSES)
@@ -107,8 +113,8 @@ def incidents(
     harm: Annotated[str | None, Query(description="AHRQ harm: death, severe_harm, moderate_harm, ...")] = None,
     tool: Annotated[str | None, Query(description="The incident's tool or its outputs' tool.")] = None,
     status: Annotated[str | None, Query(description="open, assigned, reviewed or closed.")] = None,
-    start: Annotated[str | None, Query(alias="from", description="Aware at or after (RFC 3339).")] = None,
-    end: Annotated[str | None, Query(alias="to", description="Aware at or before (RFC 3339).")] = None,
+    start: Annotated[str | None, Query(alias="from", description=f"Aware at or after ({_TIME}).")] = None,
+    end: Annotated[str | None, Query(alias="to", description=f"Aware at or before ({_TIME}).")] = None,
     limit: Limit = 100,
     offset: Offset = 0,
     min_seq: MinSeq = None,
@@ -140,7 +146,9 @@ def accountability(
     key: ReaderKey,
     worker: WorkerDep,
     incident_id: Identifier,
-    now: Annotated[str | None, Query(description="Evaluate deadlines as of this time (default: now).")] = None,
+    now: Annotated[
+        str | None, Query(description=f"Evaluate deadlines as of this time (default: now; {_TIME}).")
+    ] = None,
     deadline_warning_hours: Annotated[float | None, Query(gt=0, le=MAX_HOURS)] = None,
     min_seq: MinSeq = None,
 ) -> Response:
@@ -158,7 +166,7 @@ def tool(
     worker: WorkerDep,
     tool_id: Identifier,
     as_of: Annotated[
-        str | None, Query(description="The moment (RFC 3339; default: now). Exact to the microsecond.")
+        str | None, Query(description=f"The moment (default: now; {_TIME}). Exact to the microsecond.")
     ] = None,
     min_seq: MinSeq = None,
 ) -> Response:
@@ -172,8 +180,8 @@ def blast_radius(
     key: ReaderKey,
     worker: WorkerDep,
     tool_id: Identifier,
-    start: Annotated[str | None, Query(alias="from", description="Generated at or after (RFC 3339).")] = None,
-    end: Annotated[str | None, Query(alias="to", description="Generated at or before (RFC 3339).")] = None,
+    start: Annotated[str | None, Query(alias="from", description=f"Generated at or after ({_TIME}).")] = None,
+    end: Annotated[str | None, Query(alias="to", description=f"Generated at or before ({_TIME}).")] = None,
     limit: Limit = 1000,
     offset: Offset = 0,
     min_seq: MinSeq = None,
@@ -204,8 +212,8 @@ def reliance(
     tool: str | None = None,
     unit: str | None = None,
     clinician: str | None = None,
-    start: Annotated[str | None, Query(alias="from")] = None,
-    end: Annotated[str | None, Query(alias="to")] = None,
+    start: Annotated[str | None, Query(alias="from", description=f"Shown at or after ({_TIME}).")] = None,
+    end: Annotated[str | None, Query(alias="to", description=f"Shown at or before ({_TIME}).")] = None,
     fast_acceptance_seconds: Annotated[
         float | None, Query(gt=0, le=MAX_SECONDS, description="Rubber-stamping threshold.")
     ] = None,
@@ -239,10 +247,12 @@ def gaps(
     key: ReaderKey,
     worker: WorkerDep,
     tool: str | None = None,
-    start: Annotated[str | None, Query(alias="from")] = None,
-    end: Annotated[str | None, Query(alias="to")] = None,
+    start: Annotated[str | None, Query(alias="from", description=f"Gaps arising at or after ({_TIME}).")] = None,
+    end: Annotated[str | None, Query(alias="to", description=f"Gaps arising at or before ({_TIME}).")] = None,
     kind: Annotated[list[str] | None, Query(description="Only these kinds (repeatable).")] = None,
-    now: Annotated[str | None, Query(description="Evaluate windows and deadlines as of this time.")] = None,
+    now: Annotated[
+        str | None, Query(description=f"Evaluate windows and deadlines as of this time (default: now; {_TIME}).")
+    ] = None,
     action_window_minutes: Annotated[float | None, Query(gt=0, le=MAX_MINUTES)] = None,
     drift_response_days: Annotated[float | None, Query(gt=0, le=MAX_DAYS)] = None,
     deadline_warning_hours: Annotated[float | None, Query(gt=0, le=MAX_HOURS)] = None,
@@ -253,6 +263,8 @@ def gaps(
     """Outputs without approval, outside scope or validation, shown to untrained clinicians or never acted on;
     unapproved threshold changes; drift not followed up; incidents unassigned, near or past their reporting
     deadline, or whose tool changed before the report."""
+    if kind is not None and not set(kind) <= set(GAP_KINDS):
+        raise InvalidParameters(FieldError("kind", "must be one of: " + ", ".join(GAP_KINDS)))
     policy = _policy(
         action_window_minutes=action_window_minutes,
         drift_response_days=drift_response_days,
