@@ -12,13 +12,14 @@ starts); until the server wires one, each request catches the views up itself.
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from api.deps import ReaderKey, StoreDep
 from api.errors import InvalidParameters, NotFound, documented
+from ledger.catalogue.fields import IDENTIFIER_MAX, IDENTIFIER_PATTERN
 from ledger.errors import FieldError, StoreUnavailable
 from projections import queries
 from projections.answers import to_json
@@ -36,7 +37,10 @@ _WAIT_S = 5.0
 _RESPONSES = documented(401, 403, 422, 503)
 _WITH_404 = {**_RESPONSES, **documented(404)}
 
-Identifier = Annotated[str, Path(min_length=1, max_length=200)]
+# Identifiers, in the path or as filters, follow the catalogue's rule: a value no event can hold is
+# refused (422) before it reaches a store; PostgreSQL would refuse a NUL byte as a database error.
+_ID: Final[dict[str, Any]] = {"min_length": 1, "max_length": IDENTIFIER_MAX, "pattern": IDENTIFIER_PATTERN}
+Identifier = Annotated[str, Path(**_ID)]
 MinSeq = Annotated[
     int | None, Query(ge=1, le=2**62, description="Wait until the views hold this seq (read your writes).")
 ]
@@ -109,10 +113,12 @@ def _time(value: str | None, name: str) -> int | None:
 def incidents(
     key: ReaderKey,
     worker: WorkerDep,
-    category: Annotated[str | None, Query(description="false_negative, false_positive, misprioritization, ...")] = None,
-    harm: Annotated[str | None, Query(description="AHRQ harm: death, severe_harm, moderate_harm, ...")] = None,
-    tool: Annotated[str | None, Query(description="The incident's tool or its outputs' tool.")] = None,
-    status: Annotated[str | None, Query(description="open, assigned, reviewed or closed.")] = None,
+    category: Annotated[
+        str | None, Query(description="false_negative, false_positive, misprioritization, ...", **_ID)
+    ] = None,
+    harm: Annotated[str | None, Query(description="AHRQ harm: death, severe_harm, moderate_harm, ...", **_ID)] = None,
+    tool: Annotated[str | None, Query(description="The incident's tool or its outputs' tool.", **_ID)] = None,
+    status: Annotated[str | None, Query(description="open, assigned, reviewed or closed.", **_ID)] = None,
     start: Annotated[str | None, Query(alias="from", description=f"Aware at or after ({_TIME}).")] = None,
     end: Annotated[str | None, Query(alias="to", description=f"Aware at or before ({_TIME}).")] = None,
     limit: Limit = 100,
@@ -209,9 +215,9 @@ def output(key: ReaderKey, worker: WorkerDep, output_id: Identifier, min_seq: Mi
 def reliance(
     key: ReaderKey,
     worker: WorkerDep,
-    tool: str | None = None,
-    unit: str | None = None,
-    clinician: str | None = None,
+    tool: Annotated[str | None, Query(**_ID)] = None,
+    unit: Annotated[str | None, Query(**_ID)] = None,
+    clinician: Annotated[str | None, Query(**_ID)] = None,
     start: Annotated[str | None, Query(alias="from", description=f"Shown at or after ({_TIME}).")] = None,
     end: Annotated[str | None, Query(alias="to", description=f"Shown at or before ({_TIME}).")] = None,
     fast_acceptance_seconds: Annotated[
@@ -246,7 +252,7 @@ def reliance(
 def gaps(
     key: ReaderKey,
     worker: WorkerDep,
-    tool: str | None = None,
+    tool: Annotated[str | None, Query(**_ID)] = None,
     start: Annotated[str | None, Query(alias="from", description=f"Gaps arising at or after ({_TIME}).")] = None,
     end: Annotated[str | None, Query(alias="to", description=f"Gaps arising at or before ({_TIME}).")] = None,
     kind: Annotated[list[str] | None, Query(description="Only these kinds (repeatable).")] = None,
