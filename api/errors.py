@@ -24,6 +24,7 @@
     FastAPI's RequestValidationError        422  parameters and declared bodies: field and rule, never the
                                                  input (an unknown key is placed at its object)
     Starlette's HTTPException               its status (404 unknown route, 405 method)
+    └── InvalidBody (this module)           422  a declared JSON body with a key given twice
     anything else                           500  no traceback, no message: see the log's request_id
 
 No message carries a value from the request: values may be patient identifiers.
@@ -128,6 +129,15 @@ class InvalidParameters(ApiError):
     def __init__(self, *errors: FieldError) -> None:
         self.errors = list(errors)
         super().__init__("a path or query parameter is not valid")
+
+
+class InvalidBody(StarletteHTTPException):
+    """A declared JSON body refused before FastAPI validates it (a key given twice); an HTTPException
+    because FastAPI's body reading lets only those through unchanged."""
+
+    def __init__(self, error: FieldError) -> None:
+        super().__init__(422, "the request body is not valid")
+        self.error = error
 
 
 class NoSigningKey(ApiError):
@@ -273,6 +283,11 @@ async def _request_validation(request: Request, exc: RequestValidationError) -> 
     return problem(request, 422, "invalid_parameter", "a path or query parameter is not valid", errors=errors)
 
 
+async def _invalid_body(request: Request, exc: InvalidBody) -> JSONResponse:
+    errors = [{"index": None, "loc": exc.error.loc, "msg": exc.error.msg}]
+    return problem(request, 422, "invalid_body", "the request body is not valid", errors=errors)
+
+
 async def _http_exception(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     if exc.status_code == 400:  # FastAPI could not parse a declared body (e.g. not UTF-8): malformed input
         return problem(request, 422, "invalid_body", "the body is not valid JSON", errors=[])
@@ -300,6 +315,7 @@ HANDLERS: dict[type[Exception], Callable[..., Awaitable[JSONResponse]]] = {
     StoreUnavailable: _unavailable,
     KeyNotConfigured: _not_configured,
     RequestValidationError: _request_validation,
+    InvalidBody: _invalid_body,
     StarletteHTTPException: _http_exception,
     Exception: _unexpected,
 }

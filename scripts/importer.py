@@ -9,7 +9,8 @@ from typing import Any
 
 import orjson
 
-from ledger.catalogue import Event, canonical_bytes, validate_event
+from ledger import strict_json
+from ledger.catalogue import Event, canonical_bytes, json_schema, validate_event
 from ledger.chain import content_digest
 from ledger.errors import InvalidEvent
 from ledger.store import Ledger
@@ -66,9 +67,11 @@ def _events(path: Path) -> Iterator[tuple[int, Event]]:
             if not raw.strip():
                 continue
             try:
-                data = orjson.loads(raw)
+                data = strict_json.loads(raw)
             except orjson.JSONDecodeError as exc:
                 raise InvalidEvent.from_message("", "not valid JSON").at(number) from exc
+            except strict_json.DuplicateKey as exc:  # the key is named only if the catalogue defines it
+                raise InvalidEvent([exc.field_error(strict_json.schema_names(json_schema()))]).at(number) from None
             try:
                 yield number, validate_event(data)
             except InvalidEvent as exc:
