@@ -83,4 +83,6 @@ def check_source(key: ApiKey, source: str, *, index: int | None = None) -> None:
     """An emitter may only touch events of the source bound to its key (403 otherwise)."""
     if key.role is Role.EMITTER and key.source != source:
         where = "" if index is None else f"event {index}: "
-        raise Forbidden(f"{where}source: this key may only append or read events of the source bound to it, {key.source}")
+        raise Forbidden(
+            f"{where}source: this key may only append or read events of the source bound to it, {key.source}"
+        )
