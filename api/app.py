@@ -18,9 +18,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.telemetry import TelemetryConfig
 from starlette.types import Receive, Scope, Send
 
-from api import errors
+from api import docs, errors
 from api.checkpoints import CheckpointSchedule
 from api.fastappend import FastAppend
+from api.headers import SecurityHeaders
 from api.logging import RequestLogMiddleware
 from api.openapi import build_openapi
 from api.params import reject_unknown_query
@@ -72,15 +73,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 class LedgerAPI(FastAPI):
-    """FastAPI, with the plain single-event append answered before its middleware stack (api.fastappend)."""
+    """FastAPI, with the plain single-event append answered before its middleware stack (api.fastappend),
+    and the security headers (api.headers) put on every response, whichever answered it."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._fast_append = FastAppend(super().__call__, self)
+        self.page_policies: dict[str, str] = {}  # path -> Content-Security-Policy, for pages (the docs)
+        self._entry = SecurityHeaders(FastAppend(super().__call__, self), page_policies=self.page_policies)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """ASGI entry point: the short path first, which hands every other request to FastAPI."""
-        await self._fast_append(scope, receive, send)
+        """ASGI entry point: the headers, then the short path, which hands every other request to FastAPI."""
+        await self._entry(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None, *, open_ledger: LedgerOpener = Ledger) -> FastAPI:
@@ -92,11 +95,15 @@ def create_app(settings: Settings | None = None, *, open_ledger: LedgerOpener = 
         lifespan=lifespan,
         dependencies=[Depends(reject_unknown_query)],
         telemetry=NO_TELEMETRY,
+        docs_url=None,  # served by api.docs, from the app's own files
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     app.state.settings = settings or get_settings()
     app.state.open_ledger = open_ledger
     for router in ROUTERS:
         app.include_router(router)
+    app.page_policies[docs.DOCS_URL] = docs.install(app)
     errors.install(app)
     app.add_middleware(RequestLogMiddleware)
 

@@ -89,7 +89,9 @@ def require(*roles: Role) -> Callable[..., Awaitable[ApiKey]]:
 def check_source(key: ApiKey, source: str, *, index: int | None = None) -> None:
     """An emitter may only touch events of the source bound to its key (403 otherwise)."""
     if key.role is Role.EMITTER and key.source != source:
-        raise Forbidden(f"{_at(index)}source: this key may only act for source {key.source}")
+        raise Forbidden(
+            f"{_at(index)}source: this key may only append or read events of the source bound to it, {key.source}"
+        )
 
 
 def check_emitted(raw: object, *, index: int | None = None) -> None:

@@ -38,7 +38,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import allows, bearer_token, check_emitted, check_source
-from api.body import is_json
+from api.body import is_json, parse_body
 from api.errors import ApiError
 from api.logging import RequestLog
 from api.routes import events
@@ -156,11 +156,11 @@ async def _read(receive: Receive, limit: int) -> tuple[list[Message], bytes | No
 def _event(body: bytes, key: ApiKey) -> Event | None:
     """The validated event, if the body is one the route would accept from this key; else None."""
     try:
-        raw = orjson.loads(body)
+        raw = parse_body(body)  # the route's own parse: strict, no repeated key
         check_emitted(raw)
         event = validate_event(raw)
         check_source(key, event.source)
-    except (orjson.JSONDecodeError, InvalidEvent, ApiError):
+    except (InvalidEvent, ApiError):
         return None
     return event
 

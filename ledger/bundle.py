@@ -34,7 +34,7 @@ from typing import Any
 
 import orjson
 
-from ledger import merkle
+from ledger import merkle, strict_json
 from ledger.chain import entry_bytes, link_hash
 from ledger.checkpoint import Checkpoint, open_checkpoint
 from ledger.errors import IntegrityError, InvalidBundle, LedgerError
@@ -114,9 +114,11 @@ class BundleReport:
 def parse_bundle(data: bytes) -> Bundle:
     """Step 1: the bundle, strictly; InvalidBundle naming the first defect."""
     try:
-        document = orjson.loads(data)
+        document = strict_json.loads(data)
     except orjson.JSONDecodeError as exc:
         raise InvalidBundle(f"not JSON ({exc})") from exc
+    except strict_json.DuplicateKey as exc:  # one bundle must not mean two things
+        raise InvalidBundle(str(exc.field_error(_BUNDLE_FIELDS | _ENTRY_FIELDS))) from None
     _require(isinstance(document, dict), "the bundle is not a JSON object")
     _require(set(document) == _BUNDLE_FIELDS, f"fields must be exactly {sorted(_BUNDLE_FIELDS)}")
     _require(document["format"] == FORMAT, f"format must be {FORMAT!r}")

@@ -9,7 +9,8 @@ from typing import Any
 
 import orjson
 
-from ledger.catalogue import Event, canonical_bytes, emitted_defect, validate_event
+from ledger import strict_json
+from ledger.catalogue import Event, canonical_bytes, emitted_defect, json_schema, validate_event
 from ledger.chain import content_digest
 from ledger.errors import InvalidEvent
 from ledger.store import Ledger
@@ -68,9 +69,11 @@ def _events(path: Path) -> Iterator[tuple[int, Event]]:
             if not raw.strip():
                 continue
             try:
-                data = orjson.loads(raw)
+                data = strict_json.loads(raw)
             except orjson.JSONDecodeError as exc:
                 raise InvalidEvent.from_message("", "not valid JSON").at(number) from exc
+            except strict_json.DuplicateKey as exc:  # the key is named only if the catalogue defines it
+                raise InvalidEvent([exc.field_error(strict_json.schema_names(json_schema()))]).at(number) from None
             defect = emitted_defect(data)  # a backfill of foreign events: never the ledger's own
             if defect is not None:
                 raise InvalidEvent([defect]).at(number)

@@ -55,8 +55,13 @@ def _own_error(kind: str, message: str) -> PydanticCustomError:
 # (JSON Schema validators) read the pattern alike.
 _CONTROL = r"\x00-\x1f\x7f-\x9f"
 IDENTIFIER_PATTERN: Final = rf"^[^\s{_CONTROL}](?:[^{_CONTROL}]*[^\s{_CONTROL}])?$"
-# Free text may span lines and be indented; other control characters are refused.
-TEXT_PATTERN: Final = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*\S[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+# Free text may span lines and be indented (tab, LF, CR); every other control character is
+# refused, one alone as much as many. Read left to right: leading whitespace, one visible
+# character, then anything but a control. Each part excludes the controls itself (\S alone
+# would match one), and the parts cannot overlap, so a backtracking engine (Python re, a
+# JSON Schema validator) gives up on a refused text in linear time.
+_TEXT_CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+TEXT_PATTERN: Final = rf"^[^\S{_TEXT_CONTROL}]*[^\s{_TEXT_CONTROL}][^{_TEXT_CONTROL}]*$"
 SOURCE_PATTERN: Final = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 DIGEST_PATTERN: Final = r"^(?:sha256:[0-9a-fA-F]{64}|sha384:[0-9a-fA-F]{96}|sha512:[0-9a-fA-F]{128})$"
 
@@ -67,7 +72,7 @@ FREE_TEXT_MAX: Final = 20_000
 # What each pattern means, for error messages (pydantic's would print the regex).
 PATTERN_MESSAGES: Final[dict[str, str]] = {
     IDENTIFIER_PATTERN: "must not contain control characters or start or end with whitespace",
-    TEXT_PATTERN: "must contain visible text and no control characters other than tab and newline",
+    TEXT_PATTERN: "must contain visible text and no control characters other than tab, newline and carriage return",
     SOURCE_PATTERN: "must be 1-64 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit",
     DIGEST_PATTERN: "must be sha256:, sha384: or sha512: followed by the hexadecimal digest",
 }

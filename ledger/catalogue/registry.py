@@ -111,7 +111,7 @@ class Catalogue:
             event = envelope.model_validate(raw, context=_STORED if stored else None)
         except ValidationError as exc:
             # Not chained: pydantic's exception carries the input values (PHI).
-            errors = field_errors(exc, union_tags=self._union_tags)
+            errors = field_errors(exc, union_tags=self._union_tags, document=raw)
             raise InvalidEvent(_merge(errors, problems)) from None
         if problems:
             raise InvalidEvent(problems)

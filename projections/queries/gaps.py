@@ -85,7 +85,8 @@ def governance_gaps(
     """Every gap whose moment falls between ``start`` and ``end``, for one tool or all."""
     unknown = sorted(set(kinds or ()) - set(KINDS))
     if unknown:
-        raise InvalidQuery(f"unknown gap kind(s): {', '.join(unknown)}; known: {', '.join(KINDS)}")
+        # The unknown kinds are not named: a query value may be anything, a patient identifier included.
+        raise InvalidQuery(f"kind must be one of {', '.join(KINDS)}")
     if start is not None and end is not None and start > end:
         raise InvalidQuery("from must not be after to")
     window = _Window(start, end, now_us() if now is None else now, policy)
