@@ -7,7 +7,7 @@ import sys
 from enum import IntEnum
 
 from ledger.store import Ledger
-from ledger.store.url import ENV_VAR
+from ledger.store.url import ENV_VAR, database_url
 
 
 class Exit(IntEnum):
@@ -34,5 +34,15 @@ def say(message: str) -> None:
 
 
 def open_ledger(args: argparse.Namespace, *, create_tables: bool = True) -> Ledger:
-    """Open the ledger named by --database-url or the environment."""
-    return Ledger(args.database_url, create_tables=create_tables)
+    """Open the ledger named by --database-url or the environment.
+
+    On PostgreSQL the URL's schema is created first by a command that creates
+    tables; a read-only one (create_tables=False) creates nothing and refuses a
+    schema that does not exist, or holds no ledger, in one line (exit 3).
+    """
+    url = database_url(args.database_url)
+    if url.backend == "postgres":
+        from scripts.pgschema import prepare_schema  # psycopg's import is paid only where it is used
+
+        prepare_schema(url, create=create_tables)
+    return Ledger(url, create_tables=create_tables)
