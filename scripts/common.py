@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+from collections.abc import Callable
 from enum import IntEnum
 
 from ledger.store import Ledger
@@ -46,3 +48,24 @@ def open_ledger(args: argparse.Namespace, *, create_tables: bool = True) -> Ledg
 
         prepare_schema(url, create=create_tables)
     return Ledger(url, create_tables=create_tables)
+
+
+def counted(number: int, noun: str, plural: str | None = None) -> str:
+    """``1 problem``, ``2 problems``: a count with its noun, singular or plural."""
+    return f"{number} {noun if number == 1 else plural or noun + 's'}"
+
+
+def number_in(low: float, high: float, *, above_low: bool = False) -> Callable[[str], float]:
+    """An argparse type: a finite number from ``low`` (or above it) to ``high``; nan and inf refused."""
+    bounds = f"{'greater than' if above_low else 'at least'} {low:g} and at most {high:g}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number (a number {bounds} is needed)") from None
+        if not (math.isfinite(value) and (low < value if above_low else low <= value) and value <= high):
+            raise argparse.ArgumentTypeError(f"must be a number {bounds}")
+        return value
+
+    return parse
