@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from ledger.bundle import BundleReport, parse_bundle, verify_bundle
-from ledger.errors import InvalidBundle
-from ledger.keys import parse_keyring
-from scripts.common import Exit, say
+from ledger.errors import InputError
+from scripts.common import Exit, counted, say
+from scripts.files import keyring_file
 
 PROVES = (
     "PROVES: each event listed above is, byte for byte, entry seq N of the log whose head (size {size}) "
@@ -23,7 +23,7 @@ def add_parser(subparsers: Any, name: str) -> None:
     """Register the subcommand."""
     parser = subparsers.add_parser(
         name,
-        help="verify an evidence bundle offline (exit 0 verified, 1 failed, 2 usage, 3 unreadable)",
+        help="verify an evidence bundle offline (exit 0 verified, 1 failed, 2 usage or not a bundle, 3 unreadable)",
         description="Check every event's hashes and inclusion proof against the bundle's signed checkpoint.",
     )
     parser.add_argument("file", type=Path)
@@ -33,17 +33,11 @@ def add_parser(subparsers: Any, name: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Parse, verify, explain."""
+    trusted = keyring_file(args.trusted_keys) if args.trusted_keys else None
     try:
-        data = args.file.read_bytes()
-        trusted = parse_keyring(args.trusted_keys.read_text("utf-8")) if args.trusted_keys else None
-    except OSError as exc:
-        say(f"ledger verify-bundle: cannot read {exc.filename}: {exc.strerror}")
-        return Exit.COULD_NOT_RUN
-    try:
-        bundle = parse_bundle(data)
-    except InvalidBundle as exc:
-        say(f"FAILED: {args.file} is not a well-formed bundle: {exc}")
-        return Exit.INTEGRITY
+        bundle = parse_bundle(args.file.read_bytes())
+    except InputError as exc:  # not a bundle: it proves nothing either way
+        raise InputError(f"{args.file} is not a well-formed bundle: {exc}") from exc
     report = verify_bundle(bundle, trusted=trusted)
     _explain(report)
     return Exit.OK if report.ok else Exit.INTEGRITY
@@ -57,7 +51,7 @@ def _explain(report: BundleReport) -> None:
     if report.keys_from_bundle:
         say("note: the keys came from the bundle itself; pass --trusted-keys with keys you obtained independently")
     if not report.ok or report.checkpoint is None:
-        say(f"FAILED: {len(report.failures)} problems")
+        say(f"FAILED: {counted(len(report.failures), 'problem')}")
         return
     say(f"VERIFIED: {len(report.verified)} events")
     say(PROVES.format(size=report.checkpoint.size, keys="the trusted key"))

@@ -125,18 +125,33 @@ def test_flipping_any_byte_of_a_protected_part_fails_verification(exported: tupl
     assert survivors == [], f"{len(survivors)} flipped bytes in {part} went unnoticed"
 
 
-def test_a_flipped_signature_is_named(
+def _with_signature_char(text: str, char: str) -> str:
+    """The bundle with a base64 character of its checkpoint's signature (past the key id) replaced by ``char``."""
+    at = text.index("— ledger.test.example ") + len("— ledger.test.example ") + 20
+    replacement = char if text[at] != char else chr(ord(char) + 1)
+    return text[:at] + replacement + text[at + 1 :]
+
+
+def test_a_changed_signature_is_an_integrity_failure_naming_the_checkpoint(
     exported: tuple[bytes, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     data, trusted = exported
-    text = data.decode()
-    signature = text.index("— ledger.test.example ") + len("— ledger.test.example ") + 5
-    flipped = bytearray(text.encode())
-    flipped[len(text[:signature].encode())] ^= 0x02
-    path = tmp_path / "flipped.json"
-    path.write_bytes(bytes(flipped))
+    path = tmp_path / "changed.json"
+    path.write_text(_with_signature_char(data.decode(), "A"))  # still base64: the signature no longer verifies
     assert main(["verify-bundle", str(path), "--trusted-keys", str(trusted)]) == 1
-    assert "checkpoint" in capsys.readouterr().err
+    assert "FAIL checkpoint: invalid signature for key ledger.test.example+" in capsys.readouterr().err
+
+
+def test_a_signature_that_is_not_base64_makes_a_file_that_is_not_a_bundle(
+    exported: tuple[bytes, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data, trusted = exported
+    path = tmp_path / "garbled.json"
+    path.write_text(_with_signature_char(data.decode(), "*"))
+    assert main(["verify-bundle", str(path), "--trusted-keys", str(trusted)]) == 2
+    assert "is not a well-formed bundle: checkpoint: signature line 1: signature is not valid base64" in (
+        capsys.readouterr().err
+    )
 
 
 def test_a_flipped_event_byte_is_named_by_its_seq(
@@ -160,7 +175,7 @@ def test_a_flipped_event_byte_is_named_by_its_seq(
         ("verifier_keys", [7], "verifier_keys[0]: not a string"),
     ],
 )
-def test_a_malformed_part_the_trusted_keys_make_unused_is_still_refused_by_name(
+def test_a_malformed_part_the_trusted_keys_make_unused_is_still_refused_by_name_as_usage(
     exported: tuple[bytes, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], field: str, value: object,
     message: str,
 ) -> None:  # fmt: skip
@@ -169,8 +184,8 @@ def test_a_malformed_part_the_trusted_keys_make_unused_is_still_refused_by_name(
     document[field] = value
     path = tmp_path / "malformed.json"
     path.write_text(json.dumps(document))
-    assert main(["verify-bundle", str(path), "--trusted-keys", str(trusted)]) == 1
-    assert message in capsys.readouterr().err
+    assert main(["verify-bundle", str(path), "--trusted-keys", str(trusted)]) == 2
+    assert f"{path} is not a well-formed bundle: {message}" in capsys.readouterr().err
 
 
 def test_an_unreadable_bundle_cannot_run(tmp_path: Path) -> None:
