@@ -3,10 +3,14 @@ sleep arithmetic on nan, inf or 1e308)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from ledger.store import Ledger
 from scripts.cli import main
 from scripts.common import counted
+from tests.factories import many_shown
 
 
 @pytest.mark.parametrize("years", ["nan", "1e308", "inf", "-inf", "-1", "0", "1000.5", "abc", ""])
@@ -56,3 +60,22 @@ def test_any_usage_error_is_one_line_pointing_at_help(capsys: pytest.CaptureFixt
 @pytest.mark.parametrize(("number", "text"), [(0, "0 problems"), (1, "1 problem"), (2, "2 problems")])
 def test_counts_agree_with_their_noun(number: int, text: str) -> None:
     assert counted(number, "problem") == text
+
+
+def test_verify_counts_one_event_and_one_published_checkpoint_in_the_singular(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with Ledger(store_url) as ledger:
+        ledger.submit(many_shown(1))
+    keys, published = tmp_path / "keys", tmp_path / "published"
+    published.mkdir()
+    folders = ["--database-url", store_url, "--keys-dir", str(keys), "--checkpoint-dir", str(published)]
+    assert main(["verify", *folders]) == 0
+    err = capsys.readouterr().err
+    assert "INTACT: 1 event," in err and "0 published checkpoints in" in err and "0 checkpoints checked" in err
+    assert main(["signing-keys", "generate", "--name", "ledger.test.example", *folders[:4]]) == 0
+    assert main(["checkpoint", *folders]) == 0
+    capsys.readouterr()
+    assert main(["verify", *folders]) == 0
+    err = capsys.readouterr().err
+    assert "1 published checkpoint in" in err and "2 checkpoints checked" in err  # the database's and the folder's
