@@ -15,6 +15,7 @@ checkpoints they signed keep verifying.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,6 +41,8 @@ from ledger.store import Ledger, Record
 
 ACTIVE = "active"
 TRUSTED = "trusted.keys"
+SIGNING_KEY_FILE = re.compile(r".+-[0-9a-f]{8}\.key")
+"""How a signing key's file is named: ``<name>-<keyid>.key``."""
 
 
 @dataclass(frozen=True)
@@ -78,10 +81,14 @@ class KeyFolder:
         return parse_keyring(trusted.read_text("utf-8"))
 
     def list(self) -> list[KeyInfo]:
-        """Every key file, marking the active one."""
+        """Every signing key file (``<name>-<keyid>.key``), marking the active one.
+
+        Other files are not signing keys and are passed over without a word:
+        ``master.key``, the master key, is kept here by default.
+        """
         active = (self.path / ACTIVE).read_text("utf-8").strip() if (self.path / ACTIVE).is_file() else ""
         found = []
-        for file in sorted(self.path.glob("*.key")):
+        for file in sorted(f for f in self.path.glob("*.key") if SIGNING_KEY_FILE.fullmatch(f.name)):
             key = load_signing_key(file)
             verifier = key.verifier()
             found.append(

@@ -14,7 +14,7 @@ from ledger.errors import IntegrityError
 from ledger.evidence import build_bundle, select_evidence
 from ledger.keys import format_verifier_key
 from ledger.signing import KeyFolder
-from scripts.common import Exit, add_database_option, open_ledger, say
+from scripts.common import Exit, add_database_option, counted, open_ledger, say
 
 
 def add_parser(subparsers: Any, name: str) -> None:
@@ -56,5 +56,5 @@ def run(args: argparse.Namespace) -> int:
         args.output.write_bytes(data)
     else:
         sys.stdout.buffer.write(data)
-    say(f"exported {len(records)} events with proofs against checkpoint size {signed.checkpoint.size}")
+    say(f"exported {counted(len(records), 'event')} with proofs against checkpoint size {signed.checkpoint.size}")
     return Exit.OK

@@ -31,8 +31,11 @@ def run(args: argparse.Namespace) -> int:
     """Carry out the action."""
     folder = KeyFolder(LedgerPaths.from_env(keys_dir=args.keys_dir).keys_dir)
     if args.action == "list":
-        for info in folder.list():
+        listed = folder.list()
+        for info in listed:
             say(f"{'*' if info.active else ' '} {info.verifier_key}  ({info.file})")
+        if not listed:
+            say(f"no signing keys in {folder.path}: run `ledger signing-keys generate`")
         return Exit.OK
     if args.action == "generate" and folder.has_active_key():
         say("a signing key is already active: use `ledger signing-keys rotate`")
