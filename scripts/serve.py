@@ -27,8 +27,10 @@ from typing import Any
 import uvicorn
 
 from ledger.apikeys import KeyStore
+from ledger.checkpoint import CheckpointDirectory
+from ledger.checkpointing import make_checkpoint
 from ledger.config import LedgerPaths
-from ledger.errors import StoreUnavailable
+from ledger.errors import LedgerError, StoreUnavailable
 from ledger.signing import KeyFolder
 from ledger.store import Ledger
 from ledger.store.url import ENV_VAR, database_url
@@ -139,6 +141,7 @@ def _load_demo(base: str, keys: DemoKeys) -> None:
         receipts = client.send_batch(scenario.story())
     created = sum(r.created for r in receipts)
     say(f"demo: {created} events appended, {len(receipts) - created} already recorded")
+    _sign_checkpoint()
     kept = "minted now" if keys.minted else "kept from an earlier start"
     say(f"demo ready. API docs: {base}/docs")
     say(f"  demo API keys ({kept}, in {keys.path}):")
@@ -146,6 +149,22 @@ def _load_demo(base: str, keys: DemoKeys) -> None:
     say(f"    emitter:  {keys.tokens['emitter']}   (may append for source {DEMO_SOURCE})")
     say(f"    reader:   {keys.tokens['reader']}")
     say(f"  verify the ledger: {_command()} verify --database-url {database_url(None).display}")
+
+
+def _sign_checkpoint() -> None:
+    """Publish a checkpoint of the story now (the schedule would in a minute), so `verify` has one to check."""
+    paths = LedgerPaths.from_env()
+    try:
+        paths.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        with Ledger(None) as ledger:
+            key = KeyFolder(paths.keys_dir).active_key()
+            folder = CheckpointDirectory(paths.checkpoint_dir)
+            signed = make_checkpoint(ledger, key, origin=paths.origin, folder=folder)
+    except (LedgerError, OSError) as exc:  # said in one line; the server goes on serving
+        say(f"demo: no checkpoint published: {exc}")
+        return
+    if signed is not None:
+        say(f"demo: checkpoint of size {signed.checkpoint.size} published in {paths.checkpoint_dir}")
 
 
 def _command() -> str:
