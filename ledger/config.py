@@ -43,12 +43,15 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 @dataclass(frozen=True)
 class LedgerPaths:
-    """One ledger's state folder, its signing-key folder, its checkpoint folder, and the log's origin line."""
+    """One ledger's signing-key folder, its checkpoint folder, the log's origin line, and its state folder.
 
-    state_dir: Path
+    ``state_dir`` is None for paths built field by field (a test's folders).
+    """
+
     keys_dir: Path
     checkpoint_dir: Path
     origin: str
+    state_dir: Path | None = None
 
     @classmethod
     def from_env(
@@ -69,10 +72,10 @@ class LedgerPaths:
         if url.sqlite_path == LEGACY_DATABASE and not os.environ.get(STATE_DIR_ENV) and _legacy_layout(state):
             keys, checkpoints = LEGACY_KEYS, LEGACY_CHECKPOINTS
         return cls(
-            state,
             Path(keys_dir or os.environ.get(KEYS_DIR_ENV) or keys),
             Path(checkpoint_dir or os.environ.get(CHECKPOINT_DIR_ENV) or checkpoints),
             os.environ.get("LEDGER_ORIGIN") or DEFAULT_ORIGIN,
+            state,
         )
 
 

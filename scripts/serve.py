@@ -74,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
     _check_master_keys()
     if args.demo:
         _ensure_signing_key()
-        keys = demo_keys(KeyStore(None), LedgerPaths.from_env().state_dir)
+        paths = LedgerPaths.from_env()
+        keys = demo_keys(KeyStore(None), paths.state_dir or paths.keys_dir.parent)
         threading.Thread(target=_load_demo, args=(base, keys), name="demo-loader", daemon=True).start()
     uvicorn.run(
         APP,
