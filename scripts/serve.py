@@ -31,6 +31,7 @@ from ledger.checkpoint import CheckpointDirectory
 from ledger.checkpointing import make_checkpoint
 from ledger.config import LedgerPaths
 from ledger.errors import LedgerError, StoreUnavailable
+from ledger.ownership import check_belongs
 from ledger.signing import KeyFolder
 from ledger.store import Ledger
 from ledger.store.url import ENV_VAR, database_url
@@ -72,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
     say(f"  API docs: {base}/docs   OpenAPI: {base}/openapi.json   ({base}/ opens the docs)")
     _check_settings()
     _check_master_keys()
+    _check_checkpoint_folder()
     if args.demo:
         _ensure_signing_key()
         paths = LedgerPaths.from_env()
@@ -116,6 +118,22 @@ def _check_master_keys() -> None:
     try:
         with Ledger(None) as ledger:
             _ = ledger.keys
+    except StoreUnavailable:
+        return
+
+
+def _check_checkpoint_folder() -> None:
+    """Before uvicorn starts: a checkpoint folder that belongs to another ledger stops `serve` (exit 2, one line).
+
+    Otherwise every scheduled signing would be refused, and the server would
+    publish nothing while it seemed to run.
+    """
+    folder = LedgerPaths.from_env().checkpoint_dir
+    if not folder.is_dir():
+        return
+    try:
+        with Ledger(None) as ledger:
+            check_belongs(folder, ledger)
     except StoreUnavailable:
         return
 

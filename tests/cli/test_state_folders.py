@@ -17,6 +17,7 @@ import pytest
 from ledger.config import CHECKPOINT_DIR_ENV, KEYS_DIR_ENV, STATE_DIR_ENV, LedgerPaths, default_state_dir
 from ledger.ownership import IDENTITY_FILE
 from ledger.store import parse_database_url
+from scripts import serve
 from scripts.cli import main
 from tests.conftest import PG_ADMIN_URL
 
@@ -116,6 +117,29 @@ def test_signing_into_another_ledgers_checkpoint_folder_is_refused_and_writes_no
 
     assert (code, sorted(p.name for p in shared.iterdir())) == (2, before)
     assert "belongs to another ledger" in capsys.readouterr().err
+
+
+def test_serve_with_another_ledgers_checkpoint_folder_stops_before_uvicorn_with_exit_2(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keys, shared = ["--keys-dir", str(tmp_path / "keys")], tmp_path / "shared"
+    other = f"sqlite:///{tmp_path}/other.sqlite3"
+    for url in (other, store_url):
+        assert main(["demo", "--database-url", url]) == 0
+    assert main(["signing-keys", "generate", "--name", "ledger.test.example", "--database-url", other, *keys]) == 0
+    assert main(["checkpoint", "--database-url", other, *keys, "--checkpoint-dir", str(shared)]) == 0
+    monkeypatch.setattr(serve.uvicorn, "run", _uvicorn_must_not_start)
+    monkeypatch.setenv("LEDGER_DATABASE_URL", store_url)  # serve sets it for its workers: restored after the test
+    monkeypatch.setenv(CHECKPOINT_DIR_ENV, str(shared))
+    capsys.readouterr()
+
+    assert main(["serve", "--database-url", store_url]) == 2
+    err = capsys.readouterr().err
+    assert f"the checkpoint folder {shared} belongs to another ledger" in err and "Traceback" not in err
+
+
+def _uvicorn_must_not_start(*args: object, **kwargs: object) -> None:
+    raise AssertionError("uvicorn started")
 
 
 def test_the_same_database_emptied_and_refilled_is_reported_broken_not_foreign(
