@@ -3,18 +3,19 @@
 That state belongs to one ledger, so its default place is derived from the
 database, never shared by two of them::
 
-    sqlite:///DIR/NAME.sqlite3          DIR/NAME.d/                  beside the file
-    postgresql://HOST:PORT/DB?schema=S  var/postgresql/HOST_PORT_DB_S/   under the working folder
+    sqlite:///DIR/NAME.sqlite3           DIR/NAME.d/                       beside the file
+    postgresql://HOST:PORT/DB?schema=S   var/postgresql/HOST_PORT_DB_S/    under the working folder
 
-and holds ``keys/`` (the signing keys, ``trusted.keys`` and, unless configured
+It holds ``keys/`` (the signing keys, ``trusted.keys`` and, unless configured
 elsewhere, the master key ``master.key``), ``checkpoints/`` (the published
-checkpoints, with the file naming the ledger they belong to: ledger.identity)
-and ``demo-keys.json`` (the API keys ``ledger serve --demo`` minted).
+checkpoints and ``ledger.identity``, which names the ledger they belong to:
+ledger.ownership) and ``demo-keys.json`` (the API keys of ``ledger serve --demo``).
 
-Each default gives way, in order, to the value given on the command line, then
-to $LEDGER_KEYS_DIR / $LEDGER_CHECKPOINT_DIR, then to $LEDGER_STATE_DIR (a
-state folder chosen by the operator). The embedded demo needs no configuration
-at all.
+A folder given on the command line wins; then $LEDGER_KEYS_DIR or
+$LEDGER_CHECKPOINT_DIR; then a state folder the operator names in
+$LEDGER_STATE_DIR; then the derived one. A clone still laid out the earlier
+way (var/keys, var/checkpoints, shared) keeps those folders for the default
+ledger only. The embedded demo needs no configuration at all.
 """
 
 from __future__ import annotations
