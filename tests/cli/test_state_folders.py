@@ -66,6 +66,21 @@ def test_a_ledger_beside_one_that_published_checkpoints_verifies_intact_not_trun
     assert "2 checkpoints checked" in capsys.readouterr().err
 
 
+def test_two_ledgers_run_from_one_folder_each_verify_intact_against_their_own_checkpoints(
+    in_a_fresh_folder: Path, store_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = "sqlite:///other.sqlite3"
+    _publish("--database-url", store_url)
+    _publish("--database-url", other)
+    capsys.readouterr()
+
+    codes = [main(["verify", "--database-url", url]) for url in (store_url, other)]
+
+    err = capsys.readouterr().err
+    assert codes == [0, 0] and "BROKEN" not in err and err.count("2 checkpoints checked") == 2
+    assert LedgerPaths.from_env(store_url).state_dir != LedgerPaths.from_env(other).state_dir
+
+
 def test_each_sqlite_ledger_keeps_its_keys_and_checkpoints_beside_its_file(
     in_a_fresh_folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
