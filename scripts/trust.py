@@ -11,8 +11,9 @@ import orjson
 from ledger.config import LedgerPaths
 from ledger.errors import InputError
 from ledger.keys import Keyring, parse_verifier_key
+from ledger.ownership import check_belongs
 from ledger.signing import TRUSTED, key_activations
-from ledger.store import Ledger
+from ledger.store import DatabaseUrl, Ledger
 from ledger.verify import Claim
 from scripts.common import counted, say
 from scripts.files import checkpoint_file, keyring_file
@@ -38,9 +39,13 @@ def add_trust_options(parser: argparse.ArgumentParser) -> None:
         "--checkpoint-dir",
         metavar="DIR",
         help="the published checkpoints, every *.checkpoint file in it (default: $LEDGER_CHECKPOINT_DIR, else "
-        "var/checkpoints); a folder named here must exist",
+        "STATE/checkpoints); a folder named here must exist",
     )
-    parser.add_argument("--keys-dir", metavar="DIR", help="the signing-keys folder (default: $LEDGER_KEYS_DIR)")
+    parser.add_argument(
+        "--keys-dir",
+        metavar="DIR",
+        help="the signing-keys folder (default: $LEDGER_KEYS_DIR, else STATE/keys)",
+    )
     parser.add_argument("--origin", help="the log's origin line (default: $LEDGER_ORIGIN, else the demo's)")
 
 
@@ -51,7 +56,7 @@ def keyring_for(args: argparse.Namespace) -> Keyring | None:
     """
     if args.trusted_keys:
         return keyring_file(args.trusted_keys)
-    folder = LedgerPaths.from_env(keys_dir=args.keys_dir).keys_dir / TRUSTED
+    folder = LedgerPaths.from_env(_database(args, None), keys_dir=args.keys_dir).keys_dir / TRUSTED
     if folder.is_file():
         say(f"trusting the verifier keys in {folder} (pass --trusted-keys to use keys you hold)")
         return keyring_file(folder)
@@ -77,7 +82,7 @@ def claims_for(args: argparse.Namespace) -> list[Claim]:
     proves nothing about the log. docs/auditing.md says what to do about one.
     """
     claims = [checkpoint_file(path, source="trusted", what="trusted checkpoint") for path in args.trusted_checkpoint]
-    folder = LedgerPaths.from_env(checkpoint_dir=args.checkpoint_dir).checkpoint_dir
+    folder = LedgerPaths.from_env(_database(args, None), checkpoint_dir=args.checkpoint_dir).checkpoint_dir
     if folder.exists() and not folder.is_dir():
         raise InputError(f"checkpoint folder {folder} is not a folder")
     if not folder.exists():
@@ -88,6 +93,18 @@ def claims_for(args: argparse.Namespace) -> list[Claim]:
     claims += [checkpoint_file(path, source="folder", what="published checkpoint") for path in published]
     say(f"{counted(len(published), 'published checkpoint')} in {folder}")
     return claims
+
+
+def refuse_foreign_folder(args: argparse.Namespace, ledger: Ledger) -> None:
+    """Stop (exit 2) before another ledger's published checkpoints are checked against this one."""
+    folder = LedgerPaths.from_env(ledger.url, checkpoint_dir=args.checkpoint_dir).checkpoint_dir
+    if folder.is_dir():
+        check_belongs(folder, ledger)
+
+
+def _database(args: argparse.Namespace, ledger: Ledger | None) -> DatabaseUrl | str | None:
+    """The ledger whose state folder holds the defaults (verify-bundle has none: the configured one's)."""
+    return ledger.url if ledger is not None else getattr(args, "database_url", None)
 
 
 def _verifier_key(state: bytes) -> str:

@@ -12,7 +12,7 @@ import orjson
 from ledger.config import LedgerPaths
 from ledger.verify import Report, verify_store
 from scripts.common import Exit, add_database_option, counted, open_ledger, say
-from scripts.trust import add_trust_options, claims_for, keyring_for, recorded_keyring
+from scripts.trust import add_trust_options, claims_for, keyring_for, recorded_keyring, refuse_foreign_folder
 
 
 def add_parser(subparsers: Any, name: str) -> None:
@@ -39,8 +39,9 @@ def run(args: argparse.Namespace) -> int:
     trusted = keyring_for(args)
     with open_ledger(args, create_tables=False) as ledger:
         say(f"verifying {ledger.url.display}")
+        refuse_foreign_folder(args, ledger)
         keyring = trusted if trusted is not None else recorded_keyring(ledger)
-        origin = args.origin or LedgerPaths.from_env().origin
+        origin = args.origin or LedgerPaths.from_env(ledger.url).origin
         report = verify_store(ledger, claims=claims, keyring=keyring, origin=origin, progress=progress)
     if progress:
         sys.stderr.write("\n")

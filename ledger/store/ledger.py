@@ -97,7 +97,7 @@ class Ledger:
         """The subject keys (opened on first use, with the master keys from the environment if none were given)."""
         if self._keys is None:
             master = self._master_key or master_key_from_env(
-                LedgerPaths.from_env().keys_dir, create=self._create_tables
+                LedgerPaths.from_env(self.url).keys_dir, create=self._create_tables
             )
             previous = self._previous_master_keys
             vault = Vault(self.recorder, self.url.backend)
