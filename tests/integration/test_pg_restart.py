@@ -31,6 +31,7 @@ import pytest
 
 from ledger.apikeys import KeyStore, Role
 from ledger.store import Ledger
+from tests import pgcluster
 from tests.api.conftest import EMITTER_SOURCE, bearer
 from tests.api.test_server import ROOT, _serve
 from tests.factories import shown
@@ -109,16 +110,22 @@ def _grows(what: str, measure: Callable[[], int], by: int, deadline: float) -> N
     _eventually(what, lambda: measure() >= target, deadline)
 
 
-def _assert_down(base: str, token: str) -> None:
-    """While the database is down: /readyz and an append answer 503, store_unavailable, with Retry-After."""
+def _assert_down(base: str, token: str) -> list[dict[str, object]]:
+    """While the database is down: /readyz and both append routes answer 503, store_unavailable, with Retry-After.
+
+    Returns the events sent: a 503 is not a refusal, so they are sent again, as any emitter would, once it is up.
+    """
+    single, batched = shown("out-pg-probe"), shown("out-pg-probe-batch")
     for response in (
         httpx.get(f"{base}/readyz", timeout=10),
-        httpx.post(f"{base}/v1/events", json=shown("out-pg-probe"), headers=bearer(token), timeout=10),
+        httpx.post(f"{base}/v1/events", json=single, headers=bearer(token), timeout=10),
+        httpx.post(f"{base}/v1/events/batch", json={"events": [batched]}, headers=bearer(token), timeout=10),
     ):
         assert response.status_code == 503, response.text
         assert response.json()["code"] == "store_unavailable"
         assert response.headers["retry-after"].isdigit()
         assert "Traceback" not in response.text
+    return [single, batched]
 
 
 def _ready(base: str) -> bool:
@@ -171,13 +178,16 @@ def test_a_database_stopped_and_started_under_8_emitters_answers_503_recovers_al
             _grows("acknowledgements before the outage", tally.acks, ACKS_BETWEEN, deadline)
             refused = tally.count("503")
             cluster.stop(mode)
-            _assert_down(base, token)
+            probes = _assert_down(base, token)
             _grows("a 503 for every emitter while down", lambda: tally.count("503"), EMITTERS, deadline)
             down_503s = tally.count("503") - refused
             restarted = time.monotonic()
             cluster.start()
             _eventually("/readyz 200 again, the server untouched", lambda: _ready(base), deadline)
             outages.append((mode, down_503s, time.monotonic() - restarted))
+            with httpx.Client(base_url=base, headers=bearer(token), timeout=10) as http:
+                for probe in probes:
+                    _send_until_acknowledged(http, probe, tally, deadline)
             assert server.poll() is None, "the server exited"
         _grows("acknowledgements after the last restart", tally.acks, ACKS_BETWEEN, deadline)
         stop.set()
@@ -227,3 +237,20 @@ def _stop_server(server: subprocess.Popen[str]) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(server.pid, signal.SIGKILL)
         server.wait(timeout=10)
+
+
+@pytest.mark.parametrize(("required", "outcome"), [(None, pytest.skip.Exception), ("1", pytest.fail.Exception)])
+def test_without_initdb_the_cluster_is_skipped_saying_why_and_under_ci_it_fails(
+    required: str | None, outcome: type[BaseException], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEDGER_TEST_PG_BIN", str(tmp_path))  # a folder without initdb
+    if required is None:
+        monkeypatch.delenv("LEDGER_REQUIRE_POSTGRES", raising=False)
+    else:
+        monkeypatch.setenv("LEDGER_REQUIRE_POSTGRES", required)
+    pgcluster.bindir.cache_clear()
+    try:
+        with pytest.raises(outcome, match="initdb, pg_ctl"), throwaway_cluster():
+            pass
+    finally:
+        pgcluster.bindir.cache_clear()
