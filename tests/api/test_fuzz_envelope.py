@@ -40,7 +40,7 @@ from typing import Any
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ledger.catalogue import SCHEMA_VERSIONS, Event, canonical_bytes, parse_stored, validate_event
@@ -461,3 +461,76 @@ def test_a_wrong_type_in_any_field_through_the_api_is_a_422_at_that_field_and_wr
         tally.statuses[response.status_code] += 1
     assert _head(client) == before + tally.statuses[201]
     print("\n" + tally.line("wrong types through POST /v1/events"))  # noqa: T201
+
+
+# --- what was accepted must stay readable -----------------------------------------
+
+QUERY_IDS = {"incident_id": "/v1/incidents/{}/accountability", "tool_id": "/v1/tools/{}", "output_id": "/v1/outputs/{}"}
+AT_HEAD = ("/v1/incidents", "/v1/gaps", "/v1/metrics/reliance")  # asked with min_seq at the head
+# Well-formed times at the ends of the range the catalogue accepts (years 1000 to 9999, in UTC).
+VALID_EDGE_TIMES = st.sampled_from([
+    "1000-01-01T00:00:00Z", "1000-01-01T00:00:00-12:00", "1970-01-01T00:00:00Z", "2038-01-19T03:14:08Z",
+    "9999-12-31T23:00:00Z", "9999-12-31T23:59:59.999999Z", "9999-12-31T23:59:59+14:00",
+])  # fmt: skip
+
+
+@st.composite
+def edge_valued_events(draw: st.DrawFn) -> Case:
+    """A vector event with one time, number or text moved to an edge: mostly accepted, and then stored for good."""
+    event = copy.deepcopy(draw(st.sampled_from(BASES)))
+    event.update(event_id=str(uuid.UUID(int=draw(st.integers(1, 2**128 - 2)))), source=EMITTER_SOURCE)
+    kind = draw(st.sampled_from(["retime", "retime", "renumber", "retext"]))
+    paths = [p for p in _paths(event) if p[0] == "data" and (kind == "retext" or AIMED[kind][0](_at(event, p)))]
+    if paths:
+        path = draw(st.sampled_from(paths))
+        values = {"retime": VALID_EDGE_TIMES, "renumber": EDGE_NUMBERS, "retext": PlausibleText}[kind]
+        _parent(event, path)[path[-1]] = draw(values)
+    return Case(event)
+
+
+def _at_the_edge(event_type: str, **data: object) -> dict[str, Any]:
+    event = copy.deepcopy(next(base for base in BASES if base["type"] == event_type))
+    event["data"].update(data)
+    return {**event, "source": EMITTER_SOURCE}
+
+
+def _query_routes(accepted: list[dict[str, Any]]) -> list[str]:
+    """The routes that read what was accepted: the lists, and each incident, tool and output it names."""
+    named = {
+        QUERY_IDS[name].format(value)
+        for event in accepted
+        for name, value in event["data"].items()
+        if name in QUERY_IDS and isinstance(value, str) and value.isascii() and value.isprintable() and "/" not in value
+    }
+    return [*AT_HEAD, *sorted(named)]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 14 item 2 (times the ledger can compute with), fixed on another branch: an incident aware at "
+    "9999-12-31T23:00:00Z is accepted and GET /v1/gaps then fails (OverflowError). Remove this mark once merged.",
+)
+def test_no_event_the_append_route_accepts_breaks_a_query(
+    client: TestClient, emitter: dict[str, str], store_url: str, keys: Any
+) -> None:
+    accepted: list[dict[str, Any]] = []
+
+    @settings(FUZZ, max_examples=SINGLE_CASES[_backend(store_url)] // 2)
+    @given(case=edge_valued_events())
+    @example(case=Case(_at_the_edge("incident.reported", aware_at="9999-12-31T23:00:00Z")))  # issue 14's own
+    def run(case: Case) -> None:
+        case = _fresh(case)
+        response = _post(client, "/v1/events", case.encoded(), emitter)
+        assert response.status_code < 500, response.text[:500]
+        if response.status_code == 201:
+            accepted.append(case.body)  # type: ignore[arg-type]
+
+    run()
+    head = _head(client)
+    reader = TestClient(client.app, raise_server_exceptions=False, headers={"Authorization": f"Bearer {keys.reader}"})
+    routes = _query_routes(accepted)
+    answers = {route: reader.get(route, params={"min_seq": head} if route in AT_HEAD else None) for route in routes}
+    status = reader.get("/v1/projections/status").json()
+    print(f"\n{len(accepted)} edge events accepted on {_backend(store_url)}, then {len(routes)} queries")  # noqa: T201
+    assert status["worker_failure"] is None, status["worker_failure"]
+    assert {route: r.status_code for route, r in answers.items() if r.status_code >= 500} == {}
