@@ -176,10 +176,15 @@ def _serve(url: str, tmp_path: Path, name: str) -> tuple[subprocess.Popen[str], 
     with (tmp_path / f"{name}.log").open("w") as log_handle:
         process = subprocess.Popen(
             [sys.executable, "-m", "scripts.cli", "serve", "--port", str(port)],
-            cwd=ROOT, env=env, stderr=log_handle, text=True,
+            cwd=ROOT, env=env, stderr=log_handle, text=True, start_new_session=True,  # its own process group
         )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
-    _wait_up(base)
+    try:
+        _wait_up(base)
+    except BaseException:
+        process.kill()  # a server that never became ready is not left behind
+        process.wait(timeout=30)
+        raise
     return process, base
 
 
