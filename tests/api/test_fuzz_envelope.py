@@ -505,11 +505,6 @@ def _query_routes(accepted: list[dict[str, Any]]) -> list[str]:
     return [*AT_HEAD, *sorted(named)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 14 item 2 (times the ledger can compute with), fixed on another branch: an incident aware at "
-    "9999-12-31T23:00:00Z is accepted and GET /v1/gaps then fails (OverflowError). Remove this mark once merged.",
-)
 def test_no_event_the_append_route_accepts_breaks_a_query(
     client: TestClient, emitter: dict[str, str], store_url: str, keys: Any
 ) -> None:
