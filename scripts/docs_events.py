@@ -25,7 +25,15 @@ from typing import Any, Final, get_args
 import orjson
 from pydantic import BaseModel
 
-from ledger.catalogue import EVENT_TYPES, SCHEMA_VERSIONS, SENSITIVE_FIELDS, Actor, Event
+from ledger.catalogue import (
+    CONTROL_TYPES,
+    EVENT_TYPES,
+    RESERVED_SOURCE,
+    SCHEMA_VERSIONS,
+    SENSITIVE_FIELDS,
+    Actor,
+    Event,
+)
 from ledger.catalogue.examples import EXAMPLES
 from ledger.catalogue.fields import (
     DESCRIPTION_MAX,
@@ -36,6 +44,7 @@ from ledger.catalogue.fields import (
     PATTERN_MESSAGES,
     SOURCE_PATTERN,
     TEXT_PATTERN,
+    TIME_RANGE_TEXT,
 )
 
 DOC: Final = Path(__file__).parents[1] / "docs" / "events.md"
@@ -234,7 +243,7 @@ _FIELD_TYPES: Final = "\n".join(
         f"| text | up to {FREE_TEXT_MAX:,} characters (descriptions: {DESCRIPTION_MAX:,}); "
         f"{PATTERN_MESSAGES[TEXT_PATTERN]} |",
         "| timestamp | RFC 3339 with a UTC offset (`2026-04-08T02:14:58Z`, `2026-04-08T04:14:58+02:00`), "
-        "at most 6 fractional digits; stored in UTC |",
+        f"at most 6 fractional digits, {TIME_RANGE_TEXT}; stored in UTC |",
         "| UUID | 8-4-4-4-12 hexadecimal, stored lowercase; not the nil or max UUID |",
         f"| digest | {PATTERN_MESSAGES[DIGEST_PATTERN]}; stored lowercase |",
         f"| source | {PATTERN_MESSAGES[SOURCE_PATTERN]} |",
@@ -243,6 +252,12 @@ _FIELD_TYPES: Final = "\n".join(
         "| setting | a number, or an identifier such as `high` |",
         "",
     ]
+)
+
+
+_CONTROL_NOTE: Final = (
+    f"A control event: only the ledger's own operations (admin routes and `ledger` commands) record it, "
+    f"always with the source `{RESERVED_SOURCE}`; no API key appends it (403 naming `type`)."
 )
 
 
@@ -275,6 +290,8 @@ def _index() -> str:
 def _event_type(name: str, model: type[BaseModel]) -> str:
     schema = model.model_json_schema()
     lines = [f"## {name}", "", _docstring(model), ""]
+    if name in CONTROL_TYPES:
+        lines += [_CONTROL_NOTE, ""]
     lines.append(f"Schema version {SCHEMA_VERSIONS[name]}.")
     lines.append("")
     lines += _table(name, model, schema, sensitive=set(SENSITIVE_FIELDS.get(name, ())))
