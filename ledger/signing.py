@@ -26,6 +26,7 @@ import orjson
 
 from ledger.catalogue import RESERVED_SOURCE, recorded_by_ledger
 from ledger.errors import InputError
+from ledger.files import read_text
 from ledger.keys import (
     Keyring,
     SigningKey,
@@ -67,7 +68,7 @@ class KeyFolder:
         pointer = self.path / ACTIVE
         if not pointer.is_file():
             raise InputError(f"no active signing key in {self.path}: run `ledger signing-keys generate`")
-        return load_signing_key(self.path / pointer.read_text("utf-8").strip())
+        return load_signing_key(self.path / read_text(pointer, what="active key pointer").strip())
 
     def has_active_key(self) -> bool:
         """True once a key has been generated."""
@@ -78,7 +79,7 @@ class KeyFolder:
         trusted = self.path / TRUSTED
         if not trusted.is_file():
             raise InputError(f"no trusted keys in {self.path}")
-        return parse_keyring(trusted.read_text("utf-8"))
+        return parse_keyring(read_text(trusted, what="trusted keys file"))
 
     def list(self) -> list[KeyInfo]:
         """Every signing key file (``<name>-<keyid>.key``), marking the active one.
@@ -86,7 +87,7 @@ class KeyFolder:
         Other files are not signing keys and are passed over without a word:
         ``master.key``, the master key, is kept here by default.
         """
-        active = (self.path / ACTIVE).read_text("utf-8").strip() if (self.path / ACTIVE).is_file() else ""
+        active = read_text(self.path / ACTIVE, what="active key pointer").strip() if self.has_active_key() else ""
         found = []
         for file in sorted(f for f in self.path.glob("*.key") if SIGNING_KEY_FILE.fullmatch(f.name)):
             key = load_signing_key(file)

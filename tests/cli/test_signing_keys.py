@@ -111,3 +111,21 @@ def test_listing_shows_only_signing_keys_and_says_nothing_of_the_master_key(
 def test_listing_an_empty_keys_folder_says_there_are_none(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["signing-keys", "list", "--keys-dir", str(tmp_path)]) == 0
     assert f"no signing keys in {tmp_path}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("damaged", ["active", "trusted.keys", "ledger.test.example-00000000.key"])
+def test_a_binary_file_in_the_keys_folder_is_one_line_naming_it(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], damaged: str
+) -> None:
+    keys = tmp_path / "keys"
+    assert _keys(store_url, keys, "generate") == 0
+    target = keys / damaged if damaged != "ledger.test.example-00000000.key" else next(keys.glob("*-*.key"))
+    target.chmod(0o600)
+    target.write_bytes(bytes(range(256)))
+    capsys.readouterr()
+    folders = ["--database-url", store_url, "--keys-dir", str(keys), "--checkpoint-dir", str(tmp_path)]
+    command = ["verify", *folders] if damaged == "trusted.keys" else ["checkpoint", *folders]
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    assert f"{target} is not UTF-8 text (byte 128 is not UTF-8)" in err.strip().splitlines()[-1]
+    assert "Traceback" not in err
