@@ -72,8 +72,12 @@ def make_client(request: pytest.FixtureRequest) -> Callable[[Settings], TestClie
 
 
 @pytest.fixture
-def client(make_client: Callable[[Settings], TestClient], settings: Settings, keys: Keys) -> TestClient:
-    """The app on the store under test (keys already created)."""
+def client(settings: Settings, keys: Keys, make_client: Callable[[Settings], TestClient]) -> TestClient:
+    """The app on the store under test (keys already created).
+
+    make_client comes last so that it is set up after the store and torn down before it: the app stops
+    before the test's PostgreSQL schema is dropped (the other way round, its writers deadlocked the DROP).
+    """
     return make_client(settings)
 
 
