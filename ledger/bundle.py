@@ -141,12 +141,12 @@ def parse_bundle(data: bytes) -> Bundle:
     _require(data.strip() != b"", "the file is empty")
     try:
         document = strict_json.loads(decode_text(data, what="the bundle"))
+    except strict_json.DuplicateKey as exc:  # one bundle must not mean two things (before InputError, its base)
+        raise InvalidBundle(str(exc.field_error(_BUNDLE_FIELDS | _ENTRY_FIELDS))) from None
     except InputError as exc:
         raise InvalidBundle(str(exc)) from exc
     except orjson.JSONDecodeError as exc:
         raise InvalidBundle(f"not JSON ({exc})") from exc
-    except strict_json.DuplicateKey as exc:  # one bundle must not mean two things
-        raise InvalidBundle(str(exc.field_error(_BUNDLE_FIELDS | _ENTRY_FIELDS))) from None
     if not isinstance(document, dict):
         raise InvalidBundle(f"the bundle is a JSON {_json_kind(document)}, not an object")
     _require(set(document) == _BUNDLE_FIELDS, f"fields must be exactly {sorted(_BUNDLE_FIELDS)}")

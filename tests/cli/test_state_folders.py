@@ -112,7 +112,9 @@ def test_a_checkpoint_folder_of_another_ledger_is_refused_with_exit_2_never_brok
     err = capsys.readouterr().err
     assert code == 2
     assert f"the checkpoint folder {shared} belongs to another ledger" in err
-    assert "BROKEN" not in err and len(err.strip().splitlines()) == 2  # "verifying ..." and the refusal
+    lines = err.strip().splitlines()
+    assert "BROKEN" not in err and len(lines) == 3  # "1 published checkpoint in DIR", "verifying ...", the refusal
+    assert "belongs to another ledger" in lines[-1]
     assert main(["verify", *ours]) == 0  # its own ledger still verifies against it
 
 

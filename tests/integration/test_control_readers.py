@@ -12,7 +12,6 @@ both stores.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,7 @@ from ledger.store import Ledger
 from ledger.store.app import Fact
 from ledger.store.records import event_uuid
 from scripts.cli import main
-from scripts.trust import keyring_for
+from scripts.trust import recorded_keyring
 from tests.factories import envelope
 from tests.integration.test_key_race import ACTOR, generated
 
@@ -167,9 +166,8 @@ def test_verify_falling_back_to_the_logs_keys_trusts_no_activation_of_another_so
     forged = generate("ledger.one.example").verifier()  # the forger's key, under the ledger's key name
     key_id, verifier_key = format_key_id(forged.key_id), format_verifier_key(forged)
     data = {"key_name": forged.name, "key_id": key_id, "verifier_key": verifier_key}
-    args = argparse.Namespace(trusted_keys=None, keys_dir=str(tmp_path / "elsewhere"))  # no trusted.keys to hand
     with Ledger(store_url) as ledger:
         plant(ledger, envelope("ledger.signing_key_activated", data))
-        keyring = keyring_for(args, ledger)
+        keyring = recorded_keyring(ledger)  # what verify falls back to with no trusted.keys to hand
     assert keyring is not None and keyring.lookup(own.name, own.key_id) == own
     assert keyring.lookup(forged.name, forged.key_id) is None
