@@ -1,5 +1,7 @@
 # Two commands on a fresh machine: `make demo` (the server with demo data) and `make test`.
+# `make demo PORT=8001` serves on another port.
 PYTHON ?= python3
+PORT ?= 8000
 VENV := .venv
 BIN := $(VENV)/bin
 
@@ -12,7 +14,7 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 demo: $(BIN)/.installed
-	$(BIN)/ledger serve --demo
+	$(BIN)/ledger serve --demo --port $(PORT)
 
 test: $(BIN)/.installed
 	$(BIN)/pytest -q

@@ -17,9 +17,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.telemetry import TelemetryConfig
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api import errors
+from api import docs, errors
 from api.checkpoints import CheckpointSchedule
 from api.fastappend import FastAppend
+from api.headers import SecurityHeaders
 from api.logging import RequestLogMiddleware
 from api.openapi import build_openapi
 from api.params import reject_unknown_query
@@ -71,9 +72,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 class LedgerAPI(FastAPI):
-    """FastAPI with one ASGI layer in front of its middleware stack: ``front``, which create_app sets."""
+    """FastAPI with ASGI layers in front of its middleware stack: ``front``, which create_app sets."""
 
     front: ASGIApp | None = None
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.page_policies: dict[str, str] = {}  # path -> Content-Security-Policy, for pages (the docs)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI entry point: ``front`` if there is one (it passes what it does not answer to ``behind``)."""
@@ -93,16 +98,21 @@ def create_app(settings: Settings | None = None, *, open_ledger: LedgerOpener = 
         lifespan=lifespan,
         dependencies=[Depends(reject_unknown_query)],
         telemetry=NO_TELEMETRY,
+        docs_url=None,  # served by api.docs, from the app's own files
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     app.state.settings = settings or get_settings()
     app.state.open_ledger = open_ledger
     for router in ROUTERS:
         app.include_router(router)
+    app.page_policies[docs.DOCS_URL] = docs.install(app)
     errors.install(app)
     app.add_middleware(RequestLogMiddleware)
-    # The plain single-event append is answered before the middleware stack (api.fastappend); every
+    # In front of FastAPI: the security headers (api.headers) on every response, whichever answered it;
+    # then the plain single-event append, answered before the middleware stack (api.fastappend). Every
     # other request, and any append it cannot take as it is, goes on to FastAPI.
-    app.front = FastAppend(app.behind, app)
+    app.front = SecurityHeaders(FastAppend(app.behind, app), page_policies=app.page_policies)
 
     def openapi() -> dict[str, Any]:
         return build_openapi(app)

@@ -3,9 +3,15 @@
     role      may
     emitter   POST /v1/events, /v1/events/batch for the source bound to its key;
               GET /v1/events/{id} of its own source's events
-    reader    queries and pages (routes added by api.routes.queries and the pages)
+    reader    queries and pages (routes added by api.routes.queries and the pages);
+              reveal sealed fields (the ledger records access.recorded)
     auditor   GET /v1/events/{id}, /v1/log, proofs, checkpoints, exports, /v1/stats
-    admin     everything, any source
+    admin     everything, any source but the ledger's own
+
+The emitters' routes never take the ledger's control events (legal holds,
+erasures, access records, key events) or the source ``ledger``, whatever the
+key (``check_emitted``; the rule is ledger.catalogue.control's): only the
+ledger's own operations (admin routes, CLI commands) record them.
 
 No key, or a malformed, unknown or revoked one: 401. A role or source that
 does not allow the request: 403. An authenticated key is trusted for
@@ -25,6 +31,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api.errors import Forbidden, Unauthorized
 from api.runtime import Runtime
 from ledger.apikeys import ApiKey, Role
+from ledger.catalogue import emitted_defect
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -82,5 +89,21 @@ def require(*roles: Role) -> Callable[..., Awaitable[ApiKey]]:
 def check_source(key: ApiKey, source: str, *, index: int | None = None) -> None:
     """An emitter may only touch events of the source bound to its key (403 otherwise)."""
     if key.role is Role.EMITTER and key.source != source:
-        where = "" if index is None else f"event {index}: "
-        raise Forbidden(f"{where}this key may only act for source {key.source}")
+        raise Forbidden(
+            f"{_at(index)}source: this key may only append or read events of the source bound to it, {key.source}"
+        )
+
+
+def check_emitted(raw: object, *, index: int | None = None) -> None:
+    """403 for an event no key may append through the emitters' routes: a control type, or the ledger's source.
+
+    Checked on the parsed body before validation; the message names the field
+    (and the event's index in a batch), never its value.
+    """
+    defect = emitted_defect(raw)
+    if defect is not None:
+        raise Forbidden(f"{_at(index)}{defect}")
+
+
+def _at(index: int | None) -> str:
+    return "" if index is None else f"event {index}: "

@@ -21,8 +21,10 @@
     └── KeyNotConfigured                    500  the server lacks a master key it needs (logged at error
                                                  level); retrying will not help until the operator sets it
 
-    FastAPI's RequestValidationError        422  path and query parameters, without the input
+    FastAPI's RequestValidationError        422  parameters and declared bodies: field and rule, never the
+                                                 input (an unknown key is placed at its object)
     Starlette's HTTPException               its status (404 unknown route, 405 method)
+    └── InvalidBody (this module)           422  a declared JSON body with a key given twice
     anything else                           500  no traceback, no message: see the log's request_id
 
 No message carries a value from the request: values may be patient identifiers.
@@ -129,6 +131,15 @@ class InvalidParameters(ApiError):
         super().__init__("a path or query parameter is not valid")
 
 
+class InvalidBody(StarletteHTTPException):
+    """A declared JSON body refused before FastAPI validates it (a key given twice); an HTTPException
+    because FastAPI's body reading lets only those through unchanged."""
+
+    def __init__(self, error: FieldError) -> None:
+        super().__init__(422, "the request body is not valid")
+        self.error = error
+
+
 class NoSigningKey(ApiError):
     """A checkpoint must be signed and the server has no active signing key."""
 
@@ -136,23 +147,55 @@ class NoSigningKey(ApiError):
     code = "no_signing_key"
 
 
-# Messages for FastAPI's own validation of path and query parameters (its texts may echo input).
+# Messages for FastAPI's own validation of parameters and bodies: its texts may echo the input,
+# so each is rewritten from the error's type and its ctx (the schema's limits, never the input).
 _PARAM_MESSAGES = {
     "uuid_parsing": "must be a UUID",
     "uuid_type": "must be a UUID",
     "int_parsing": "must be an integer",
     "int_type": "must be an integer",
+    "int_from_float": "must be an integer",
+    "float_parsing": "must be a number",
+    "float_type": "must be a number",
+    "bool_parsing": "must be true or false",
+    "bool_type": "must be true or false",
+    "string_type": "must be a string",
+    "string_unicode": "must be valid Unicode text",
+    "dict_type": "must be a JSON object",
+    "model_attributes_type": "must be a JSON object",
+    "json_invalid": "the body is not valid JSON",
     "missing": "field required",
+    "extra_forbidden": "unknown field",
+}
+_LIMIT_MESSAGES = {
+    "greater_than": "must be greater than {gt}",
+    "greater_than_equal": "must be at least {ge}",
+    "less_than": "must be less than {lt}",
+    "less_than_equal": "must be at most {le}",
+    "string_too_short": "must have at least {min_length} characters",
+    "string_too_long": "must have at most {max_length} characters",
+    "string_pattern_mismatch": "must match {pattern}",
+    "literal_error": "must be one of {expected}",
+    "enum": "must be one of {expected}",
 }
 
 
 def _param_message(kind: str, ctx: dict[str, Any]) -> str:
-    # ctx holds the schema's limits, never the input.
-    if kind == "greater_than_equal":
-        return f"must be at least {ctx.get('ge')}"
-    if kind == "less_than_equal":
-        return f"must be at most {ctx.get('le')}"
+    template = _LIMIT_MESSAGES.get(kind)
+    if template is not None:
+        try:
+            return template.format(**{k: str(v).replace("'", "") for k, v in ctx.items()})
+        except KeyError:
+            return "is not valid"
     return _PARAM_MESSAGES.get(kind, "is not valid")
+
+
+def _param_location(loc: tuple[Any, ...], kind: str) -> str:
+    """Where the error is, without any key the client invented (an unknown field is placed at its object)."""
+    parts = [part for part in loc if part not in ("path", "query", "header", "body")]
+    if kind in ("extra_forbidden", "json_invalid"):
+        parts = parts[:-1]  # the unknown key's name, or the offset pydantic gives in the body's text
+    return ".".join(str(part) for part in parts)
 
 
 def request_id(request: Request) -> str:
@@ -229,11 +272,20 @@ async def _not_configured(request: Request, exc: KeyNotConfigured) -> JSONRespon
 
 async def _request_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
     failures = []
+    in_body = False
     for error in exc.errors():
-        loc = [str(part) for part in error.get("loc", ()) if part not in ("path", "query", "header")]
-        failures.append(FieldError(".".join(loc), _param_message(str(error.get("type")), error.get("ctx") or {})))
+        kind, loc = str(error.get("type")), tuple(error.get("loc", ()))
+        in_body = in_body or loc[:1] == ("body",)
+        failures.append(FieldError(_param_location(loc, kind), _param_message(kind, error.get("ctx") or {})))
     errors = [{"index": None, "loc": f.loc, "msg": f.msg} for f in failures[:MAX_REPORTED]]
+    if in_body:
+        return problem(request, 422, "invalid_body", "the request body is not valid", errors=errors)
     return problem(request, 422, "invalid_parameter", "a path or query parameter is not valid", errors=errors)
+
+
+async def _invalid_body(request: Request, exc: InvalidBody) -> JSONResponse:
+    errors = [{"index": None, "loc": exc.error.loc, "msg": exc.error.msg}]
+    return problem(request, 422, "invalid_body", "the request body is not valid", errors=errors)
 
 
 async def _http_exception(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -263,6 +315,7 @@ HANDLERS: dict[type[Exception], Callable[..., Awaitable[JSONResponse]]] = {
     StoreUnavailable: _unavailable,
     KeyNotConfigured: _not_configured,
     RequestValidationError: _request_validation,
+    InvalidBody: _invalid_body,
     StarletteHTTPException: _http_exception,
     Exception: _unexpected,
 }

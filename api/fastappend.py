@@ -9,8 +9,9 @@ machinery:
 
     no query string; an ``Authorization: Bearer`` token whose key is in the key
     cache, with the emitter or admin role; the store open; a JSON content type;
-    a Content-Length within the route's limit; a body that parses and that the
-    catalogue accepts; an emitter's event of its own source.
+    a Content-Length within the route's limit; a body that parses, is not a
+    control event (api.auth.check_emitted) and that the catalogue accepts; an
+    emitter's event of its own source.
 
 Anything else (a cache miss, a bad or oversized body, a wrong source, ...) is
 passed to the app unchanged, with the body already read replayed to it, so
@@ -36,8 +37,8 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.auth import allows, bearer_token, check_source
-from api.body import is_json
+from api.auth import allows, bearer_token, check_emitted, check_source
+from api.body import is_json, parse_body
 from api.errors import ApiError
 from api.logging import RequestLog
 from api.routes import events
@@ -155,9 +156,11 @@ async def _read(receive: Receive, limit: int) -> tuple[list[Message], bytes | No
 def _event(body: bytes, key: ApiKey) -> Event | None:
     """The validated event, if the body is one the route would accept from this key; else None."""
     try:
-        event = validate_event(orjson.loads(body))
+        raw = parse_body(body)  # the route's own parse: strict, no repeated key
+        check_emitted(raw)
+        event = validate_event(raw)
         check_source(key, event.source)
-    except (orjson.JSONDecodeError, InvalidEvent, ApiError):
+    except (InvalidEvent, ApiError):
         return None
     return event
 

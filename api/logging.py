@@ -6,6 +6,13 @@ route added to ``request.state.log_fields``: event ids, types, seqs, counts.
 Event bodies, error texts of exceptions and tracebacks are never logged; an
 exception is logged by its type name only.
 
+Other libraries' lines: uvicorn's start lines (process id, bound address) are
+filled in; a template whose values could come from a request (uvicorn's
+WebSocket and access lines, which carry the path and query) is logged
+unfilled; httpx's request line shows the method, the URL's origin and the
+status, never the URL's path or query. uvicorn's access log is off: this
+module's request line replaces it.
+
 Request ids: a client's ``X-Request-ID`` is kept if it is 1-64 characters of
 ``A-Za-z0-9._-``, else a new one is made; either way it is echoed in the
 response's ``X-Request-ID`` and in every error body.
@@ -45,7 +52,7 @@ class JsonFormatter(logging.Formatter):
             "ts": datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": record.msg if isinstance(record.msg, str) and not record.args else _template(record),
+            "msg": _message(record),
         }
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):
@@ -55,9 +62,46 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(line, default=str).decode()
 
 
-def _template(record: logging.LogRecord) -> str:
-    # Third-party messages with arguments (uvicorn's) are logged as their template, without the values.
+# Templates of other libraries whose arguments are the server's own configuration (a process id,
+# the address it bound, a count), never a value from a request: these lines are filled in.
+# Every other template with arguments is logged unfilled: uvicorn's WebSocket and access lines
+# carry a request's path and query, a returned value's repr may carry anything.
+_FILLED: Final = frozenset(
+    {
+        "Started server process [%d]",
+        "Finished server process [%d]",
+        "Uvicorn running on %s://%s:%d (Press CTRL+C to quit)",
+        "Uvicorn running on unix socket %s (Press CTRL+C to quit)",
+        "Uvicorn running on socket %s (Press CTRL+C to quit)",
+        "Maximum request limit of %d exceeded. Terminating process.",
+        "Cancel %s running task(s), timeout graceful shutdown exceeded",
+    }
+)
+# httpx's request line ('HTTP Request: %s %s "%s %d %s"': method, URL, version, status, reason):
+# the URL's path and query may hold an event id or a query's values, so only its origin is shown.
+_HTTPX_REQUEST: Final = 'HTTP Request: %s %s "%s %d %s"'
+
+
+def _message(record: logging.LogRecord) -> str:
+    """The record's message: fixed texts as they are, known-safe templates filled, others unfilled."""
+    if not record.args:
+        return str(record.msg)
+    if record.msg in _FILLED:
+        return record.getMessage()
+    if record.msg == _HTTPX_REQUEST and isinstance(record.args, tuple) and len(record.args) == 5:
+        method, url, version, status, reason = record.args
+        return f'HTTP Request: {method} {_origin(url)} "{version} {status} {reason}"'
     return str(record.msg)
+
+
+def _origin(url: object) -> str:
+    """scheme://host[:port] of a URL, without its path, query or credentials."""
+    text = str(url)
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        return "(a URL)"
+    authority = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0].rsplit("@", 1)[-1]
+    return f"{scheme}://{authority}/..."
 
 
 def log_config(level: str = "info") -> dict[str, Any]:

@@ -4,6 +4,11 @@ The event routes read their bodies themselves (to give field-level 422s that
 never echo a value), so their request bodies are declared here: the catalogue's
 JSON Schema (draft 2020-12, which OpenAPI 3.1 uses) is moved from ``$defs`` into
 ``components/schemas`` and the events route gets one named example per type.
+
+The examples are the catalogue's, with the source of the README's emitter key
+(``ledger api-keys create --role emitter --source epic-prod``): an emitter key
+may append only events of the source bound to it, so that key can send every
+example as it is; with another emitter key, set ``source`` to its own.
 """
 
 from __future__ import annotations
@@ -16,9 +21,15 @@ from fastapi.openapi.utils import get_openapi
 
 from api.models import Problem
 from api.settings import MAX_BATCH_EVENTS
-from ledger.catalogue import json_schema
+from ledger.catalogue import CONTROL_TYPES, json_schema
 
 EVENT: Final = "LedgerEvent"
+README_SOURCE: Final = "epic-prod"  # the source bound to the README's emitter key
+_KEY_NOTE: Final = (
+    f"Each example's source is {README_SOURCE}, the source of the README's emitter key: an emitter key may "
+    "append only events of the source bound to it (403 naming `source` otherwise), so with another emitter "
+    "key set source to that key's; an admin key may append for any source."
+)
 _DEFS: Final = "#/$defs/"
 _COMPONENTS: Final = "#/components/schemas/"
 
@@ -40,11 +51,15 @@ def _rewrite_refs(node: Any) -> Any:
 
 
 def catalogue_components() -> tuple[dict[str, Any], dict[str, Any]]:
-    """(schemas for components/schemas, examples by event type) from the catalogue."""
+    """(schemas for components/schemas, examples by event type, with the README emitter's source)."""
     document = copy.deepcopy(json_schema())
     defs = _rewrite_refs(document.pop("$defs"))
     root = _rewrite_refs({k: v for k, v in document.items() if k not in ("$schema", "$id")})
-    examples = {branch["title"]: branch["examples"][0] for branch in root["oneOf"] if branch.get("examples")}
+    examples = {  # of what the append routes take: never the ledger's own control events
+        branch["title"]: {**branch["examples"][0], "source": README_SOURCE}
+        for branch in root["oneOf"]
+        if branch.get("examples") and branch["title"] not in CONTROL_TYPES
+    }
     for branch in root["oneOf"]:
         branch.pop("examples", None)
     defs[EVENT] = root
@@ -55,7 +70,7 @@ def event_body(examples: dict[str, Any]) -> dict[str, Any]:
     """The requestBody of POST /v1/events."""
     return {
         "required": True,
-        "description": "One event in the catalogue's envelope.",
+        "description": "One event in the catalogue's envelope. " + _KEY_NOTE,
         "content": {
             "application/json": {
                 "schema": event_ref(),
@@ -77,7 +92,7 @@ def batch_body(examples: dict[str, Any]) -> dict[str, Any]:
     first = list(examples.values())[:3]
     return {
         "required": True,
-        "description": f"1 to {MAX_BATCH_EVENTS} events, appended all or nothing.",
+        "description": f"1 to {MAX_BATCH_EVENTS} events, appended all or nothing. " + _KEY_NOTE,
         "content": {"application/json": {"schema": schema, "example": {"events": first}}},
     }
 

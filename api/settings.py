@@ -10,7 +10,8 @@ Limits (documented in docs/api.md):
 Checkpoints: the server signs the log's head every ``checkpoint_interval_s``
 seconds (``$LEDGER_CHECKPOINT_INTERVAL``, default 60; 0 turns the schedule off)
 with the key in ``keys_dir``, publishing to ``checkpoint_dir`` (both default to
-``ledger.config.LedgerPaths``: $LEDGER_KEYS_DIR, $LEDGER_CHECKPOINT_DIR, var/...).
+``ledger.config.LedgerPaths``: $LEDGER_KEYS_DIR, $LEDGER_CHECKPOINT_DIR, else the
+database's own state folder).
 """
 
 from __future__ import annotations
@@ -50,8 +51,8 @@ class Settings:
     reconnect_interval_s: float = 1.0  # how often a store that could not be opened is tried again
     key_cache_s: float = 2.0  # how long an authenticated key is trusted without a lookup (revocation delay)
     checkpoint_interval_s: float = 60.0  # how often the head is signed if the log grew; 0: never (on demand only)
-    keys_dir: str | None = None  # None: $LEDGER_KEYS_DIR, else var/keys
-    checkpoint_dir: str | None = None  # None: $LEDGER_CHECKPOINT_DIR, else var/checkpoints
+    keys_dir: str | None = None  # None: $LEDGER_KEYS_DIR, else the database's state folder's keys/
+    checkpoint_dir: str | None = None  # None: $LEDGER_CHECKPOINT_DIR, else the state folder's checkpoints/
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -66,7 +67,7 @@ class Settings:
 
     def ledger_paths(self) -> LedgerPaths:
         """The signing-key folder, the checkpoint folder and the origin (settings, else the environment)."""
-        return LedgerPaths.from_env(keys_dir=self.keys_dir, checkpoint_dir=self.checkpoint_dir)
+        return LedgerPaths.from_env(self.database_url, keys_dir=self.keys_dir, checkpoint_dir=self.checkpoint_dir)
 
 
 # The numeric settings read from the environment: (type, least value allowed).

@@ -35,6 +35,7 @@ from typing import Any, Final, Protocol
 import psycopg
 from psycopg import sql
 
+from ledger.catalogue.control import RESERVED_SOURCE
 from ledger.dberrors import translated
 from ledger.errors import InputError
 from ledger.store.url import DatabaseUrl, database_url
@@ -124,6 +125,8 @@ def check_grant(role: Role, source: str | None) -> None:
         raise InputError("only emitter keys are bound to a source")
     if source is not None and not _SOURCE.fullmatch(source):
         raise InputError("source must be 1-64 characters of a-z, 0-9, '.', '_' or '-'")
+    if source == RESERVED_SOURCE:
+        raise InputError("the source ledger is reserved for the ledger's own events: no key can be bound to it")
 
 
 def check_label(label: str) -> None:

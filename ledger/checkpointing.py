@@ -27,6 +27,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from ledger import ownership
 from ledger.errors import InconsistentCheckpoint, IntegrityError, MalformedProof
 from ledger.proof import merkle
 from ledger.proof.chain import link_hash
@@ -68,12 +69,18 @@ def make_checkpoint(
     """Sign the current head (steps 1-4); None for an empty log.
 
     With a folder, the whole procedure holds the folder's signing lock, so
-    concurrent signers (server workers, the command line) take turns.
+    concurrent signers (server workers, the command line) take turns; a folder
+    that belongs to another ledger is refused (ForeignCheckpointFolder), and one
+    that names no ledger is claimed by this one (ledger.ownership).
     """
     if folder is None:
         return _sign_head(ledger, key, origin=origin, folder=None)
     with folder.signing_lock():
-        return _sign_head(ledger, key, origin=origin, folder=folder)
+        ownership.check_belongs(folder.path, ledger)
+        signed = _sign_head(ledger, key, origin=origin, folder=folder)
+        if signed is not None:
+            ownership.claim(folder.path, ledger)
+        return signed
 
 
 def _sign_head(ledger: Ledger, key: SigningKey, *, origin: str, folder: CheckpointDirectory | None) -> Signed | None:

@@ -25,13 +25,16 @@ from typing import Any
 
 import orjson
 
+from ledger.catalogue import RESERVED_SOURCE, recorded_by_ledger
 from ledger.errors import EventConflict, InputError
 from ledger.privacy import MasterKey, sealed_subject
-from ledger.store import Ledger
+from ledger.store import Ledger, Record
 from ledger.vault import Vault
 
 NAMESPACE = uuid.UUID("0b9c4d52-8a1e-4f3b-9d6a-5e2f7c1a8b30")
-HOLD_TYPES = ("ledger:legal_hold.placed", "ledger:legal_hold.released")
+HOLD_PLACED = "legal_hold.placed"
+HOLD_TYPES = (HOLD_PLACED, "legal_hold.released")
+ERASED = "subject.erased"
 
 
 class ErasureRefused(InputError):
@@ -49,19 +52,22 @@ class Hold:
 
 
 def holds_in_force(ledger: Ledger) -> list[Hold]:
-    """Every hold placed and not yet released, from the log."""
+    """Every hold the ledger placed and did not release since, from the log.
+
+    Only holds the ledger recorded itself count (ledger.catalogue.control): a
+    hold event of another source, which only a ledger older than that rule could
+    hold, neither places nor releases anything.
+    """
     placed: dict[str, Hold] = {}
-    start = 0
-    while batch := ledger.app.recorder.select_notifications(start, 500, topics=list(HOLD_TYPES),
-                                                            inclusive_of_start=False):  # fmt: skip
-        for notification in batch:
-            data = orjson.loads(notification.state)["data"]
-            if notification.topic.endswith("placed"):
-                placed[data["hold_id"]] = Hold(data["hold_id"], data.get("subject"), data.get("incident_id"),
-                                               notification.id)  # fmt: skip
-            else:
-                placed.pop(data["hold_id"], None)
-        start = batch[-1].id
+    for record in ledger.events_of_types(HOLD_TYPES):
+        envelope = orjson.loads(record.body)
+        if not recorded_by_ledger(envelope, event_type=record.type):
+            continue
+        data = envelope["data"]
+        if record.type == HOLD_PLACED:
+            placed[data["hold_id"]] = Hold(data["hold_id"], data.get("subject"), data.get("incident_id"), record.seq)
+        else:
+            placed.pop(data["hold_id"], None)
     return list(placed.values())
 
 
@@ -147,6 +153,8 @@ def erase(
     Resumable: if an earlier run recorded ``subject.erased`` (its event_id is fixed
     by the subject) and stopped before destroying the key, this run destroys it
     under that event, whatever this run's legal basis says: the recorded fact stands.
+    Only the ledger's own record of this subject's erasure counts: anything else
+    under that event_id is an EventConflict, and nothing is destroyed.
     ``holds``: an index kept across many erasures (a retention run), else one is made.
     """
     kind, token = subject_token(ledger, subject)  # step 1
@@ -160,7 +168,7 @@ def erase(
     if stored.wrapped is None:
         raise ErasureRefused("already erased: the subject's key was destroyed before")
     event = erasure_event(token, kind=kind, legal_basis=legal_basis, actor=actor, request_ref=request_ref)
-    recorded = ledger.get(event["event_id"])
+    recorded = recorded_erasure(ledger, event["event_id"], token=token)
     if dry_run:
         return Erasure(token, recorded.seq if recorded else 0, key_destroyed=False, resumed=recorded is not None)
     seq = recorded.seq if recorded else _record(ledger, event)  # step 3
@@ -175,9 +183,9 @@ def erasure_event(
     """The subject.erased event for ``token``: its event_id depends on the subject alone."""
     return {
         "event_id": str(uuid.uuid5(NAMESPACE, f"erase:{token}")),
-        "type": "subject.erased",
+        "type": ERASED,
         "occurred_at": datetime.now(UTC).isoformat(),
-        "source": "ledger",
+        "source": RESERVED_SOURCE,
         "actor": actor,
         "data": {"subject": token, "subject_kind": kind, "legal_basis": legal_basis}
         | ({"request_ref": request_ref} if request_ref else {}),
@@ -189,10 +197,25 @@ def _record(ledger: Ledger, event: dict[str, Any]) -> int:
     try:
         return ledger.submit([event])[0].seq
     except EventConflict:
-        recorded = ledger.get(event["event_id"])
+        recorded = recorded_erasure(ledger, event["event_id"], token=event["data"]["subject"])
         if recorded is None:  # the conflict named this event_id: it is recorded
             raise
         return recorded.seq
+
+
+def recorded_erasure(ledger: Ledger, event_id: str, *, token: str) -> Record | None:
+    """The ledger's own record of erasing ``token`` under ``event_id``, or None if nothing is recorded there.
+
+    Any other record under that event_id (another type, another subject, another
+    source) is not a finished erasure: EventConflict.
+    """
+    record = ledger.get(event_id)
+    if record is None:
+        return None
+    envelope = orjson.loads(record.body)
+    if recorded_by_ledger(envelope, event_type=ERASED) and envelope.get("data", {}).get("subject") == token:
+        return record
+    raise EventConflict(record.event_id, seq=record.seq)
 
 
 def subject_token(ledger: Ledger, subject: str) -> tuple[str, str]:
@@ -275,7 +298,7 @@ def rotate_master_key(ledger: Ledger, new: MasterKey, *, actor: dict[str, str]) 
         keys.master = new
     ledger.submit([{
         "event_id": str(uuid.uuid4()), "type": "ledger.master_key_rotated",
-        "occurred_at": datetime.now(UTC).isoformat(), "source": "ledger", "actor": actor,
+        "occurred_at": datetime.now(UTC).isoformat(), "source": RESERVED_SOURCE, "actor": actor,
         "data": {"old_key_id": _retired_id(old, new, retired), "new_key_id": new.key_id, "keys_rewrapped": rewrapped},
     }])  # fmt: skip
     return Rotation(rewrapped, master_key_use(ledger, besides=new.key_id))
@@ -296,7 +319,7 @@ def master_key_use(ledger: Ledger, *, besides: str | None = None) -> dict[str, i
     operator which key a handle that cannot unwrap is missing.
     """
     use: dict[str, int] = {}
-    vault = Vault(ledger.recorder, ledger.url.backend)
+    vault = Vault(ledger.datastore, ledger.url.backend)
     for key in vault.all() if vault.exists() else []:
         if key.wrapped is not None and key.master_key_id != besides:
             use[key.master_key_id] = use.get(key.master_key_id, 0) + 1

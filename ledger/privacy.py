@@ -54,6 +54,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM, AESGCMSIV
 from ledger.catalogue import sensitive_fields
 from ledger.errors import InputError, IntegrityError, KeyNotConfigured
 from ledger.proof import sealed as sealed_form
+from ledger.proof.files import read_text
 from ledger.proof.sealed import ERASED as ERASED
 from ledger.proof.sealed import sealed_subject as sealed_subject
 from ledger.vault import Vault, WrappedKey
@@ -104,8 +105,12 @@ class LocalMasterKey:
 
     @classmethod
     def from_file(cls, path: Path) -> LocalMasterKey:
-        """Read a key file (base64 of 32 bytes)."""
-        return cls(_decode_key(path.read_text("utf-8").strip()))
+        """Read a key file (base64 of 32 bytes); InputError names the file and its defect."""
+        text = read_text(path, what="master key file")
+        try:
+            return cls(_decode_key(text.strip()))
+        except InputError as exc:
+            raise InputError(f"master key file {path}: {exc}") from exc
 
     @classmethod
     def create(cls, path: Path) -> LocalMasterKey:

@@ -15,6 +15,7 @@ checkpoints they signed keep verifying.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from eventsourcing.persistence import Notification
 
-from ledger.dberrors import translated
+from ledger.catalogue import RESERVED_SOURCE, recorded_by_ledger
 from ledger.errors import InputError
+from ledger.proof.files import read_text
 from ledger.proof.keys import (
     Keyring,
     SigningKey,
@@ -37,10 +38,12 @@ from ledger.proof.keys import (
     parse_keyring,
     save_signing_key,
 )
-from ledger.store import Ledger
+from ledger.store import Ledger, Record
 
 ACTIVE = "active"
 TRUSTED = "trusted.keys"
+SIGNING_KEY_FILE = re.compile(r".+-[0-9a-f]{8}\.key")
+"""How a signing key's file is named: ``<name>-<keyid>.key``."""
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,7 @@ class KeyFolder:
         pointer = self.path / ACTIVE
         if not pointer.is_file():
             raise InputError(f"no active signing key in {self.path}: run `ledger signing-keys generate`")
-        return load_signing_key(self.path / pointer.read_text("utf-8").strip())
+        return load_signing_key(self.path / read_text(pointer, what="active key pointer").strip())
 
     def has_active_key(self) -> bool:
         """True once a key has been generated."""
@@ -76,13 +79,17 @@ class KeyFolder:
         trusted = self.path / TRUSTED
         if not trusted.is_file():
             raise InputError(f"no trusted keys in {self.path}")
-        return parse_keyring(trusted.read_text("utf-8"))
+        return parse_keyring(read_text(trusted, what="trusted keys file"))
 
     def list(self) -> list[KeyInfo]:
-        """Every key file, marking the active one."""
-        active = (self.path / ACTIVE).read_text("utf-8").strip() if (self.path / ACTIVE).is_file() else ""
+        """Every signing key file (``<name>-<keyid>.key``), marking the active one.
+
+        Other files are not signing keys and are passed over without a word:
+        ``master.key``, the master key, is kept here by default.
+        """
+        active = read_text(self.path / ACTIVE, what="active key pointer").strip() if self.has_active_key() else ""
         found = []
-        for file in sorted(self.path.glob("*.key")):
+        for file in sorted(f for f in self.path.glob("*.key") if SIGNING_KEY_FILE.fullmatch(f.name)):
             key = load_signing_key(file)
             verifier = key.verifier()
             found.append(
@@ -126,7 +133,7 @@ class KeyFolder:
         activations = key_activations(ledger)
         if not activations:
             return None
-        key_id = str(orjson.loads(activations[-1].state)["data"]["key_id"])
+        key_id = str(orjson.loads(activations[-1].body)["data"]["key_id"])
         file = next(iter(sorted(self.path.glob(f"*-{key_id}.key"))), None)
         active = (self.path / ACTIVE).read_text("utf-8").strip() if self.has_active_key() else None
         return None if file is None or file.name == active else file
@@ -140,19 +147,20 @@ class Activated:
     resumed: bool
 
 
-ACTIVATED_TOPIC = "ledger:ledger.signing_key_activated"
+ACTIVATED = "ledger.signing_key_activated"
 
 
-def key_activations(ledger: Ledger) -> list[Notification]:
-    """Every ledger.signing_key_activated in the log, in order (read by topic, not by scanning the log)."""
-    found: list[Notification] = []
-    start = 0
-    with translated():
-        while batch := ledger.app.recorder.select_notifications(start, 500, topics=[ACTIVATED_TOPIC],
-                                                                inclusive_of_start=False):  # fmt: skip
-            found += batch
-            start = batch[-1].id
-    return found
+def key_activations(ledger: Ledger) -> list[Record]:
+    """Every ledger.signing_key_activated the ledger recorded itself, in order (read by type, not by scanning).
+
+    An activation of another source (only a ledger older than the control-plane
+    rule of ledger.catalogue.control could hold one) is not believed.
+    """
+    return [
+        record
+        for record in ledger.events_of_types([ACTIVATED])
+        if recorded_by_ledger(orjson.loads(record.body), event_type=ACTIVATED)
+    ]
 
 
 def _rotation_events(
@@ -160,7 +168,7 @@ def _rotation_events(
 ) -> list[dict[str, Any]]:
     now = datetime.now(UTC).isoformat()
     events: list[dict[str, Any]] = []
-    base = {"occurred_at": now, "source": "ledger", "actor": actor}
+    base = {"occurred_at": now, "source": RESERVED_SOURCE, "actor": actor}
     if previous is not None:
         old = previous.verifier()
         retired = {"key_name": old.name, "key_id": format_key_id(old.key_id), "reason": reason}
@@ -173,7 +181,7 @@ def _rotation_events(
         "replaces_key_id": format_key_id(previous.verifier().key_id) if previous else None,
         "reason": reason,
     }
-    events.append({**base, "event_id": str(uuid.uuid4()), "type": "ledger.signing_key_activated",
+    events.append({**base, "event_id": str(uuid.uuid4()), "type": ACTIVATED,
                    "data": {k: v for k, v in activated.items() if v is not None}})  # fmt: skip
     return events
 

@@ -50,8 +50,8 @@ class WrappedKey:
 class Vault:
     """Subject keys in the ledger's own database (SQLite or PostgreSQL)."""
 
-    def __init__(self, recorder: Any, backend: str) -> None:
-        self.datastore = recorder.datastore
+    def __init__(self, datastore: Any, backend: str) -> None:
+        self.datastore = datastore  # the log's own connections (Ledger.datastore)
         self.backend = backend
         if backend == "postgres":
             self.table: Any = SQL("{}.{}").format(Identifier(self.datastore.schema), Identifier(TABLE))

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Final, Literal
 
-from projections.timefmt import DAY, HOUR, from_us, to_us
+from projections.timefmt import DAY, HOUR, checked, computable, from_us, to_us
 
 Truth = bool | None
 
@@ -55,7 +55,8 @@ class Clock:
     holidays: frozenset[date] = field(default_factory=frozenset)
 
     def due(self, aware_us: int) -> int:
-        """The deadline, in microseconds since the epoch."""
+        """The deadline, in microseconds since the epoch; TimeOutOfRange for an ``aware_us`` outside the range."""
+        checked(aware_us)  # a stored aware_at from before the range was enforced: no date arithmetic on it
         if self.days == "calendar":
             return aware_us + self.length * DAY
         moment = from_us(aware_us)
@@ -189,7 +190,7 @@ class Applicability:
 
     regime: Regime
     applies: Truth  # True, False, None (undetermined)
-    due_us: int | None
+    due_us: int | None  # None: the regime does not apply, or aware_at is outside the range the ledger computes with
     clock: Clock | None
     because: tuple[str, ...]  # the conditions and their answers, e.g. ("serious=yes", ...)
 
@@ -205,7 +206,8 @@ def evaluate(regime: Regime, facts: IncidentFacts, aware_us: int) -> Applicabili
     applies: Truth = None if None in required or None in excluded else True
     # Clocks are listed shortest first; an undetermined condition picks the shorter clock.
     clock = next(c for c in regime.clocks if CONDITIONS[c.when](facts) is not False)
-    return Applicability(regime, applies, clock.due(aware_us), clock, because)
+    due = clock.due(aware_us) if computable(aware_us) else None
+    return Applicability(regime, applies, due, clock, because)
 
 
 def _word(value: Truth) -> str:

@@ -18,7 +18,7 @@ from ledger.store import Ledger
 from projections.answers import Evidence
 from projections.db import Reader
 from projections.errors import ViewsOutdated
-from projections.timefmt import iso, parse_us
+from projections.timefmt import computable, iso, out_of_range, parse_us
 
 if TYPE_CHECKING:
     from projections.runner import Projector
@@ -105,6 +105,9 @@ class EventRow(NamedTuple):
         }
         if note:
             entry["note"] = note
+        if not (computable(self.occurred_us) and computable(self.effective_us)):  # stored before times were bounded
+            field = "occurred_at" if not computable(self.occurred_us) else "its effective time"
+            entry["problem"] = out_of_range(self.type, self.seq, field)
         return entry
 
 

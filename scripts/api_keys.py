@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from ledger.apikeys import ApiKey, KeyStore, Role
-from scripts.common import Exit, add_database_option, say
+from scripts.common import Exit, add_database_option, counted, say
 
 
 def add_parser(subparsers: Any, name: str) -> None:
@@ -61,7 +61,7 @@ def run_list(args: argparse.Namespace) -> int:
         return Exit.OK
     for key in keys:
         print(_line(key))
-    say(f"{len(keys)} keys")
+    say(counted(len(keys), "key"))
     return Exit.OK
 
 

@@ -25,14 +25,18 @@ def add_parser(subparsers: Any, name: str) -> None:
         ),
     )
     add_database_option(parser)
-    parser.add_argument("--keys-dir", metavar="DIR", help="default: $LEDGER_KEYS_DIR, else var/keys")
-    parser.add_argument("--checkpoint-dir", metavar="DIR", help="default: $LEDGER_CHECKPOINT_DIR, else var/checkpoints")
+    parser.add_argument("--keys-dir", metavar="DIR", help="default: $LEDGER_KEYS_DIR, else STATE/keys")
+    parser.add_argument(
+        "--checkpoint-dir",
+        metavar="DIR",
+        help="default: $LEDGER_CHECKPOINT_DIR, else STATE/checkpoints",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Sign and publish; print the signed note."""
-    paths = LedgerPaths.from_env(keys_dir=args.keys_dir, checkpoint_dir=args.checkpoint_dir)
+    paths = LedgerPaths.from_env(args.database_url, keys_dir=args.keys_dir, checkpoint_dir=args.checkpoint_dir)
     key = KeyFolder(paths.keys_dir).active_key()
     paths.checkpoint_dir.mkdir(parents=True, exist_ok=True)
     with open_ledger(args, create_tables=False) as ledger:

@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from importlib import import_module
+from typing import NoReturn
 
 from ledger.errors import InputError, IntegrityError, KeyNotConfigured, StoreUnavailable
 
@@ -33,13 +34,20 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, saying a usage error in one line (and where to read more), exit 2; its subcommands' parsers too."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")  # 2: Exit.USAGE
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered, or only ``command`` when one is named.
 
     Registering one imports only its module: `ledger verify-bundle` then needs
     nothing but the proof core (no database driver, no web framework).
     """
-    parser = argparse.ArgumentParser(prog="ledger", description="The clinical AI accountability ledger.")
+    parser = _Parser(prog="ledger", description="The clinical AI accountability ledger.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, registrar) in SUBCOMMANDS.items():
         if command is not None and name != command:

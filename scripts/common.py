@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+from collections.abc import Callable
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
@@ -37,7 +39,39 @@ def say(message: str) -> None:
 
 
 def open_ledger(args: argparse.Namespace, *, create_tables: bool = True) -> Ledger:
-    """Open the ledger named by --database-url or the environment."""
-    from ledger.store import Ledger
+    """Open the ledger named by --database-url or the environment.
 
-    return Ledger(args.database_url, create_tables=create_tables)
+    On PostgreSQL the URL's schema is created first by a command that creates
+    tables; a read-only one (create_tables=False) creates nothing and refuses a
+    schema that does not exist, or holds no ledger, in one line (exit 3).
+    """
+    from ledger.store import Ledger
+    from ledger.store.url import database_url
+
+    url = database_url(args.database_url)
+    if url.backend == "postgres":
+        from scripts.pgschema import prepare_schema  # psycopg's import is paid only where it is used
+
+        prepare_schema(url, create=create_tables)
+    return Ledger(url, create_tables=create_tables)
+
+
+def counted(number: int, noun: str, plural: str | None = None) -> str:
+    """``1 problem``, ``2 problems``: a count with its noun, singular or plural."""
+    return f"{number} {noun if number == 1 else plural or noun + 's'}"
+
+
+def number_in(low: float, high: float, *, above_low: bool = False) -> Callable[[str], float]:
+    """An argparse type: a finite number from ``low`` (or above it) to ``high``; nan and inf refused."""
+    bounds = f"{'greater than' if above_low else 'at least'} {low:g} and at most {high:g}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number (a number {bounds} is needed)") from None
+        if not (math.isfinite(value) and (low < value if above_low else low <= value) and value <= high):
+            raise argparse.ArgumentTypeError(f"must be a number {bounds}")
+        return value
+
+    return parse

@@ -14,7 +14,7 @@ from ledger.evidence import build_bundle, select_evidence
 from ledger.proof.checkpoint import CheckpointDirectory
 from ledger.proof.keys import format_verifier_key
 from ledger.signing import KeyFolder
-from scripts.common import Exit, add_database_option, open_ledger, say
+from scripts.common import Exit, add_database_option, counted, open_ledger, say
 
 
 def add_parser(subparsers: Any, name: str) -> None:
@@ -29,15 +29,19 @@ def add_parser(subparsers: Any, name: str) -> None:
     )
     parser.add_argument("--incident", required=True, metavar="ID", help="the incident_id")
     parser.add_argument("--output", type=Path, help="the bundle file (default: stdout)")
-    parser.add_argument("--keys-dir", metavar="DIR", help="default: $LEDGER_KEYS_DIR, else var/keys")
-    parser.add_argument("--checkpoint-dir", metavar="DIR", help="default: $LEDGER_CHECKPOINT_DIR, else var/checkpoints")
+    parser.add_argument("--keys-dir", metavar="DIR", help="default: $LEDGER_KEYS_DIR, else STATE/keys")
+    parser.add_argument(
+        "--checkpoint-dir",
+        metavar="DIR",
+        help="default: $LEDGER_CHECKPOINT_DIR, else STATE/checkpoints",
+    )
     add_database_option(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Select, prove, write."""
-    paths = LedgerPaths.from_env(keys_dir=args.keys_dir, checkpoint_dir=args.checkpoint_dir)
+    paths = LedgerPaths.from_env(args.database_url, keys_dir=args.keys_dir, checkpoint_dir=args.checkpoint_dir)
     keys = KeyFolder(paths.keys_dir)
     with open_ledger(args, create_tables=False) as ledger:
         records = select_evidence(ledger, args.incident)
@@ -56,5 +60,5 @@ def run(args: argparse.Namespace) -> int:
         args.output.write_bytes(data)
     else:
         sys.stdout.buffer.write(data)
-    say(f"exported {len(records)} events with proofs against checkpoint size {signed.checkpoint.size}")
+    say(f"exported {counted(len(records), 'event')} with proofs against checkpoint size {signed.checkpoint.size}")
     return Exit.OK

@@ -9,8 +9,9 @@ from typing import Any
 
 import orjson
 
-from ledger.catalogue import Event, canonical_bytes, validate_event
+from ledger.catalogue import Event, canonical_bytes, emitted_defect, json_schema, validate_event
 from ledger.errors import InvalidEvent
+from ledger.proof import strict_json
 from ledger.proof.chain import content_digest
 from ledger.store import Ledger
 from scripts.common import Exit, add_database_option, open_ledger, say
@@ -25,7 +26,9 @@ def add_parser(subparsers: Any, name: str) -> None:
         help="append events from a JSON Lines file (one envelope per line)",
         description=(
             "Check every line against the catalogue and the ledger first; append nothing if any "
-            "line is invalid or conflicts with a recorded event. A rerun appends nothing."
+            "line is invalid, is one of the ledger's own control events (legal holds, erasures, "
+            "access records, key events, the source ledger) or conflicts with a recorded event. "
+            "A rerun appends nothing."
         ),
     )
     parser.add_argument("file", type=Path, help="JSON Lines file, one event envelope per line")
@@ -66,9 +69,14 @@ def _events(path: Path) -> Iterator[tuple[int, Event]]:
             if not raw.strip():
                 continue
             try:
-                data = orjson.loads(raw)
+                data = strict_json.loads(raw)
             except orjson.JSONDecodeError as exc:
                 raise InvalidEvent.from_message("", "not valid JSON").at(number) from exc
+            except strict_json.DuplicateKey as exc:  # the key is named only if the catalogue defines it
+                raise InvalidEvent([exc.field_error(strict_json.schema_names(json_schema()))]).at(number) from None
+            defect = emitted_defect(data)  # a backfill of foreign events: never the ledger's own
+            if defect is not None:
+                raise InvalidEvent([defect]).at(number)
             try:
                 yield number, validate_event(data)
             except InvalidEvent as exc:

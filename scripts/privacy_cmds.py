@@ -10,10 +10,14 @@ from typing import Any
 
 import orjson
 
+from ledger.catalogue import RESERVED_SOURCE
 from ledger.erasure import HoldIndex, erase, master_key_use, retention_due, rotate_master_key, subject_token
 from ledger.privacy import LocalMasterKey
 from ledger.store.records import time_from_us
-from scripts.common import Exit, add_database_option, open_ledger, say
+from scripts.common import Exit, add_database_option, counted, number_in, open_ledger, say
+
+MAX_YEARS = 1000.0
+"""The longest retention period --years takes: any longer is a typo, and no date arithmetic can hold ``inf``."""
 
 
 def _actor(args: argparse.Namespace) -> dict[str, str]:
@@ -92,7 +96,7 @@ def run_hold(args: argparse.Namespace) -> int:
             "event_id": str(uuid.uuid4()),
             "type": f"legal_hold.{done}",
             "occurred_at": datetime.now(UTC).isoformat(),
-            "source": "ledger",
+            "source": RESERVED_SOURCE,
             "actor": _actor(args),
             "data": data,
         }
@@ -108,7 +112,13 @@ def add_retention(subparsers: Any, name: str) -> None:
         help="list the subjects due for erasure under the retention policy (and erase them with --apply)",
         description="Lists first; erases only with --apply, and never a subject under a legal hold.",
     )
-    parser.add_argument("--years", type=float, default=6.0, help="retention after a subject's last event (default 6)")
+    parser.add_argument(
+        "--years",
+        type=number_in(0, MAX_YEARS, above_low=True),
+        default=6.0,
+        help=f"retention after a subject's last event, in years: a number greater than 0 and at most {MAX_YEARS:g}, "
+        "fractions allowed (default 6)",
+    )
     parser.add_argument("--apply", action="store_true", help="erase the subjects listed (those not under a hold)")
     _common(parser)
     parser.set_defaults(run=run_retention)
@@ -116,23 +126,22 @@ def add_retention(subparsers: Any, name: str) -> None:
 
 def run_retention(args: argparse.Namespace) -> int:
     """List, then (with --apply) erase."""
-    if args.years <= 0:
-        say("ledger retention: --years must be positive")
-        return Exit.USAGE
     with open_ledger(args) as ledger:
         holds = HoldIndex(ledger)  # the log is read once for the whole run, not once a subject
         due = retention_due(ledger, years=args.years, holds=holds)
         for item in due:
             held = f"  HELD by {', '.join(item.held)}" if item.held else ""
-            say(f"  {item.token}  last event {time_from_us(item.last_recorded_us)}  {item.events} events{held}")
-        say(f"{len(due)} subjects past {args.years:g} years; {sum(1 for d in due if d.held)} under legal hold")
+            last = time_from_us(item.last_recorded_us)
+            say(f"  {item.token}  last event {last}  {counted(item.events, 'event')}{held}")
+        held_count = sum(1 for d in due if d.held)
+        say(f"{counted(len(due), 'subject')} past {args.years:g} years; {held_count} under legal hold")
         if not args.apply:
             say("nothing erased: rerun with --apply to erase those not under a hold")
             return Exit.OK
         for item in (d for d in due if not d.held):
             erase(ledger, subject=f"token:{item.token}", legal_basis="retention_policy", actor=_actor(args),
                   holds=holds)  # fmt: skip
-        say(f"erased {sum(1 for d in due if not d.held)} subjects")
+        say(f"erased {counted(sum(1 for d in due if not d.held), 'subject')}")
     return Exit.OK
 
 
@@ -160,7 +169,7 @@ def run_master_key(args: argparse.Namespace) -> int:
     new = LocalMasterKey.from_file(path) if path.is_file() else LocalMasterKey.create(path)
     with open_ledger(args) as ledger:
         rotation = rotate_master_key(ledger, new, actor=_actor(args))
-    say(f"rewrapped {rotation.rewrapped} data keys under master key {new.key_id}")
+    say(f"rewrapped {counted(rotation.rewrapped, 'data key')} under master key {new.key_id}")
     if rotation.remaining:
         say(f"still wrapped under other master keys: {_use(rotation.remaining)}. A writer is still wrapping new "
             f"subjects' keys under them: give every server master key {new.key_id}, keep the old one in "

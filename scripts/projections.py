@@ -20,7 +20,7 @@ import orjson
 
 from projections.errors import ProjectionFailed, ViewsOutdated
 from projections.runner import DEFAULT_BATCH, REBUILD_BATCH, ProjectionStatus, Projector
-from scripts.common import Exit, add_database_option, open_ledger, say
+from scripts.common import Exit, add_database_option, counted, number_in, open_ledger, say
 
 
 def add_parser(subparsers: Any, name: str) -> None:
@@ -46,8 +46,11 @@ def add_parser(subparsers: Any, name: str) -> None:
     add_database_option(follow)
     follow.add_argument("--follow", action="store_true", help="keep following new records until interrupted")
     follow.add_argument("--batch-size", type=_positive, default=DEFAULT_BATCH, metavar="N")
-    follow.add_argument("--interval", type=float, default=0.2, metavar="S", help="seconds between polls (--follow)")
-    follow.add_argument("--pause", type=float, default=0.0, metavar="S", help="seconds to pause between batches")
+    poll, pause = number_in(0, 3600, above_low=True), number_in(0, 3600)
+    follow.add_argument("--interval", type=poll, default=0.2, metavar="S", help="seconds between polls (--follow), "
+                        "more than 0 and at most 3600 (default 0.2)")  # fmt: skip
+    follow.add_argument("--pause", type=pause, default=0.0, metavar="S",
+                        help="seconds to pause between batches, 0 to 3600 (default 0)")  # fmt: skip
     follow.set_defaults(run=run_follow)
 
 
@@ -71,7 +74,7 @@ def run_status(args: argparse.Namespace) -> int:
 
 def _describe(status: ProjectionStatus) -> str:
     lag = "" if status.lag_seconds is None else f", {status.lag_seconds:.1f} s"
-    where = f"position {status.position} of {status.head} (lag: {status.lag_events} records{lag})"
+    where = f"position {status.position} of {status.head} (lag: {counted(status.lag_events, 'record')}{lag})"
     text = f"{status.name:<10} {status.state:<8} {where}"
     if status.built_version != status.version:
         text += f"; built by version {status.built_version}, code is version {status.version}: rebuild"
@@ -91,7 +94,8 @@ def run_rebuild(args: argparse.Namespace) -> int:
         except ProjectionFailed as exc:
             say(f"ledger projections: {exc}")
             return Exit.INTEGRITY
-    say(f"rebuilt: {report.events} records in {report.seconds:.1f} s ({report.events_per_second:,.0f} records/s)")
+    rate = f"{report.events_per_second:,.0f} records/s"
+    say(f"rebuilt: {counted(report.events, 'record')} in {report.seconds:.1f} s ({rate})")
     return Exit.OK
 
 

@@ -9,14 +9,17 @@ before the store is closed.
 
 With --demo, a checkpoint-signing key is generated first if none is active (so
 the server's schedule has something to sign with), the demo story is loaded
-through the API's client once the server is up, and an admin key and an emitter
-key are created and printed to stderr.
+through the API's client once the server is up, and the demo's admin, emitter
+and reader keys are printed to stderr with the docs' address and the command
+that verifies the ledger. The keys are minted once per ledger and kept in its
+state folder (scripts/demo_keys.py): a restart prints the same ones.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 import threading
 import time
 from typing import Any
@@ -25,17 +28,20 @@ import uvicorn
 
 from api.logging import log_config
 from api.settings import Settings
-from ledger.apikeys import KeyStore, Role
+from ledger.apikeys import KeyStore
+from ledger.checkpointing import make_checkpoint
 from ledger.client.http import LedgerClient
 from ledger.config import LedgerPaths
-from ledger.errors import StoreUnavailable
+from ledger.errors import LedgerError, StoreUnavailable
+from ledger.ownership import check_belongs
+from ledger.proof.checkpoint import CheckpointDirectory
 from ledger.signing import KeyFolder
 from ledger.store import Ledger
 from ledger.store.url import ENV_VAR, database_url
 from scripts.common import Exit, add_database_option, say
+from scripts.demo_keys import DEMO_SOURCE, DemoKeys, demo_keys
 
 APP = "api.app:create_app"
-DEMO_SOURCE = "epic-prod"
 DEMO_SIGNING_KEY = "ledger.demo.example"
 DEMO_OPERATOR = {"id": "ledger-demo", "role": "ledger_operator", "kind": "system"}
 
@@ -70,9 +76,12 @@ def run(args: argparse.Namespace) -> int:
     say(f"  API docs: {base}/docs   OpenAPI: {base}/openapi.json   ({base}/ opens the docs)")
     _check_settings()
     _check_master_keys()
+    _check_checkpoint_folder()
     if args.demo:
         _ensure_signing_key()
-        threading.Thread(target=_load_demo, args=(base,), name="demo-loader", daemon=True).start()
+        paths = LedgerPaths.from_env()
+        keys = demo_keys(KeyStore(None), paths.state_dir or paths.keys_dir.parent)
+        threading.Thread(target=_load_demo, args=(base, keys), name="demo-loader", daemon=True).start()
     uvicorn.run(
         APP,
         factory=True,
@@ -110,6 +119,22 @@ def _check_master_keys() -> None:
         return
 
 
+def _check_checkpoint_folder() -> None:
+    """Before uvicorn starts: a checkpoint folder that belongs to another ledger stops `serve` (exit 2, one line).
+
+    Otherwise every scheduled signing would be refused, and the server would
+    publish nothing while it seemed to run.
+    """
+    folder = LedgerPaths.from_env().checkpoint_dir
+    if not folder.is_dir():
+        return
+    try:
+        with Ledger(None) as ledger:
+            check_belongs(folder, ledger)
+    except StoreUnavailable:
+        return
+
+
 def _ensure_signing_key() -> None:
     """Generate and activate a demo signing key (recorded in the log) unless one is active."""
     folder = KeyFolder(LedgerPaths.from_env().keys_dir)
@@ -120,20 +145,45 @@ def _ensure_signing_key() -> None:
     say(f"demo: signing key {key.name} {key.verifier().key_id:08x} generated in {folder.path}")
 
 
-def _load_demo(base: str) -> None:
-    """Wait for the server, create the demo keys, load the story through the client."""
+def _load_demo(base: str, keys: DemoKeys) -> None:
+    """Wait for the server, load the story through the client, then say where everything is."""
     from scripts import scenario
 
-    keys = KeyStore(None)
-    admin = keys.create(Role.ADMIN, label="demo admin")
-    emitter = keys.create(Role.EMITTER, source=DEMO_SOURCE, label="demo emitter")
-    with LedgerClient(base, admin.token, retries=20) as client:
+    with LedgerClient(base, keys.tokens["admin"], retries=20) as client:
         _wait_ready(client)
         receipts = client.send_batch(scenario.story())
     created = sum(r.created for r in receipts)
     say(f"demo: {created} events appended, {len(receipts) - created} already recorded")
-    say(f"demo admin key ({admin.key.key_id}):   {admin.token}")
-    say(f"demo emitter key for source {DEMO_SOURCE} ({emitter.key.key_id}): {emitter.token}")
+    _sign_checkpoint()
+    kept = "minted now" if keys.minted else "kept from an earlier start"
+    say(f"demo ready. API docs: {base}/docs")
+    say(f"  demo API keys ({kept}, in {keys.path}):")
+    say(f"    admin:    {keys.tokens['admin']}")
+    say(f"    emitter:  {keys.tokens['emitter']}   (may append for source {DEMO_SOURCE})")
+    say(f"    reader:   {keys.tokens['reader']}")
+    say(f"  verify the ledger: {_command()} verify --database-url {database_url(None).display}")
+
+
+def _sign_checkpoint() -> None:
+    """Publish a checkpoint of the story now (the schedule would in a minute), so `verify` has one to check."""
+    paths = LedgerPaths.from_env()
+    try:
+        paths.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        with Ledger(None) as ledger:
+            key = KeyFolder(paths.keys_dir).active_key()
+            folder = CheckpointDirectory(paths.checkpoint_dir)
+            signed = make_checkpoint(ledger, key, origin=paths.origin, folder=folder)
+    except (LedgerError, OSError) as exc:  # said in one line; the server goes on serving
+        say(f"demo: no checkpoint published: {exc}")
+        return
+    if signed is not None:
+        say(f"demo: checkpoint of size {signed.checkpoint.size} published in {paths.checkpoint_dir}")
+
+
+def _command() -> str:
+    """How this command was started (.venv/bin/ledger under `make demo`), so the line printed can be pasted."""
+    started = sys.argv[0]
+    return started if os.path.basename(started) == "ledger" else "ledger"
 
 
 def _wait_ready(client: Any, *, seconds: float = 30.0) -> None:

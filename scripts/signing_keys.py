@@ -20,19 +20,23 @@ def add_parser(subparsers: Any, name: str) -> None:
         sub.add_argument("--reason", help="why (recorded in the log)")
         sub.add_argument("--operator", default="ledger-operator", help="who does it (the event's actor id)")
         add_database_option(sub)
-        sub.add_argument("--keys-dir", metavar="DIR", help="default: $LEDGER_KEYS_DIR, else var/keys")
+        sub.add_argument("--keys-dir", metavar="DIR", help="default: $LEDGER_KEYS_DIR, else STATE/keys")
         sub.set_defaults(run=run)
     listing = actions.add_parser("list", help="list the keys and which one is active")
-    listing.add_argument("--keys-dir", metavar="DIR", help="default: $LEDGER_KEYS_DIR, else var/keys")
+    add_database_option(listing)
+    listing.add_argument("--keys-dir", metavar="DIR", help="default: $LEDGER_KEYS_DIR, else STATE/keys")
     listing.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Carry out the action."""
-    folder = KeyFolder(LedgerPaths.from_env(keys_dir=args.keys_dir).keys_dir)
+    folder = KeyFolder(LedgerPaths.from_env(args.database_url, keys_dir=args.keys_dir).keys_dir)
     if args.action == "list":
-        for info in folder.list():
+        listed = folder.list()
+        for info in listed:
             say(f"{'*' if info.active else ' '} {info.verifier_key}  ({info.file})")
+        if not listed:
+            say(f"no signing keys in {folder.path}: run `ledger signing-keys generate`")
         return Exit.OK
     if args.action == "generate" and folder.has_active_key():
         say("a signing key is already active: use `ledger signing-keys rotate`")

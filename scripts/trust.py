@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import errno
 from pathlib import Path
 
 import orjson
 
 from ledger.config import LedgerPaths
-from ledger.proof.keys import Keyring, parse_keyring, parse_verifier_key
+from ledger.errors import InputError
+from ledger.ownership import check_belongs
+from ledger.proof.keys import Keyring, parse_verifier_key
 from ledger.proof.verify import Claim
 from ledger.signing import TRUSTED, key_activations
-from ledger.store import Ledger
-from scripts.common import say
+from ledger.store import DatabaseUrl, Ledger
+from scripts.common import counted, say
+from scripts.files import checkpoint_file, keyring_file
 
 
 def add_trust_options(parser: argparse.ArgumentParser) -> None:
@@ -34,36 +38,73 @@ def add_trust_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--checkpoint-dir",
         metavar="DIR",
-        help="the published checkpoints (default: $LEDGER_CHECKPOINT_DIR, else var/checkpoints)",
+        help="the published checkpoints, every *.checkpoint file in it (default: $LEDGER_CHECKPOINT_DIR, else "
+        "STATE/checkpoints); a folder named here must exist",
     )
-    parser.add_argument("--keys-dir", metavar="DIR", help="the signing-keys folder (default: $LEDGER_KEYS_DIR)")
+    parser.add_argument(
+        "--keys-dir",
+        metavar="DIR",
+        help="the signing-keys folder (default: $LEDGER_KEYS_DIR, else STATE/keys)",
+    )
     parser.add_argument("--origin", help="the log's origin line (default: $LEDGER_ORIGIN, else the demo's)")
 
 
-def keyring_for(args: argparse.Namespace, ledger: Ledger | None) -> Keyring | None:
-    """The auditor's keys, else the keys folder's, else those the log itself records (said plainly)."""
+def keyring_for(args: argparse.Namespace) -> Keyring | None:
+    """The auditor's keys, else the keys folder's (said plainly); None if neither exists.
+
+    Read before the database is opened, so that a bad keys file is refused first.
+    """
     if args.trusted_keys:
-        return parse_keyring(args.trusted_keys.read_text("utf-8"))
-    folder = LedgerPaths.from_env(keys_dir=args.keys_dir).keys_dir / TRUSTED
+        return keyring_file(args.trusted_keys)
+    folder = LedgerPaths.from_env(_database(args, None), keys_dir=args.keys_dir).keys_dir / TRUSTED
     if folder.is_file():
         say(f"trusting the verifier keys in {folder} (pass --trusted-keys to use keys you hold)")
-        return parse_keyring(folder.read_text("utf-8"))
-    if ledger is not None:
-        recorded = [parse_verifier_key(_verifier_key(n.state)) for n in key_activations(ledger)]
-        if recorded:
-            say("trusting the verifier keys recorded in the log itself: this shows the checkpoints were signed "
-                "by the keys the log names, not by keys you hold (pass --trusted-keys)")  # fmt: skip
-            return Keyring(recorded)
+        return keyring_file(folder)
     return None
 
 
+def recorded_keyring(ledger: Ledger) -> Keyring | None:
+    """The verifier keys the log itself records (said plainly: they show only self-consistency), or None."""
+    recorded = [parse_verifier_key(_verifier_key(n.body)) for n in key_activations(ledger)]
+    if not recorded:
+        return None
+    say("trusting the verifier keys recorded in the log itself: this shows the checkpoints were signed "
+        "by the keys the log names, not by keys you hold (pass --trusted-keys)")  # fmt: skip
+    return Keyring(recorded)
+
+
 def claims_for(args: argparse.Namespace) -> list[Claim]:
-    """The published checkpoints and the auditor's own."""
-    claims = [Claim("trusted", path.read_text("utf-8")) for path in args.trusted_checkpoint]
-    folder = LedgerPaths.from_env(checkpoint_dir=args.checkpoint_dir).checkpoint_dir
-    if folder.is_dir():
-        claims += [Claim("folder", path.read_text("utf-8")) for path in sorted(folder.glob("*.checkpoint"))]
+    """The auditor's own checkpoints and the published ones, each parsed: one that does not parse is refused.
+
+    A file that is not a signed checkpoint is input the verifier cannot use,
+    whether the auditor kept it or found it in the published folder: it stops
+    the run (exit 2, naming the file) rather than count as a finding, since it
+    proves nothing about the log. docs/auditing.md says what to do about one.
+    """
+    claims = [checkpoint_file(path, source="trusted", what="trusted checkpoint") for path in args.trusted_checkpoint]
+    folder = LedgerPaths.from_env(_database(args, None), checkpoint_dir=args.checkpoint_dir).checkpoint_dir
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"checkpoint folder {folder} is not a folder")
+    if not folder.exists():
+        if args.checkpoint_dir is not None:  # named on the command line: a typo must not pass for "none published"
+            raise FileNotFoundError(errno.ENOENT, "no such checkpoint folder", str(folder))
+        return claims
+    published = sorted(folder.glob("*.checkpoint"))
+    claims += [checkpoint_file(path, source="folder", what="published checkpoint") for path in published]
+    say(f"{counted(len(published), 'published checkpoint')} in {folder}")
     return claims
+
+
+def refuse_foreign_folder(args: argparse.Namespace, ledger: Ledger) -> None:
+    """Stop (exit 2) before another ledger's published checkpoints are checked against this one."""
+    folder = LedgerPaths.from_env(ledger.url, checkpoint_dir=args.checkpoint_dir).checkpoint_dir
+    if folder.is_dir():
+        check_belongs(folder, ledger)
+
+
+def _database(args: argparse.Namespace, ledger: Ledger | None) -> DatabaseUrl | str | None:
+    """The ledger whose state folder holds the defaults (verify-bundle has none: the configured one's)."""
+    return ledger.url if ledger is not None else getattr(args, "database_url", None)
 
 
 def _verifier_key(state: bytes) -> str:

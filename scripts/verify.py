@@ -12,15 +12,15 @@ import orjson
 from ledger.audit import verify_store
 from ledger.config import LedgerPaths
 from ledger.proof.verify import Report
-from scripts.common import Exit, add_database_option, open_ledger, say
-from scripts.trust import add_trust_options, claims_for, keyring_for
+from scripts.common import Exit, add_database_option, counted, open_ledger, say
+from scripts.trust import add_trust_options, claims_for, keyring_for, recorded_keyring, refuse_foreign_folder
 
 
 def add_parser(subparsers: Any, name: str) -> None:
     """Register the subcommand."""
     parser = subparsers.add_parser(
         name,
-        help="verify the ledger's integrity (exit 0 intact, 1 broken, 2 usage, 3 could not run)",
+        help="verify the ledger's integrity (exit 0 intact, 1 broken, 2 usage or unparsable input, 3 could not run)",
         description=(
             "Recompute every event's hash, every chain link and the Merkle root from the database, read-only, "
             "and check every checkpoint (stored, published, and your own) against it."
@@ -36,11 +36,13 @@ def add_parser(subparsers: Any, name: str) -> None:
 def run(args: argparse.Namespace) -> int:
     """Verify, print the summary to stderr and the report where asked."""
     progress = _progress if sys.stderr.isatty() else None
-    claims = claims_for(args)
+    claims = claims_for(args)  # the auditor's files first: one that cannot be used stops the run before it starts
+    trusted = keyring_for(args)
     with open_ledger(args, create_tables=False) as ledger:
         say(f"verifying {ledger.url.display}")
-        keyring = keyring_for(args, ledger)
-        origin = args.origin or LedgerPaths.from_env().origin
+        refuse_foreign_folder(args, ledger)
+        keyring = trusted if trusted is not None else recorded_keyring(ledger)
+        origin = args.origin or LedgerPaths.from_env(ledger.url).origin
         report = verify_store(ledger, claims=claims, keyring=keyring, origin=origin, progress=progress)
     if progress:
         sys.stderr.write("\n")
@@ -59,10 +61,10 @@ def _summarize(report: Report) -> None:
     for finding in report.findings:
         say(f"  FAIL {finding}")
     if report.findings_total > len(report.findings):
-        say(f"  ... and {report.findings_total - len(report.findings)} more findings")
-    verdict = "INTACT" if report.intact else f"BROKEN ({report.findings_total} findings)"
-    say(f"{verdict}: {report.events} events, head seq {report.head_seq} hash {report.head_hash.hex()}")
-    say(f"  Merkle root {report.root.hex()}; {report.checkpoints_checked} checkpoints checked")
+        say(f"  ... and {counted(report.findings_total - len(report.findings), 'more finding')}")
+    verdict = "INTACT" if report.intact else f"BROKEN ({counted(report.findings_total, 'finding')})"
+    say(f"{verdict}: {counted(report.events, 'event')}, head seq {report.head_seq} hash {report.head_hash.hex()}")
+    say(f"  Merkle root {report.root.hex()}; {counted(report.checkpoints_checked, 'checkpoint')} checked")
     if report.checkpoints_checked == 0:
         say("  no checkpoint was checked: the chain alone cannot show that the tail was not cut off "
             "(keep a checkpoint and pass it with --trusted-checkpoint)")  # fmt: skip

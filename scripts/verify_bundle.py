@@ -1,15 +1,29 @@
-"""`ledger verify-bundle FILE`: check an evidence bundle offline, and say what it proves."""
+"""`ledger verify-bundle FILE`: check an evidence bundle offline, and say what it proves.
+
+It says VERIFIED only under keys the auditor holds (``--trusted-keys``). The
+bundle's own keys show only that the bundle agrees with itself (whoever made
+the bundle could have made the key too), so checking under them is asked for
+by name (``--self-consistency-only``) and the first line of the report says so.
+
+Exit codes: 0 verified (or, with --self-consistency-only, self-consistent);
+1 the bundle is well formed and the cryptography or the recomputation says no;
+2 usage, or a file that is not a bundle (empty, truncated, not JSON, a field
+missing or malformed): it proves nothing either way; 3 a file cannot be read.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
-from ledger.errors import InvalidBundle
+import orjson
+
+from ledger.errors import InputError
 from ledger.proof.bundle import BundleReport, parse_bundle, verify_bundle
-from ledger.proof.keys import parse_keyring
-from scripts.common import Exit, say
+from scripts.common import Exit, counted, say
+from scripts.files import keyring_file
 
 PROVES = (
     "PROVES: each event listed above is, byte for byte, entry seq N of the log whose head (size {size}) "
@@ -17,35 +31,62 @@ PROVES = (
     "DOES NOT PROVE: that no other relevant event exists (inclusion, not completeness); that the events are "
     "true (only that they were recorded, when, and in what order); who holds the signing key."
 )
+SELF_ONLY = (
+    "SELF-CONSISTENCY ONLY: checked against the keys the bundle itself carries, not keys you trust; this cannot "
+    "show who signed it (pass --trusted-keys to verify)"
+)
+SHOWS_ONLY = (
+    "SHOWS ONLY: the events, their proofs and the checkpoint (size {size}) agree with one another and with the key "
+    "the bundle carries. Whoever can make a bundle can make one that agrees with itself: this is no evidence of "
+    "who signed it."
+)
+KEYS_REQUIRED = (
+    "ledger verify-bundle: --trusted-keys FILE is required: a bundle's own keys show only that it agrees with "
+    "itself, not who signed it (pass --self-consistency-only to check just that)"
+)
 
 
 def add_parser(subparsers: Any, name: str) -> None:
     """Register the subcommand."""
     parser = subparsers.add_parser(
         name,
-        help="verify an evidence bundle offline (exit 0 verified, 1 failed, 2 usage, 3 unreadable)",
-        description="Check every event's hashes and inclusion proof against the bundle's signed checkpoint.",
+        help="verify an evidence bundle offline (exit 0 verified, 1 failed, 2 usage or not a bundle, 3 unreadable)",
+        description=(
+            "Check every event's hashes and inclusion proof against the bundle's signed checkpoint, under the "
+            "verifier keys you trust. Human text goes to stderr; --format json writes the report to stdout "
+            "(or --output)."
+        ),
     )
     parser.add_argument("file", type=Path)
-    parser.add_argument("--trusted-keys", type=Path, metavar="FILE", help="verifier keys you hold, one per line")
+    keys = parser.add_mutually_exclusive_group()
+    keys.add_argument("--trusted-keys", type=Path, metavar="FILE", help="verifier keys you hold, one per line")
+    keys.add_argument(
+        "--self-consistency-only",
+        action="store_true",
+        help="no keys of your own: check the bundle against the keys it carries, and say only that it is "
+        "self-consistent, never VERIFIED (exit 0 self-consistent, 1 not)",
+    )
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument("--output", type=Path, help="write the JSON report here instead of stdout")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Parse, verify, explain."""
+    if args.trusted_keys is None and not args.self_consistency_only:
+        say(KEYS_REQUIRED)
+        return Exit.USAGE
+    trusted = keyring_file(args.trusted_keys) if args.trusted_keys else None
+    if trusted is None:
+        say(SELF_ONLY)
     try:
-        data = args.file.read_bytes()
-        trusted = parse_keyring(args.trusted_keys.read_text("utf-8")) if args.trusted_keys else None
-    except OSError as exc:
-        say(f"ledger verify-bundle: cannot read {exc.filename}: {exc.strerror}")
-        return Exit.COULD_NOT_RUN
-    try:
-        bundle = parse_bundle(data)
-    except InvalidBundle as exc:
-        say(f"FAILED: {args.file} is not a well-formed bundle: {exc}")
-        return Exit.INTEGRITY
+        bundle = parse_bundle(args.file.read_bytes())
+    except InputError as exc:
+        raise InputError(f"{args.file} is not a well-formed bundle: {exc}") from exc
     report = verify_bundle(bundle, trusted=trusted)
     _explain(report)
+    if args.format == "json" or args.output:
+        _write_json({"file": str(args.file), "incident_id": bundle.incident_id, **report.to_json()}, args.output)
     return Exit.OK if report.ok else Exit.INTEGRITY
 
 
@@ -54,10 +95,20 @@ def _explain(report: BundleReport) -> None:
         say(f"  ok   seq {seq}: {event_type}")
     for failure in report.failures:
         say(f"  FAIL {failure}")
-    if report.keys_from_bundle:
-        say("note: the keys came from the bundle itself; pass --trusted-keys with keys you obtained independently")
     if not report.ok or report.checkpoint is None:
-        say(f"FAILED: {len(report.failures)} problems")
+        say(f"FAILED: {counted(len(report.failures), 'problem')}")
         return
-    say(f"VERIFIED: {len(report.verified)} events")
-    say(PROVES.format(size=report.checkpoint.size, keys="the trusted key"))
+    if report.keys_from_bundle:
+        say(f"SELF-CONSISTENT (not verified: no trusted keys): {counted(len(report.verified), 'event')}")
+        say(SHOWS_ONLY.format(size=report.checkpoint.size))
+        return
+    say(f"VERIFIED: {counted(len(report.verified), 'event')}")
+    say(PROVES.format(size=report.checkpoint.size, keys="a key you trust"))
+
+
+def _write_json(report: dict[str, Any], output: Path | None) -> None:
+    data = orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n"
+    if output is None:
+        sys.stdout.buffer.write(data)
+    else:
+        output.write_bytes(data)

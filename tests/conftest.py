@@ -17,6 +17,8 @@ from functools import cache
 import psycopg
 import pytest
 
+from ledger.config import CHECKPOINT_DIR_ENV, KEYS_DIR_ENV, STATE_DIR_ENV
+
 # A fixed master key for every test (and the commands they start), so no test writes
 # var/keys/master.key into the working tree. Tests of key handling set their own.
 os.environ.setdefault("LEDGER_MASTER_KEY", "3vxU6oeIvQpEozSTtwJ4N0F2wrkuqgAVQD62DL6+PbA=")
@@ -49,6 +51,22 @@ def require_postgres(nodeid: str) -> None:
 
 def _admin() -> psycopg.Connection[tuple[object, ...]]:
     return psycopg.connect(PG_ADMIN_URL, autocommit=True)
+
+
+@pytest.fixture(autouse=True)
+def state_outside_the_working_tree(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test's default database and state folder are its own, never the working folder's var/.
+
+    Set in the environment, so the commands a test starts inherit them. A test
+    of the defaults themselves deletes them (monkeypatch.delenv) or sets its own.
+    Whatever the shell running pytest exported is left out: no test touches
+    the user's own ledger.
+    """
+    home = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("LEDGER_DATABASE_URL", f"sqlite:///{home}/default.sqlite3")
+    monkeypatch.setenv(STATE_DIR_ENV, str(home / "default.d"))
+    monkeypatch.delenv(KEYS_DIR_ENV, raising=False)
+    monkeypatch.delenv(CHECKPOINT_DIR_ENV, raising=False)
 
 
 @pytest.fixture

@@ -5,16 +5,18 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from ledger.catalogue import CONTROL_TYPES, RESERVED_SOURCE
+
 ACTOR = {"id": "dr-ada", "role": "attending_physician", "kind": "person"}
 
 
 def envelope(event_type: str, data: dict[str, Any], **overrides: Any) -> dict[str, Any]:
-    """A complete envelope around ``data``."""
+    """A complete envelope around ``data`` (a control event carries the ledger's own source, as it must)."""
     event = {
         "event_id": str(uuid.uuid4()),
         "type": event_type,
         "occurred_at": "2026-03-01T10:15:00+01:00",
-        "source": "ehr.epic-prod",
+        "source": RESERVED_SOURCE if event_type in CONTROL_TYPES else "ehr.epic-prod",
         "actor": dict(ACTOR),
         "data": data,
     }

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
-from api.auth import check_source
+from api.auth import check_emitted, check_source
 from api.body import read_json
 from api.deps import EmitterKey, EventReaderKey, SettingsDep, StoreDep
 from api.errors import BatchConflict, InvalidEvents, NotFound, documented
@@ -40,8 +40,11 @@ _BATCH_RETRY = {"description": "Every event was already recorded: the original r
 async def append_event(request: Request, key: EmitterKey, store: StoreDep, settings: SettingsDep) -> JSONResponse:
     """Record one event. The same event_id and content again answers 200 with the original receipt
     (retries are safe); the same event_id with other content answers 409. Concurrent requests are
-    committed together (group commit); each is answered only after its own commit."""
+    committed together (group commit); each is answered only after its own commit. Control events
+    (legal holds, erasures, access records, key events) and the source ``ledger`` are refused (403)
+    whatever the key: only the ledger's own operations record them."""
     raw = await read_json(request, limit=settings.max_event_bytes)
+    check_emitted(raw)
     event = validate_event(raw)
     check_source(key, event.source)
     request.state.log_fields.update(event_id=event.event_id, type=event.type)
@@ -78,7 +81,9 @@ def location(receipt: Receipt) -> str:
     responses={200: _BATCH_RETRY, **documented(401, 403, 409, 413, 415, 422, 503)},
 )
 async def append_events(request: Request, key: EmitterKey, store: StoreDep, settings: SettingsDep) -> Response:
-    """Record up to 1000 events in one transaction: all of them, or (on any 409 or 422) none."""
+    """Record up to 1000 events in one transaction: all of them, or (on any 403, 409 or 422) none.
+    Control events (legal holds, erasures, access records, key events) and the source ``ledger`` are
+    refused (403) whatever the key: only the ledger's own operations record them."""
     raw = await read_json(request, limit=settings.max_batch_bytes)
     events = await run_in_threadpool(validate_batch, raw)
     for index, event in enumerate(events):
@@ -113,8 +118,13 @@ def get_event(event_id: UUID, key: EventReaderKey, store: StoreDep, request: Req
 
 
 def validate_batch(raw: object) -> list[Event]:
-    """The batch's events, validated; InvalidEvent for the batch's shape, InvalidEvents for its events."""
+    """The batch's events, validated; InvalidEvent for the batch's shape, InvalidEvents for its events.
+
+    Forbidden (before any validation) for the first event no key may append here (a control event).
+    """
     items = _items(raw)
+    for index, item in enumerate(items):
+        check_emitted(item, index=index)
     events: list[Event] = []
     failures: list[InvalidEvent] = []
     for index, item in enumerate(items):

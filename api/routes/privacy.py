@@ -16,12 +16,14 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import require
+from api.body import StrictJsonRoute
 from api.deps import StoreDep
 from api.errors import NotFound, documented
 from ledger.apikeys import ApiKey, Role
+from ledger.catalogue import RESERVED_SOURCE
 from ledger.erasure import erase
 
-router = APIRouter(tags=["privacy"])
+router = APIRouter(tags=["privacy"], route_class=StrictJsonRoute)  # a repeated body key is refused
 
 RevealKey = Annotated[ApiKey, Depends(require(Role.READER))]
 AdminKey = Annotated[ApiKey, Depends(require())]
@@ -92,7 +94,7 @@ def reveal(
             "event_id": str(uuid.uuid4()),
             "type": "access.recorded",
             "occurred_at": datetime.now(UTC).isoformat(),
-            "source": "ledger-api",
+            "source": RESERVED_SOURCE,
             "actor": {"id": key.key_id, "role": str(key.role), "kind": "person"},
             "data": {"reader": key.key_id, "reader_role": str(key.role), "purpose": purpose,
                      "event_ids": [record.event_id], "fields": fields},

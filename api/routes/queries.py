@@ -12,20 +12,22 @@ starts); until the server wires one, each request catches the views up itself.
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from api.deps import ReaderKey, StoreDep
 from api.errors import InvalidParameters, NotFound, documented
+from ledger.catalogue.fields import IDENTIFIER_MAX, IDENTIFIER_PATTERN
 from ledger.errors import FieldError, StoreUnavailable
 from projections import queries
 from projections.answers import to_json
 from projections.errors import NotFound as ViewNotFound
 from projections.errors import ProjectionError
 from projections.policy import DEFAULT_POLICY, Policy
-from projections.timefmt import DAY, HOUR, MINUTE, SECOND, query_time
+from projections.queries.gaps import KINDS as GAP_KINDS
+from projections.timefmt import DAY, HOUR, MINUTE, SECOND, TIME_RANGE, parse_query_time
 from projections.views import Views
 from projections.worker import ProjectionWorker
 
@@ -35,11 +37,15 @@ _WAIT_S = 5.0
 _RESPONSES = documented(401, 403, 422, 503)
 _WITH_404 = {**_RESPONSES, **documented(404)}
 
-Identifier = Annotated[str, Path(min_length=1, max_length=200)]
+# Identifiers, in the path or as filters, follow the catalogue's rule: a value no event can hold is
+# refused (422) before it reaches a store; PostgreSQL would refuse a NUL byte as a database error.
+_ID: Final[dict[str, Any]] = {"min_length": 1, "max_length": IDENTIFIER_MAX, "pattern": IDENTIFIER_PATTERN}
+Identifier = Annotated[str, Path(**_ID)]
 MinSeq = Annotated[
     int | None, Query(ge=1, le=2**62, description="Wait until the views hold this seq (read your writes).")
 ]
-Time = Annotated[str | None, Query(description="RFC 3339 with a UTC offset, e.g. 2026-04-08T02:14:07Z.")]
+# Every time parameter: RFC 3339 with a UTC offset, in the catalogue's range (422 otherwise).
+_TIME = f"RFC 3339 with a UTC offset, from {TIME_RANGE}"
 Limit = Annotated[int, Query(ge=1, le=10_000)]
 Offset = Annotated[int, Query(ge=0, le=2**62)]
 # Policy windows are bounded (ten years) so that no window overflows a timestamp.
@@ -96,19 +102,25 @@ def answer(run: Any, *args: Any, **kwargs: Any) -> Response:
 
 
 def _time(value: str | None, name: str) -> int | None:
-    return query_time(value, name=name)
+    """A time parameter in microseconds; 422 naming the parameter (never its value) if the ledger cannot use it."""
+    try:
+        return parse_query_time(value)
+    except ValueError as exc:
+        raise InvalidParameters(FieldError(name, str(exc))) from None
 
 
 @router.get("/v1/incidents", summary="Incidents, filtered", responses=_RESPONSES)
 def incidents(
     key: ReaderKey,
     worker: WorkerDep,
-    category: Annotated[str | None, Query(description="false_negative, false_positive, misprioritization, ...")] = None,
-    harm: Annotated[str | None, Query(description="AHRQ harm: death, severe_harm, moderate_harm, ...")] = None,
-    tool: Annotated[str | None, Query(description="The incident's tool or its outputs' tool.")] = None,
-    status: Annotated[str | None, Query(description="open, assigned, reviewed or closed.")] = None,
-    start: Annotated[str | None, Query(alias="from", description="Aware at or after (RFC 3339).")] = None,
-    end: Annotated[str | None, Query(alias="to", description="Aware at or before (RFC 3339).")] = None,
+    category: Annotated[
+        str | None, Query(description="false_negative, false_positive, misprioritization, ...", **_ID)
+    ] = None,
+    harm: Annotated[str | None, Query(description="AHRQ harm: death, severe_harm, moderate_harm, ...", **_ID)] = None,
+    tool: Annotated[str | None, Query(description="The incident's tool or its outputs' tool.", **_ID)] = None,
+    status: Annotated[str | None, Query(description="open, assigned, reviewed or closed.", **_ID)] = None,
+    start: Annotated[str | None, Query(alias="from", description=f"Aware at or after ({_TIME}).")] = None,
+    end: Annotated[str | None, Query(alias="to", description=f"Aware at or before ({_TIME}).")] = None,
     limit: Limit = 100,
     offset: Offset = 0,
     min_seq: MinSeq = None,
@@ -140,7 +152,9 @@ def accountability(
     key: ReaderKey,
     worker: WorkerDep,
     incident_id: Identifier,
-    now: Annotated[str | None, Query(description="Evaluate deadlines as of this time (default: now).")] = None,
+    now: Annotated[
+        str | None, Query(description=f"Evaluate deadlines as of this time (default: now; {_TIME}).")
+    ] = None,
     deadline_warning_hours: Annotated[float | None, Query(gt=0, le=MAX_HOURS)] = None,
     min_seq: MinSeq = None,
 ) -> Response:
@@ -158,7 +172,7 @@ def tool(
     worker: WorkerDep,
     tool_id: Identifier,
     as_of: Annotated[
-        str | None, Query(description="The moment (RFC 3339; default: now). Exact to the microsecond.")
+        str | None, Query(description=f"The moment (default: now; {_TIME}). Exact to the microsecond.")
     ] = None,
     min_seq: MinSeq = None,
 ) -> Response:
@@ -172,8 +186,8 @@ def blast_radius(
     key: ReaderKey,
     worker: WorkerDep,
     tool_id: Identifier,
-    start: Annotated[str | None, Query(alias="from", description="Generated at or after (RFC 3339).")] = None,
-    end: Annotated[str | None, Query(alias="to", description="Generated at or before (RFC 3339).")] = None,
+    start: Annotated[str | None, Query(alias="from", description=f"Generated at or after ({_TIME}).")] = None,
+    end: Annotated[str | None, Query(alias="to", description=f"Generated at or before ({_TIME}).")] = None,
     limit: Limit = 1000,
     offset: Offset = 0,
     min_seq: MinSeq = None,
@@ -201,11 +215,11 @@ def output(key: ReaderKey, worker: WorkerDep, output_id: Identifier, min_seq: Mi
 def reliance(
     key: ReaderKey,
     worker: WorkerDep,
-    tool: str | None = None,
-    unit: str | None = None,
-    clinician: str | None = None,
-    start: Annotated[str | None, Query(alias="from")] = None,
-    end: Annotated[str | None, Query(alias="to")] = None,
+    tool: Annotated[str | None, Query(**_ID)] = None,
+    unit: Annotated[str | None, Query(**_ID)] = None,
+    clinician: Annotated[str | None, Query(**_ID)] = None,
+    start: Annotated[str | None, Query(alias="from", description=f"Shown at or after ({_TIME}).")] = None,
+    end: Annotated[str | None, Query(alias="to", description=f"Shown at or before ({_TIME}).")] = None,
     fast_acceptance_seconds: Annotated[
         float | None, Query(gt=0, le=MAX_SECONDS, description="Rubber-stamping threshold.")
     ] = None,
@@ -238,11 +252,13 @@ def reliance(
 def gaps(
     key: ReaderKey,
     worker: WorkerDep,
-    tool: str | None = None,
-    start: Annotated[str | None, Query(alias="from")] = None,
-    end: Annotated[str | None, Query(alias="to")] = None,
+    tool: Annotated[str | None, Query(**_ID)] = None,
+    start: Annotated[str | None, Query(alias="from", description=f"Gaps arising at or after ({_TIME}).")] = None,
+    end: Annotated[str | None, Query(alias="to", description=f"Gaps arising at or before ({_TIME}).")] = None,
     kind: Annotated[list[str] | None, Query(description="Only these kinds (repeatable).")] = None,
-    now: Annotated[str | None, Query(description="Evaluate windows and deadlines as of this time.")] = None,
+    now: Annotated[
+        str | None, Query(description=f"Evaluate windows and deadlines as of this time (default: now; {_TIME}).")
+    ] = None,
     action_window_minutes: Annotated[float | None, Query(gt=0, le=MAX_MINUTES)] = None,
     drift_response_days: Annotated[float | None, Query(gt=0, le=MAX_DAYS)] = None,
     deadline_warning_hours: Annotated[float | None, Query(gt=0, le=MAX_HOURS)] = None,
@@ -253,6 +269,8 @@ def gaps(
     """Outputs without approval, outside scope or validation, shown to untrained clinicians or never acted on;
     unapproved threshold changes; drift not followed up; incidents unassigned, near or past their reporting
     deadline, or whose tool changed before the report."""
+    if kind is not None and not set(kind) <= set(GAP_KINDS):
+        raise InvalidParameters(FieldError("kind", "must be one of: " + ", ".join(GAP_KINDS)))
     policy = _policy(
         action_window_minutes=action_window_minutes,
         drift_response_days=drift_response_days,

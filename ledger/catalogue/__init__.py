@@ -12,6 +12,21 @@ a failure, and it never cross-checks one event against another.
     sensitive_fields(type)  -> list[str]      PHI / free-text paths in data
     json_schema()           -> dict           draft 2020-12, one document
     EVENT_TYPES, SCHEMA_VERSIONS              type -> current data model / version
+    CONTROL_TYPES, RESERVED_SOURCE            the ledger's own events, and its own source
+    emitted_defect(raw)     -> FieldError | None   why an emitter may not append this event
+
+Who may append what (ledger.catalogue.control draws the line):
+
+    control types      legal_hold.placed, legal_hold.released, subject.erased,
+                       access.recorded, ledger.master_key_rotated,
+                       ledger.signing_key_activated, ledger.signing_key_retired:
+                       only the ledger's own operations (admin routes, CLI commands),
+                       always with the source ``ledger``; no API key, admin included,
+                       appends them through the emitters' routes or ``ledger import``
+    any other type     an emitter key, for the source bound to it; an admin key, for
+                       any source but ``ledger``, which no key can be bound to
+    reader, auditor    append nothing (a reader's reveal makes the ledger record
+                       ``access.recorded``)
 """
 
 from __future__ import annotations
@@ -22,6 +37,7 @@ from typing import Any, Final
 
 from ledger.catalogue.base import DataModel
 from ledger.catalogue.builtin import CATALOGUE
+from ledger.catalogue.control import CONTROL_TYPES, RESERVED_SOURCE, emitted_defect, recorded_by_ledger
 from ledger.catalogue.envelope import Actor, Event, canonical_bytes
 from ledger.catalogue.examples import EXAMPLES
 from ledger.catalogue.registry import Catalogue, EventSpec, Upcaster
@@ -55,7 +71,9 @@ def json_schema() -> dict[str, Any]:
 
 
 __all__ = [
+    "CONTROL_TYPES",
     "EVENT_TYPES",
+    "RESERVED_SOURCE",
     "SCHEMA_VERSIONS",
     "SENSITIVE_FIELDS",
     "Actor",
@@ -65,8 +83,10 @@ __all__ = [
     "EventSpec",
     "Upcaster",
     "canonical_bytes",
+    "emitted_defect",
     "json_schema",
     "parse_stored",
+    "recorded_by_ledger",
     "sensitive_fields",
     "validate_event",
 ]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from ledger.catalogue.control import CONTROL_TYPES, RESERVED_SOURCE
+
 _MODEL_DIGEST: Final = "sha256:" + "3f4c9a1d" * 8
 _MODEL_DIGEST_V2: Final = "sha256:" + "9b21e07c" * 8
 
@@ -25,10 +27,17 @@ def _event(
         "type": event_type,
         "schema_version": 1,
         "occurred_at": occurred_at,
-        "source": "governance-portal" if actor["kind"] != "system" else "epic-prod.northside",
+        "source": _source(event_type, actor),
         "actor": actor,
         "data": data,
     }
+
+
+def _source(event_type: str, actor: dict[str, str]) -> str:
+    """The emitting system; the ledger's own source for its control events (ledger.catalogue.control)."""
+    if event_type in CONTROL_TYPES:
+        return RESERVED_SOURCE
+    return "governance-portal" if actor["kind"] != "system" else "epic-prod.northside"
 
 
 EXAMPLES: Final[dict[str, dict[str, Any]]] = {

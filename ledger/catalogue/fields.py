@@ -1,7 +1,8 @@
 """The field types every event is built from, and the rules that make a value well formed.
 
 Each type refuses only what is malformed (wrong JSON type, empty identifier,
-timestamp without offset, non-finite number); none of them judges whether the
+timestamp without offset or outside the years the ledger computes with,
+non-finite number); none of them judges whether the
 fact is good news. Validators raise ``PydanticCustomError`` with a fixed message
 that never contains the offending value: values may be patient identifiers.
 
@@ -14,11 +15,12 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final
 
-from pydantic import AfterValidator, Field, PlainSerializer, PlainValidator, WithJsonSchema
+from pydantic import AfterValidator, Field, PlainSerializer, PlainValidator, ValidationInfo, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from ledger.proof.canonical import format_time
@@ -53,8 +55,13 @@ def _own_error(kind: str, message: str) -> PydanticCustomError:
 # (JSON Schema validators) read the pattern alike.
 _CONTROL = r"\x00-\x1f\x7f-\x9f"
 IDENTIFIER_PATTERN: Final = rf"^[^\s{_CONTROL}](?:[^{_CONTROL}]*[^\s{_CONTROL}])?$"
-# Free text may span lines and be indented; other control characters are refused.
-TEXT_PATTERN: Final = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*\S[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+# Free text may span lines and be indented (tab, LF, CR); every other control character is
+# refused, one alone as much as many. Read left to right: leading whitespace, one visible
+# character, then anything but a control. Each part excludes the controls itself (\S alone
+# would match one), and the parts cannot overlap, so a backtracking engine (Python re, a
+# JSON Schema validator) gives up on a refused text in linear time.
+_TEXT_CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+TEXT_PATTERN: Final = rf"^[^\S{_TEXT_CONTROL}]*[^\s{_TEXT_CONTROL}][^{_TEXT_CONTROL}]*$"
 SOURCE_PATTERN: Final = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 DIGEST_PATTERN: Final = r"^(?:sha256:[0-9a-fA-F]{64}|sha384:[0-9a-fA-F]{96}|sha512:[0-9a-fA-F]{128})$"
 
@@ -65,7 +72,7 @@ FREE_TEXT_MAX: Final = 20_000
 # What each pattern means, for error messages (pydantic's would print the regex).
 PATTERN_MESSAGES: Final[dict[str, str]] = {
     IDENTIFIER_PATTERN: "must not contain control characters or start or end with whitespace",
-    TEXT_PATTERN: "must contain visible text and no control characters other than tab and newline",
+    TEXT_PATTERN: "must contain visible text and no control characters other than tab, newline and carriage return",
     SOURCE_PATTERN: "must be 1-64 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit",
     DIGEST_PATTERN: "must be sha256:, sha384: or sha512: followed by the hexadecimal digest",
 }
@@ -147,13 +154,29 @@ Uuid = Annotated[
 _TIME_RE: Final = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?P<fraction>\.\d+)?(?P<offset>[Zz]|[+-]\d{2}:\d{2})?"
 )
-_MIN_YEAR: Final = 1000
 TIMESTAMP_PATTERN: Final = r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})$"
 
+# The instants the ledger computes with: TIME_MIN inclusive to TIME_MAX exclusive, UTC.
+# Wide enough for backfilled history and a century and a half of retention; far
+# enough from datetime's limits (years 1 and 9999) that adding any deadline,
+# retention period, policy window (each at most ten years) or UTC offset to a
+# time in the range stays representable, so no projection's arithmetic overflows.
+TIME_MIN: Final = datetime(1900, 1, 1, tzinfo=UTC)
+TIME_MAX: Final = datetime(2200, 1, 1, tzinfo=UTC)
+TIME_MIN_TEXT: Final = "1900-01-01T00:00:00Z"
+TIME_MAX_TEXT: Final = "2200-01-01T00:00:00Z"
+TIME_RANGE_TEXT: Final = f"from {TIME_MIN_TEXT} (inclusive) to {TIME_MAX_TEXT} (exclusive)"
+TIME_RANGE_MESSAGE: Final = f"must be {TIME_RANGE_TEXT}"
+# Stored events were validated by the rules of their day: reading one back
+# (``Catalogue.parse_stored``) passes this key in the validation context, and the
+# range above is not applied to it. Years below 1000 were never accepted.
+STORED_CONTEXT: Final = "ledger_stored"
+_STORED_MIN_YEAR: Final = 1000
 
-def _parse_timestamp(value: Any) -> datetime:
+
+def _parse_timestamp(value: Any, info: ValidationInfo) -> datetime:
     if isinstance(value, datetime):
-        return _to_utc(value)
+        return _checked(_to_utc(value), info)
     if not isinstance(value, str):
         raise _own_error("timestamp", "must be an RFC 3339 timestamp string")
     match = _TIME_RE.fullmatch(value)
@@ -167,29 +190,46 @@ def _parse_timestamp(value: Any) -> datetime:
         moment = datetime.fromisoformat(value.upper())
     except ValueError:
         raise _own_error("timestamp", "is not a valid date and time") from None
-    return _to_utc(moment)
+    return _checked(_to_utc(moment), info)
 
 
 def _to_utc(moment: datetime) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise _own_error("timestamp", "timestamp must carry a UTC offset")
     try:
-        utc = moment.astimezone(UTC)
+        return moment.astimezone(UTC)
     except OverflowError:
-        raise _own_error("timestamp", "is out of the representable range") from None
-    if utc.year < _MIN_YEAR:
-        # format_time writes years below 1000 with fewer than four digits.
-        raise _own_error("timestamp", "must be in the year 1000 or later")
+        raise _own_error("timestamp", TIME_RANGE_MESSAGE) from None
+
+
+def _checked(utc: datetime, info: ValidationInfo) -> datetime:
+    stored = isinstance(info.context, Mapping) and info.context.get(STORED_CONTEXT) is True
+    if stored:
+        if utc.year < _STORED_MIN_YEAR:
+            # format_time writes years below 1000 with fewer than four digits.
+            raise _own_error("timestamp", "must be in the year 1000 or later")
+        return utc
+    if not TIME_MIN <= utc < TIME_MAX:
+        raise _own_error("timestamp", TIME_RANGE_MESSAGE)
     return utc
 
 
-# An instant with a UTC offset; held as an aware UTC datetime, stored as
-# ledger.proof.canonical.format_time writes it.
+# An instant with a UTC offset, from TIME_MIN (inclusive) to TIME_MAX (exclusive);
+# held as an aware UTC datetime, stored as ledger.proof.canonical.format_time writes it.
 Timestamp = Annotated[
     datetime,
     PlainValidator(_parse_timestamp),
     PlainSerializer(format_time, return_type=str, when_used="json"),
-    WithJsonSchema({"type": "string", "format": "date-time", "pattern": TIMESTAMP_PATTERN}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date-time",
+            "pattern": TIMESTAMP_PATTERN,
+            "formatMinimum": TIME_MIN_TEXT,
+            "formatExclusiveMaximum": TIME_MAX_TEXT,
+            "description": f"RFC 3339 with a UTC offset, {TIME_RANGE_TEXT}",
+        }
+    ),
 ]
 
 

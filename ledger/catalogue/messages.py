@@ -1,9 +1,9 @@
 """Translate pydantic's errors into FieldErrors: a dotted location and a reason, never a value.
 
 Values may be patient identifiers or free text, so no message is taken from
-pydantic except those of this package's own validators (fixed texts). Keys the
-emitter invented (unknown fields) appear in a location only if they look like
-field names.
+pydantic except those of this package's own validators (fixed texts). A key the
+emitter invented (an unknown field) is a value too: it is never named; the error
+is located at the object that holds it, by the key's position in that object.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ _UNNAMED: Final = "?"
 
 _FIXED: Final[dict[str, str]] = {
     "missing": "field required",
-    "extra_forbidden": "unknown field",
     "string_type": "must be a string",
     "string_unicode": "must be valid Unicode text",
     "int_type": "must be an integer",
@@ -38,18 +37,41 @@ _FIXED: Final[dict[str, str]] = {
 }
 
 
-def field_errors(exc: ValidationError, *, union_tags: Mapping[str, frozenset[str]]) -> list[FieldError]:
-    """One FieldError per pydantic error; ``union_tags`` names the tagged-union fields."""
-    return [_field_error(error, union_tags) for error in exc.errors(include_url=False, include_input=False)]
+def field_errors(
+    exc: ValidationError, *, union_tags: Mapping[str, frozenset[str]], document: object = None
+) -> list[FieldError]:
+    """One FieldError per pydantic error; ``union_tags`` names the tagged-union fields, ``document`` is the
+    input validated (to place unknown keys by position)."""
+    errors = exc.errors(include_url=False, include_input=False)
+    return [_field_error(error, union_tags, document) for error in errors]
 
 
-def _field_error(error: ErrorDetails, union_tags: Mapping[str, frozenset[str]]) -> FieldError:
-    parts = _clean_loc(error["loc"], union_tags)
+def _field_error(error: ErrorDetails, union_tags: Mapping[str, frozenset[str]], document: object) -> FieldError:
     kind = error["type"]
+    if kind == "extra_forbidden":
+        return _unknown_key(error["loc"], union_tags, document)
+    parts = _clean_loc(error["loc"], union_tags)
     ctx = error.get("ctx") or {}
     if kind in ("union_tag_invalid", "union_tag_not_found"):
         parts.append(_unquote(str(ctx.get("discriminator", _UNNAMED))))
     return FieldError(".".join(parts), _message(kind, ctx, error["msg"]))
+
+
+def _unknown_key(loc: tuple[int | str, ...], union_tags: Mapping[str, frozenset[str]], document: object) -> FieldError:
+    """At the object holding the key, with the key's position (from 1) in it: never the key itself."""
+    parts = _clean_loc(loc[:-1], union_tags)
+    node = document
+    for part in parts:
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            node = None
+    keys = list(node) if isinstance(node, dict) else []
+    if loc[-1] not in keys:
+        return FieldError(".".join(parts), "unknown field")
+    return FieldError(".".join(parts), f"unknown field: key {keys.index(loc[-1]) + 1} of this object")
 
 
 def _clean_loc(loc: Iterable[int | str], union_tags: Mapping[str, frozenset[str]]) -> list[str]:

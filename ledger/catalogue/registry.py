@@ -19,10 +19,15 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from ledger.catalogue.base import DataModel
+from ledger.catalogue.control import control_source_defect
 from ledger.catalogue.envelope import Event, UntypedEvent, envelope_for
+from ledger.catalogue.fields import STORED_CONTEXT
 from ledger.catalogue.messages import field_errors
 from ledger.catalogue.sensitive import sensitive_paths
 from ledger.errors import FieldError, InvalidEvent
+
+# The validation context of an event read back from the log (see fields.STORED_CONTEXT).
+_STORED: Final = MappingProxyType({STORED_CONTEXT: True})
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -79,16 +84,34 @@ class Catalogue:
         """Every event type by name."""
         return MappingProxyType(self._specs)
 
-    def validate_event(self, raw: object) -> Event:
-        """Validate one event (a parsed JSON object); raise InvalidEvent naming every defect."""
+    def validate_event(self, raw: object, *, stored: bool = False) -> Event:
+        """Validate one event (a parsed JSON object); raise InvalidEvent naming every defect.
+
+        A new event (``stored`` false) meets today's rules: each type's model, the
+        range of timestamps, and the control plane's rule that a control type
+        carries the ledger's own source (ledger.catalogue.control). ``stored``: the
+        event was read back from the log and is validated by the rules of the day
+        it was appended; rules added since that would refuse a stored fact (the
+        range of timestamps, the control source) are not applied to it: readers judge it.
+        """
+        if stored:
+            return self._validated(raw, stored=True)
+        event = self._validated(raw, stored=False)
+        defect = control_source_defect(event.type, event.source)
+        if defect is not None:
+            raise InvalidEvent([defect])
+        return event
+
+    def _validated(self, raw: object, *, stored: bool) -> Event:
+        """``raw`` against its type's model at its version."""
         if not isinstance(raw, dict):
             raise InvalidEvent([FieldError("", "must be a JSON object")])
         envelope, problems = self._envelope_class(raw)
         try:
-            event = envelope.model_validate(raw)
+            event = envelope.model_validate(raw, context=_STORED if stored else None)
         except ValidationError as exc:
             # Not chained: pydantic's exception carries the input values (PHI).
-            errors = field_errors(exc, union_tags=self._union_tags)
+            errors = field_errors(exc, union_tags=self._union_tags, document=raw)
             raise InvalidEvent(_merge(errors, problems)) from None
         if problems:
             raise InvalidEvent(problems)
@@ -100,7 +123,7 @@ class Catalogue:
             raw = orjson.loads(canonical)
         except orjson.JSONDecodeError:
             raise InvalidEvent([FieldError("", "stored bytes are not valid JSON")]) from None
-        return self.upcast(self.validate_event(raw))
+        return self.upcast(self.validate_event(raw, stored=True))
 
     def upcast(self, event: Event) -> Event:
         """``event`` at its type's current version, applying each upcaster in turn."""
@@ -111,7 +134,7 @@ class Catalogue:
         for version in range(event.schema_version, spec.current):
             raw["data"] = spec.upcasters[version](raw["data"])
         raw["schema_version"] = spec.current
-        return self.validate_event(raw)
+        return self.validate_event(raw, stored=True)
 
     def sensitive_fields(self, event_type: str) -> list[str]:
         """Dotted paths, relative to ``data``, of the type's PHI and free-text fields."""

@@ -15,6 +15,7 @@ from typing import Any, Final
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
+from ledger.catalogue.control import CONTROL_TYPES, RESERVED_SOURCE
 from ledger.catalogue.envelope import UntypedEvent
 from ledger.catalogue.registry import DEFAULT_VERSION, Catalogue
 
@@ -68,9 +69,12 @@ def _branch(name: str, versions: Mapping[int, str], example: dict[str, Any] | No
         }
         for version, model in sorted(versions.items())
     ]
+    properties: dict[str, Any] = {"type": {"const": name}}
+    if name in CONTROL_TYPES:  # recorded by the ledger itself (ledger.catalogue.control)
+        properties["source"] = {"const": RESERVED_SOURCE}
     branch: dict[str, Any] = {
         "title": name,
-        "properties": {"type": {"const": name}},
+        "properties": properties,
         "required": ["type"],
         "anyOf": by_version,
     }

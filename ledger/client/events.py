@@ -1,7 +1,9 @@
 """Typed helpers, one per event type of the catalogue: ``client.output_shown(data, actor=...)``.
 
 Each takes the type's data model from ledger.catalogue (or a plain mapping)
-and the envelope's keywords; a test checks that every catalogue type has one.
+and the envelope's keywords; a test checks that every catalogue type has one,
+except the ledger's own control types, which no key may append
+(ledger.catalogue.control).
 """
 
 from __future__ import annotations
@@ -20,16 +22,8 @@ from ledger.catalogue.incidents import (
     IncidentReportedExternally,
     IncidentReviewed,
 )
-from ledger.catalogue.ledger_keys import SigningKeyActivated, SigningKeyRetired
 from ledger.catalogue.monitoring import MonitoringAcknowledged, MonitoringChecked
 from ledger.catalogue.outputs import OutputActed, OutputGenerated, OutputShown
-from ledger.catalogue.privacy import (
-    AccessRecorded,
-    LegalHoldPlaced,
-    LegalHoldReleased,
-    MasterKeyRotated,
-    SubjectErased,
-)
 from ledger.catalogue.remediation import RemediationCompleted, RemediationPlanned
 from ledger.catalogue.tools import (
     ToolApproved,
@@ -162,37 +156,3 @@ class TypedEmitters:
     ) -> Receipt:
         """Append a ``remediation.completed`` event."""
         return self.emit("remediation.completed", data, **envelope)
-
-    def ledger_signing_key_activated(
-        self, data: SigningKeyActivated | Mapping[str, Any], **envelope: Unpack[Envelope]
-    ) -> Receipt:
-        """Append a ``ledger.signing_key_activated`` event."""
-        return self.emit("ledger.signing_key_activated", data, **envelope)
-
-    def ledger_signing_key_retired(
-        self, data: SigningKeyRetired | Mapping[str, Any], **envelope: Unpack[Envelope]
-    ) -> Receipt:
-        """Append a ``ledger.signing_key_retired`` event."""
-        return self.emit("ledger.signing_key_retired", data, **envelope)
-
-    def subject_erased(self, data: SubjectErased | Mapping[str, Any], **envelope: Unpack[Envelope]) -> Receipt:
-        """Append a ``subject.erased`` event."""
-        return self.emit("subject.erased", data, **envelope)
-
-    def legal_hold_placed(self, data: LegalHoldPlaced | Mapping[str, Any], **envelope: Unpack[Envelope]) -> Receipt:
-        """Append a ``legal_hold.placed`` event."""
-        return self.emit("legal_hold.placed", data, **envelope)
-
-    def legal_hold_released(self, data: LegalHoldReleased | Mapping[str, Any], **envelope: Unpack[Envelope]) -> Receipt:
-        """Append a ``legal_hold.released`` event."""
-        return self.emit("legal_hold.released", data, **envelope)
-
-    def access_recorded(self, data: AccessRecorded | Mapping[str, Any], **envelope: Unpack[Envelope]) -> Receipt:
-        """Append a ``access.recorded`` event."""
-        return self.emit("access.recorded", data, **envelope)
-
-    def ledger_master_key_rotated(
-        self, data: MasterKeyRotated | Mapping[str, Any], **envelope: Unpack[Envelope]
-    ) -> Receipt:
-        """Append a ``ledger.master_key_rotated`` event."""
-        return self.emit("ledger.master_key_rotated", data, **envelope)

@@ -7,10 +7,13 @@ network, and imports nothing but the ledger's own small modules.
 
 Verification, in numbered steps (docs/auditing.md has the same numbers):
 
-  1. Parse the file strictly: the format tag, every field, its type; unknown
-     fields are refused.
-  2. Take the verifier keys: the auditor's own (``--trusted-keys``) or, failing
-     that, the bundle's (and say so: they only show self-consistency).
+  1. Parse the file strictly: UTF-8 JSON, the format tag, every field, its
+     type, the checkpoint's signed note and body (not yet its signature);
+     unknown fields are refused. A file that fails here is not a bundle
+     (InvalidBundle): it proves nothing either way.
+  2. Take the verifier keys: the auditor's own (``--trusted-keys``) or, only
+     when the auditor asks for self-consistency alone, the bundle's (which
+     shows only that the bundle agrees with itself, not who signed it).
   3. Verify the checkpoint's signed note with those keys, and parse it.
   4. For every entry: rebuild the entry bytes (seq, recorded time, event bytes);
      its chain hash must be SHA-256(0x02 || prev_hash || entry); its leaf hash
@@ -34,10 +37,11 @@ from typing import Any
 
 import orjson
 
-from ledger.errors import IntegrityError, InvalidBundle, LedgerError
-from ledger.proof import merkle
+from ledger.errors import InputError, IntegrityError, InvalidBundle, LedgerError
+from ledger.proof import merkle, strict_json
 from ledger.proof.chain import entry_bytes, link_hash
-from ledger.proof.checkpoint import Checkpoint, open_checkpoint
+from ledger.proof.checkpoint import MAX_SIZE, Checkpoint, open_checkpoint, parse_signed_checkpoint
+from ledger.proof.files import decode_text
 from ledger.proof.keys import Keyring, parse_verifier_key
 from ledger.proof.sealed import open_event
 
@@ -47,6 +51,7 @@ ABOUT = (
     "inclusion proof against the signed checkpoint. Verify with `ledger verify-bundle FILE --trusted-keys KEYS`. "
     "This text is not covered by any signature."
 )
+_I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
 _ENTRY_FIELDS = {"seq", "recorded_us", "event", "prev_hash", "hash", "inclusion_proof"}
 _BUNDLE_FIELDS = {"format", "about", "incident_id", "checkpoint", "verifier_keys", "entries"}
 
@@ -110,19 +115,45 @@ class BundleReport:
         """True when the checkpoint and every entry verified."""
         return not self.failures and self.checkpoint is not None and bool(self.verified)
 
+    @property
+    def result(self) -> str:
+        """The verdict: ``verified`` (trusted keys), ``self-consistent`` (the bundle's own keys) or ``failed``."""
+        if not self.ok:
+            return "failed"
+        return "self-consistent" if self.keys_from_bundle else "verified"
+
+    def to_json(self) -> dict[str, Any]:
+        """The machine-readable report."""
+        checkpoint = self.checkpoint
+        return {
+            "result": self.result,
+            "keys": "bundle" if self.keys_from_bundle else "trusted",
+            "checkpoint": None
+            if checkpoint is None
+            else {"origin": checkpoint.origin, "size": checkpoint.size, "root": checkpoint.root_hash.hex()},
+            "entries": [{"seq": seq, "type": event_type} for seq, event_type in self.verified],
+            "failures": list(self.failures),
+        }
+
 
 def parse_bundle(data: bytes) -> Bundle:
     """Step 1: the bundle, strictly; InvalidBundle naming the first defect."""
+    _require(data.strip() != b"", "the file is empty")
     try:
-        document = orjson.loads(data)
+        document = strict_json.loads(decode_text(data, what="the bundle"))
+    except strict_json.DuplicateKey as exc:  # one bundle must not mean two things (before InputError, its base)
+        raise InvalidBundle(str(exc.field_error(_BUNDLE_FIELDS | _ENTRY_FIELDS))) from None
+    except InputError as exc:
+        raise InvalidBundle(str(exc)) from exc
     except orjson.JSONDecodeError as exc:
         raise InvalidBundle(f"not JSON ({exc})") from exc
-    _require(isinstance(document, dict), "the bundle is not a JSON object")
+    if not isinstance(document, dict):
+        raise InvalidBundle(f"the bundle is a JSON {_json_kind(document)}, not an object")
     _require(set(document) == _BUNDLE_FIELDS, f"fields must be exactly {sorted(_BUNDLE_FIELDS)}")
     _require(document["format"] == FORMAT, f"format must be {FORMAT!r}")
     _require(isinstance(document["incident_id"], str) and document["incident_id"] != "", "incident_id: not a string")
-    _require(isinstance(document["checkpoint"], str), "checkpoint: not a string")
     _require(isinstance(document["about"], str), "about: not a string")
+    _checkpoint(document["checkpoint"])
     keys = document["verifier_keys"]
     _require(isinstance(keys, list) and keys != [], "verifier_keys: not a non-empty list")
     for index, key in enumerate(keys):  # each parsed, used or not: a malformed key is a defect of the bundle
@@ -136,11 +167,21 @@ def parse_bundle(data: bytes) -> Bundle:
     return Bundle(document["incident_id"], document["checkpoint"], keys, [_entry(e, i) for i, e in enumerate(entries)])
 
 
+def _checkpoint(value: Any) -> None:
+    """The checkpoint must be a signed note holding a checkpoint; its signature is step 3's."""
+    _require(isinstance(value, str), "checkpoint: not a string")
+    try:
+        parse_signed_checkpoint(value)
+    except InputError as exc:
+        raise InvalidBundle(f"checkpoint: {exc}") from exc
+
+
 def _entry(raw: Any, index: int) -> BundleEntry:
     where = f"entries[{index}]"
     _require(isinstance(raw, dict) and set(raw) == _ENTRY_FIELDS, f"{where}: fields must be {sorted(_ENTRY_FIELDS)}")
-    _require(_is_int(raw["seq"]) and raw["seq"] >= 1, f"{where}.seq: not a positive integer")
-    _require(_is_int(raw["recorded_us"]), f"{where}.recorded_us: not an integer")
+    _require(_is_int(raw["seq"]) and 1 <= raw["seq"] <= MAX_SIZE, f"{where}.seq: not an integer in 1..2^64-1")
+    _require(_is_int(raw["recorded_us"]) and _I64_MIN <= raw["recorded_us"] <= _I64_MAX,
+             f"{where}.recorded_us: not a 64-bit signed integer")  # fmt: skip
     proof = raw["inclusion_proof"]
     _require(isinstance(proof, list), f"{where}.inclusion_proof: not a list")
     return BundleEntry(
@@ -213,6 +254,11 @@ def _check_incident(bundle: Bundle, report: BundleReport) -> None:
     needle = orjson.dumps(bundle.incident_id)
     if not any(b'"incident_id":' + needle in e.event for e in bundle.entries):
         report.failures.append("the incident named by the bundle is not among its events")
+
+
+def _json_kind(value: Any) -> str:
+    kinds = {list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+    return "null" if value is None else kinds.get(type(value), type(value).__name__)
 
 
 def _require(condition: bool, message: str) -> None:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ledger.errors import InconsistentCheckpoint, MalformedProof
+from ledger.proof.files import read_text
 from ledger.proof.keys import Keyring, SigningKey, decode_base64, encode_base64
 from ledger.proof.note import parse_note, sign_note, verify_note
 
@@ -74,6 +75,11 @@ def parse_checkpoint_body(text: str) -> Checkpoint:
         raise MalformedProof(f"tree size {size!r} is not a decimal number without leading zeros")
     root_hash = decode_base64(root, what="root hash")
     return Checkpoint(origin, int(size), root_hash, tuple(extensions))
+
+
+def parse_signed_checkpoint(signed: str | bytes) -> Checkpoint:
+    """A signed checkpoint's note and body, parsed strictly but not verified; MalformedProof names the defect."""
+    return parse_checkpoint_body(parse_note(signed).text)
 
 
 def sign_checkpoint(checkpoint: Checkpoint, *signers: SigningKey) -> str:
@@ -162,7 +168,7 @@ class CheckpointDirectory:
     def read(self, size: int) -> str:
         """The signed checkpoint of tree size ``size``, checked against its file name."""
         path = self.file_for(size)
-        signed = path.read_text(encoding="utf-8")
+        signed = read_text(path, what="published checkpoint")
         found = _size_of(signed)
         if found != size:
             raise InconsistentCheckpoint(f"{path.name} holds a checkpoint of size {found}")
@@ -195,7 +201,7 @@ class CheckpointDirectory:
 
 def _size_of(signed: str) -> int:
     """The tree size a signed checkpoint claims (parsed, not verified)."""
-    return parse_checkpoint_body(parse_note(signed).text).size
+    return parse_signed_checkpoint(signed).size
 
 
 def _fsync_directory(path: Path) -> None:

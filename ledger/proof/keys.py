@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from ledger.errors import InputError, MalformedProof, SignatureInvalid
+from ledger.proof.files import read_text
 
 ED25519_TYPE = 0x01
 """The signed-note signature type byte of Ed25519."""
@@ -255,9 +256,19 @@ class Keyring:
 
 
 def parse_keyring(text: str) -> Keyring:
-    """A keyring from text: one verifier key a line; blank lines and ``#`` comments skipped."""
-    lines = (line.strip() for line in text.splitlines())
-    return Keyring(parse_verifier_key(line) for line in lines if line and not line.startswith("#"))
+    """A keyring from text: one verifier key a line; blank lines and ``#`` comments skipped.
+
+    MalformedProof names the line at fault (counting from 1).
+    """
+    keys = []
+    for number, line in enumerate((line.strip() for line in text.splitlines()), 1):
+        if not line or line.startswith("#"):
+            continue
+        try:
+            keys.append(parse_verifier_key(line))
+        except MalformedProof as exc:
+            raise MalformedProof(f"line {number}: {exc}") from exc
+    return Keyring(keys)
 
 
 def save_signing_key(key: SigningKey, path: Path) -> None:
@@ -277,4 +288,4 @@ def load_signing_key(path: Path) -> SigningKey:
     mode = stat.S_IMODE(os.stat(path).st_mode)
     if mode & 0o077:
         raise InputError(f"signer key file {path} has mode {mode:04o}; it must be private (chmod 600)")
-    return parse_signing_key(path.read_text(encoding="utf-8").strip())
+    return parse_signing_key(read_text(path, what="signer key file").strip())

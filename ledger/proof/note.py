@@ -107,6 +107,8 @@ def format_note(note: Note) -> str:
 def parse_note(data: bytes | str) -> Note:
     """Parse a signed note strictly; MalformedProof names the first defect found."""
     message = _decode(data)
+    if not message:
+        raise MalformedProof("note is empty")
     _check_characters(message)
     split = message.rfind("\n\n")
     if split < 0:

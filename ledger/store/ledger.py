@@ -24,6 +24,7 @@ from ledger.proof.canonical import canonical_json_validated
 from ledger.proof.chain import content_digest
 from ledger.proof.sealed import Opened, open_event
 from ledger.store.app import Fact, LedgerApplication, recorder_topic
+from ledger.store.recorder import topic_of_type
 from ledger.store.records import Receipt, Record, StoredCheckpoint, event_uuid
 from ledger.store.url import DatabaseUrl, database_url
 from ledger.vault import SubjectKeysTaken, Vault
@@ -98,10 +99,10 @@ class Ledger:
         """The subject keys (opened on first use, with the master keys from the environment if none were given)."""
         if self._keys is None:
             master = self._master_key or master_key_from_env(
-                LedgerPaths.from_env().keys_dir, create=self._create_tables
+                LedgerPaths.from_env(self.url).keys_dir, create=self._create_tables
             )
             previous = self._previous_master_keys
-            vault = Vault(self.recorder, self.url.backend)
+            vault = Vault(self.datastore, self.url.backend)
             with translated():
                 if self._create_tables:
                     vault.create()
@@ -203,6 +204,19 @@ class Ledger:
     def records(self, *, after_seq: int = 0, page: int = 5000) -> Iterator[Record]:
         """Every record after ``after_seq``, paged so memory stays flat."""
         while batch := self.read(after_seq=after_seq, limit=page):
+            yield from batch
+            after_seq = batch[-1].seq
+
+    def events_of_types(self, types: Sequence[str], *, after_seq: int = 0, page: int = 500) -> Iterator[Record]:
+        """Every record of one of ``types`` after ``after_seq``, in seq order (read by type: no scan of the log)."""
+        if not types:
+            raise ValueError("events_of_types needs at least one event type")
+        topics = [topic_of_type(t) for t in types]
+        while True:
+            with translated():
+                batch = self.recorder.select_records(after_seq=after_seq, limit=page, topics=topics)
+            if not batch:
+                return
             yield from batch
             after_seq = batch[-1].seq
 

@@ -414,9 +414,12 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             curs.execute(sql, params)
             return curs.fetchall()
 
-    def select_records(self, *, after_seq: int, limit: int) -> list[Record]:
-        """Records with seq > after_seq, in seq order."""
-        rows = self._fetch(self.select_sql + SQL(" WHERE seq > %s ORDER BY seq LIMIT %s"), (after_seq, limit))
+    def select_records(self, *, after_seq: int, limit: int, topics: Sequence[str] = ()) -> list[Record]:
+        """Records with seq > after_seq (of ``topics`` only, if any), in seq order."""
+        of_topics = SQL(" AND topic = ANY(%s)") if topics else SQL("")
+        where = SQL(" WHERE seq > %s") + of_topics + SQL(" ORDER BY seq LIMIT %s")
+        params: list[Any] = [after_seq, *([list(topics)] if topics else []), limit]
+        rows = self._fetch(self.select_sql + where, params)
         return [record_of(r, str(r[1])) for r in rows]
 
     def select_record(self, event_id: UUID) -> Record | None:

@@ -223,9 +223,10 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
             c.execute(f"{_SELECT} {where}", params)
             return list(c.fetchall())
 
-    def select_records(self, *, after_seq: int, limit: int) -> list[Record]:
-        """Records with seq > after_seq, in seq order."""
-        rows = self._select("WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit))
+    def select_records(self, *, after_seq: int, limit: int, topics: Sequence[str] = ()) -> list[Record]:
+        """Records with seq > after_seq (of ``topics`` only, if any), in seq order."""
+        of_topics = f"AND topic IN ({','.join('?' * len(topics))}) " if topics else ""
+        rows = self._select(f"WHERE seq > ? {of_topics}ORDER BY seq LIMIT ?", (after_seq, *topics, limit))
         return [record_of(r, str(UUID(r[1]))) for r in rows]
 
     def select_record(self, event_id: UUID) -> Record | None:

@@ -2,6 +2,12 @@
 
 The output checks are those of the accountability report (projections.checks),
 so a gap here is a "no", "partly" or "unknown: not recorded" there.
+
+``time_out_of_range``: an event stored before the catalogue bounded its times
+(projections.timefmt) whose occurred_at, effective time or aware_at lies outside
+the range the ledger computes with. No deadline or window is counted from such
+a time; the gap names the event's seq. Its moment is outside every window a
+query may ask for, so it is listed whatever ``from`` and ``to`` say.
 """
 
 from __future__ import annotations
@@ -14,12 +20,13 @@ from typing import Any, Final
 from projections.answers import YES, Evidence, unique
 from projections.checks import OutputCase, approval, approval_scope, training_of, validation
 from projections.errors import InvalidQuery
+from projections.facts import EFFECTIVE_FIELD
 from projections.history import ToolHistory
 from projections.policy import DEFAULT_POLICY, Policy
-from projections.queries.incidents import changes_after_awareness, reporting_deadlines
+from projections.queries.incidents import aware_out_of_range, changes_after_awareness, reporting_deadlines
 from projections.queries.loading import IncidentContext, tool_history
 from projections.regulatory_clocks import REVIEWER_ASSIGNMENT
-from projections.timefmt import iso, now_us
+from projections.timefmt import TIME_MAX_US, TIME_MIN_US, computable, iso, now_us, out_of_range
 from projections.views import ActionRow, DisplayRow, EventRow, IncidentRow, OutputRow, Snapshot, Views
 
 KINDS: Final = (
@@ -34,6 +41,7 @@ KINDS: Final = (
     "report_deadline_near",
     "report_deadline_missed",
     "tool_changed_before_report",
+    "time_out_of_range",
 )
 
 
@@ -77,7 +85,8 @@ def governance_gaps(
     """Every gap whose moment falls between ``start`` and ``end``, for one tool or all."""
     unknown = sorted(set(kinds or ()) - set(KINDS))
     if unknown:
-        raise InvalidQuery(f"unknown gap kind(s): {', '.join(unknown)}; known: {', '.join(KINDS)}")
+        # The unknown kinds are not named: a query value may be anything, a patient identifier included.
+        raise InvalidQuery(f"kind must be one of {', '.join(KINDS)}")
     if start is not None and end is not None and start > end:
         raise InvalidQuery("from must not be after to")
     window = _Window(start, end, now_us() if now is None else now, policy)
@@ -89,8 +98,10 @@ def governance_gaps(
             gaps += _output_gaps(snap, histories[tool_id], window)
             gaps += _tool_gaps(histories[tool_id], window)
         gaps += _incident_gaps(snap, histories, window, only_tool=tool)
+        wanted = set(kinds or KINDS)
+        if "time_out_of_range" in wanted:
+            gaps += _time_gaps(snap, only_tool=tool)
         position = snap.position
-    wanted = set(kinds or KINDS)
     gaps = sorted(
         (g for g in gaps if g.kind in wanted),
         key=lambda g: (g.at or "", g.kind, g.output_id or "", g.incident_id or "", g.clinician_id or ""),
@@ -248,7 +259,11 @@ def _tool_gaps(history: ToolHistory, window: _Window) -> list[Gap]:
 def _incident_gaps(
     snap: Snapshot, histories: dict[str, ToolHistory], window: _Window, *, only_tool: str | None
 ) -> list[Gap]:
-    incidents = [i for i in snap.incidents("aware_us IS NOT NULL", {}) if window.holds(i.aware_us)]
+    incidents = [
+        i
+        for i in snap.incidents("aware_us IS NOT NULL", {})
+        if window.holds(i.aware_us) or not computable(i.aware_us)  # out of range: outside every window
+    ]
     if not incidents:
         return []
     tools = _incident_tools(snap)
@@ -298,6 +313,8 @@ def _incident_case_gaps(ctx: IncidentContext, window: _Window) -> list[Gap]:
         return []
     ids = {"incident_id": incident.incident_id, "tool_id": ctx.tool_ids[0] if len(ctx.tool_ids) == 1 else None}
     report = [r.evidence("incident reported (aware_at)") for r in ctx.of_type("incident.reported")][:1]
+    if not computable(aware):  # stored before the range was enforced: no deadline is counted from it
+        return [Gap("time_out_of_range", iso(aware), aware_out_of_range(incident), unique(report), **ids)]
     gaps = []
     due = aware + REVIEWER_ASSIGNMENT
     unassigned = incident.assigned_us is None and window.now > due
@@ -345,4 +362,29 @@ def _incident_case_gaps(ctx: IncidentContext, window: _Window) -> list[Gap]:
                     **ids,
                 )
             )
+    return gaps
+
+
+# --- times outside the range ---------------------------------------------------------------------------
+
+_OUT_OF_RANGE: Final = (
+    "occurred_us < :time_min OR occurred_us >= :time_max OR effective_us < :time_min OR effective_us >= :time_max"
+)
+
+
+def _time_gaps(snap: Snapshot, *, only_tool: str | None) -> list[Gap]:
+    """One gap per stored event time outside the range (at most two per event: occurred_at and its effective time)."""
+    gaps = []
+    for row in snap.events(_OUT_OF_RANGE, {"time_min": TIME_MIN_US, "time_max": TIME_MAX_US}):
+        if only_tool is not None and row.tool_id != only_tool:
+            continue
+        ids = {"tool_id": row.tool_id, "output_id": row.output_id, "incident_id": row.incident_id}
+        times = {"occurred_at": row.occurred_us}
+        effective = EFFECTIVE_FIELD.get(row.type)
+        if effective is not None:
+            times[f"data.{effective}"] = row.effective_us
+        for field, us in times.items():
+            if not computable(us):
+                reason = out_of_range(row.type, row.seq, field)
+                gaps.append(Gap("time_out_of_range", iso(us), reason, (row.evidence("time out of range"),), **ids))
     return gaps

@@ -14,7 +14,7 @@ from projections.policy import DEFAULT_POLICY, Policy
 from projections.queries.loading import IncidentContext, load_incident
 from projections.regulatory_clocks import REGIMES, IncidentFacts
 from projections.regulatory_clocks import evaluate as evaluate_regime
-from projections.timefmt import iso, now_us
+from projections.timefmt import computable, iso, now_us, out_of_range
 from projections.views import EventRow, IncidentRow, Views
 
 CATEGORIES: Final = (
@@ -27,6 +27,8 @@ CATEGORIES: Final = (
 HARMS: Final = ("death", "severe_harm", "moderate_harm", "mild_harm", "no_harm", "unknown")
 ALTERATIONS: Final = ("tool.updated", "tool.threshold_changed")  # changes that may affect a cause analysis (Art. 73(6))
 STATUS_CHANGES: Final = ("tool.suspended", "tool.reinstated", "tool.retired", "tool.approved")
+# A deadline's status when the incident's aware_at lies outside the range the ledger computes with.
+TIME_OUT_OF_RANGE: Final = "time_out_of_range"
 
 
 def _flag(value: int | None) -> bool | None:
@@ -75,7 +77,20 @@ def incident_summary(row: IncidentRow) -> dict[str, Any]:
         "first_assigned_at": iso(row.assigned_us),
         "first_reported_externally_at": iso(row.external_us),
         "evidence": unique(evidence),
+        **_time_problems(row),
     }
+
+
+def _time_problems(row: IncidentRow) -> dict[str, Any]:
+    """``{"problem": ...}`` for an incident whose aware_at was stored outside the range the ledger computes with."""
+    if row.aware_us is None or computable(row.aware_us):
+        return {}
+    return {"problem": aware_out_of_range(row)}
+
+
+def aware_out_of_range(row: IncidentRow) -> str:
+    """The incident's aware_at is outside the range: no clock starts from it. Names the report's seq."""
+    return out_of_range("incident.reported", row.reported_seq, "data.aware_at")
 
 
 def list_incidents(
@@ -251,11 +266,14 @@ def reporting_deadlines(ctx: IncidentContext, *, now: int, policy: Policy = DEFA
         return []
     facts = incident_facts(ctx)
     filings = ctx.of_type("incident.reported_externally")
+    in_range = computable(aware)
     result = []
     for regime in REGIMES:
         verdict = evaluate_regime(regime, facts, aware)
         filed = next((f for f in filings if f.facts.get("regime") == regime.id), None)
         status = _deadline_status(verdict.applies, verdict.due_us, filed, now, policy)
+        if not in_range and verdict.applies is not False:
+            status = TIME_OUT_OF_RANGE  # no deadline: aware_at was stored outside the range
         evidence = [] if filed is None else [filed.evidence(f"report under {regime.id}")]
         result.append(
             {
@@ -272,6 +290,7 @@ def reporting_deadlines(ctx: IncidentContext, *, now: int, policy: Policy = DEFA
                 "filed_at": None if filed is None else iso(filed.effective_us),
                 "status": status,
                 "evidence": evidence,
+                **({} if in_range else {"problem": aware_out_of_range(ctx.incident)}),
             }
         )
     return result
@@ -318,6 +337,9 @@ def _deadline_answer(deadlines: list[dict[str, Any]], ctx: IncidentContext) -> A
         r.evidence("awareness and classification") for r in ctx.of_type("incident.reported", "incident.classified")
     ]
     evidence += [r.evidence("tool registration (regulatory status)") for r in _registrations(ctx)]
+    if not computable(ctx.incident.aware_us):
+        reason = aware_out_of_range(ctx.incident)
+        return Answer("deadlines", text, UNKNOWN, reason, unique(evidence), {"regimes": deadlines})
     statuses = {d["regime"]: d["status"] for d in deadlines if d["applies"] == "yes"}
     undetermined = [d["regime"] for d in deadlines if d["applies"] == "undetermined"]
     missed = [r for r, s in statuses.items() if s in ("missed", "late")]
@@ -352,6 +374,9 @@ def _changes_answer(ctx: IncidentContext, now: int, reportable: bool) -> Answer:
     evidence += [r.evidence("status change after awareness (not an alteration)") for r in status_changes]
     if ctx.incident.aware_us is None:
         return Answer("changes_after_awareness", text, UNKNOWN, "awareness time not recorded", (), details)
+    if not computable(ctx.incident.aware_us):
+        reason = aware_out_of_range(ctx.incident)
+        return Answer("changes_after_awareness", text, UNKNOWN, reason, unique(evidence), details)
     if alterations:
         kinds = ", ".join(sorted({r.type for r in alterations}))
         return Answer(

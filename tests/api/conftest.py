@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
@@ -53,24 +53,31 @@ def settings(store_url: str) -> Settings:
 
 
 @pytest.fixture
-def make_client() -> Iterator[Callable[[Settings], TestClient]]:
-    """Start apps (lifespan included); each is shut down at the end of the test."""
-    started: list[TestClient] = []
+def make_client(request: pytest.FixtureRequest) -> Callable[[Settings], TestClient]:
+    """Start apps (lifespan included); each is shut down at the end of the test.
+
+    Each app's shutdown is scheduled when it starts, on the test's own stack of
+    finalizers, so it runs before the teardown of every fixture set up earlier:
+    the store (a PostgreSQL schema) is dropped only once no app holds it. Shut
+    down after it, a running app could deadlock with the DROP SCHEMA.
+    """
 
     def start(settings: Settings) -> TestClient:
         client = TestClient(create_app(settings))
         client.__enter__()
-        started.append(client)
+        request.node.addfinalizer(lambda: client.__exit__(None, None, None))
         return client
 
-    yield start
-    for client in reversed(started):
-        client.__exit__(None, None, None)
+    return start
 
 
 @pytest.fixture
-def client(make_client: Callable[[Settings], TestClient], settings: Settings, keys: Keys) -> TestClient:
-    """The app on the store under test (keys already created)."""
+def client(settings: Settings, keys: Keys, make_client: Callable[[Settings], TestClient]) -> TestClient:
+    """The app on the store under test (keys already created).
+
+    make_client comes last so that it is set up after the store and torn down before it: the app stops
+    before the test's PostgreSQL schema is dropped (the other way round, its writers deadlocked the DROP).
+    """
     return make_client(settings)
 
 

@@ -81,8 +81,8 @@ def test_an_admin_erases_and_the_field_then_reads_as_erased(client: TestClient, 
 def test_erasure_under_a_legal_hold_is_a_409_naming_the_hold(client: TestClient, keys: Keys, generated: dict) -> None:
     with Ledger(client.app.state.settings.database_url) as ledger:  # type: ignore[attr-defined]
         token = ledger.keys.token(f"patient:{PATIENT}")
-    hold = envelope("legal_hold.placed", {"hold_id": "HOLD-API-1", "subject": token, "authority": "counsel"})
-    assert client.post("/v1/events", json=hold, headers=bearer(keys.admin)).status_code == 201
+        # A hold is the ledger's own fact: placed by its own operation (``ledger legal-hold place``), not over the API.
+        ledger.submit([envelope("legal_hold.placed", {"hold_id": "HOLD-API-1", "subject": token, "authority": "c"})])
     request = {"subject": f"patient:{PATIENT}", "legal_basis": "gdpr_art17"}
     refused = client.post("/v1/subjects/erase", json=request, headers=bearer(keys.admin))
     assert refused.status_code == 409 and "HOLD-API-1" in refused.text and PATIENT not in refused.text
@@ -136,8 +136,9 @@ def test_the_servers_hold_index_stays_current_as_a_held_incident_names_more_pati
         })  # fmt: skip
 
     hold = envelope("legal_hold.placed", {"hold_id": "HOLD-API-H", "incident_id": "INC-API-H", "authority": "c"})
-    for event in (hold, incident("Patient/API-H-1")):
-        assert client.post("/v1/events", json=event, headers=bearer(keys.admin)).status_code == 201
+    with Ledger(client.app.state.settings.database_url) as ledger:  # type: ignore[attr-defined]
+        ledger.submit([hold])  # the ledger's own operation (``ledger legal-hold place``)
+    assert client.post("/v1/events", json=incident("Patient/API-H-1"), headers=bearer(keys.admin)).status_code == 201
     request = {"subject": "patient:Patient/API-H-1", "legal_basis": "gdpr_art17"}
     first = client.post("/v1/subjects/erase", json=request, headers=bearer(keys.admin))
     assert first.status_code == 409 and "HOLD-API-H" in first.text

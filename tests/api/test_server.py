@@ -144,16 +144,22 @@ def _append_until_refused(base: str, token: str, *, sigterm: subprocess.Popen[st
                 if not isinstance(status, int):
                     return
 
-    _load_then_signal(client, sigterm, signal.SIGTERM)
+    _load_then_signal(client, sigterm, signal.SIGTERM, busy=lambda: len(outcomes) > CLIENTS)
     return outcomes
 
 
-def _load_then_signal(client: Callable[[], None], process: subprocess.Popen[str], sig: signal.Signals) -> None:
-    """CLIENTS threads run ``client`` (until refused); ``sig`` reaches the server a second in, while they are busy."""
+def _load_then_signal(
+    client: Callable[[], None], process: subprocess.Popen[str], sig: signal.Signals, *, busy: Callable[[], bool]
+) -> None:
+    """CLIENTS threads run ``client`` (until refused); ``sig`` reaches the server once ``busy()`` says they are
+    under way (a second in at the least; at most 30 s, so a slow machine still gets load, not an empty run)."""
     threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
     for t in threads:
         t.start()
     time.sleep(1.0)
+    deadline = time.monotonic() + 30
+    while not busy() and time.monotonic() < deadline:
+        time.sleep(0.05)
     process.send_signal(sig)
     for t in threads:
         t.join(timeout=60)
@@ -176,10 +182,15 @@ def _serve(url: str, tmp_path: Path, name: str) -> tuple[subprocess.Popen[str], 
     with (tmp_path / f"{name}.log").open("w") as log_handle:
         process = subprocess.Popen(
             [sys.executable, "-m", "scripts.cli", "serve", "--port", str(port)],
-            cwd=ROOT, env=env, stderr=log_handle, text=True,
+            cwd=ROOT, env=env, stderr=log_handle, text=True, start_new_session=True,  # its own process group
         )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
-    _wait_up(base)
+    try:
+        _wait_up(base)
+    except BaseException:
+        process.kill()  # a server that never became ready is not left behind
+        process.wait(timeout=30)
+        raise
     return process, base
 
 
@@ -214,7 +225,7 @@ def test_a_server_killed_under_load_keeps_every_acknowledged_event_and_a_restart
                     acked[str(event["event_id"])] = int(response.json()["seq"])
 
     try:
-        _load_then_signal(client, process, signal.SIGKILL)
+        _load_then_signal(client, process, signal.SIGKILL, busy=lambda: len(acked) > CLIENTS)
     finally:
         if process.poll() is None:
             process.kill()

@@ -83,13 +83,79 @@ def test_exported_bundle_verifies_offline_with_the_trusted_keys(
     assert "clinician.trained" not in types  # only clin-ada was trained, and she never saw this output
 
 
-def test_bundle_without_trusted_keys_verifies_but_says_the_keys_are_its_own(
+def test_without_trusted_keys_verify_bundle_refuses_to_say_verified(
     exported: tuple[bytes, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "b.json"
     path.write_bytes(exported[0])
-    assert main(["verify-bundle", str(path)]) == 0
-    assert "keys came from the bundle itself" in capsys.readouterr().err
+    assert main(["verify-bundle", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("ledger verify-bundle: --trusted-keys FILE is required")
+    assert captured.err.count("\n") == 1 and "VERIFIED" not in captured.err and captured.out == ""
+
+
+def test_self_consistency_only_says_so_first_and_never_says_verified(
+    exported: tuple[bytes, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "b.json"
+    path.write_bytes(exported[0])
+    assert main(["verify-bundle", str(path), "--self-consistency-only", "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert lines[0].startswith("SELF-CONSISTENCY ONLY: checked against the keys the bundle itself carries")
+    assert "VERIFIED" not in captured.err and "signed by" not in captured.err
+    assert "SELF-CONSISTENT (not verified: no trusted keys): 16 events" in captured.err
+    report = json.loads(captured.out)
+    assert report["result"] == "self-consistent" and report["keys"] == "bundle"
+
+
+def test_self_consistency_only_still_fails_an_altered_event(
+    exported: tuple[bytes, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    document = json.loads(exported[0])
+    document["entries"][3]["event"] = document["entries"][3]["event"].replace("A", "B", 1)
+    path = tmp_path / "altered.json"
+    path.write_text(json.dumps(document))
+    assert main(["verify-bundle", str(path), "--self-consistency-only"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("SELF-CONSISTENCY ONLY") and "FAILED: 1 problem\n" in err
+
+
+def test_trusted_keys_and_self_consistency_only_together_are_a_usage_error(
+    exported: tuple[bytes, Path], tmp_path: Path
+) -> None:
+    path = tmp_path / "b.json"
+    path.write_bytes(exported[0])
+    with pytest.raises(SystemExit) as exited:
+        main(["verify-bundle", str(path), "--self-consistency-only", "--trusted-keys", str(exported[1])])
+    assert exited.value.code == 2
+
+
+def test_json_report_goes_to_stdout_and_human_text_to_stderr(
+    exported: tuple[bytes, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "b.json"
+    path.write_bytes(exported[0])
+    assert main(["verify-bundle", str(path), "--trusted-keys", str(exported[1]), "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert report["result"] == "verified" and report["keys"] == "trusted" and report["incident_id"] == INCIDENT
+    assert len(report["entries"]) == 16 and report["failures"] == [] and report["checkpoint"]["size"] == 20
+    assert "VERIFIED: 16 events" in captured.err and "{" not in captured.err
+
+
+def test_json_report_with_output_goes_to_the_file_and_names_the_failures(
+    exported: tuple[bytes, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    document = json.loads(exported[0])
+    document["entries"][0]["hash"] = "0" * 64
+    path, output = tmp_path / "altered.json", tmp_path / "report.json"
+    path.write_text(json.dumps(document))
+    assert main(["verify-bundle", str(path), "--trusted-keys", str(exported[1]), "--output", str(output)]) == 1
+    assert capsys.readouterr().out == ""
+    report = json.loads(output.read_text())
+    assert report["result"] == "failed" and len(report["failures"]) == 1
+    assert report["failures"][0].startswith(f"entry seq {document['entries'][0]['seq']}: the chain hash")
 
 
 def _spans(text: str) -> dict[str, list[tuple[int, int]]]:
@@ -125,18 +191,33 @@ def test_flipping_any_byte_of_a_protected_part_fails_verification(exported: tupl
     assert survivors == [], f"{len(survivors)} flipped bytes in {part} went unnoticed"
 
 
-def test_a_flipped_signature_is_named(
+def _with_signature_char(text: str, char: str) -> str:
+    """The bundle with a base64 character of its checkpoint's signature (past the key id) replaced by ``char``."""
+    at = text.index("— ledger.test.example ") + len("— ledger.test.example ") + 20
+    replacement = char if text[at] != char else chr(ord(char) + 1)
+    return text[:at] + replacement + text[at + 1 :]
+
+
+def test_a_changed_signature_is_an_integrity_failure_naming_the_checkpoint(
     exported: tuple[bytes, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     data, trusted = exported
-    text = data.decode()
-    signature = text.index("— ledger.test.example ") + len("— ledger.test.example ") + 5
-    flipped = bytearray(text.encode())
-    flipped[len(text[:signature].encode())] ^= 0x02
-    path = tmp_path / "flipped.json"
-    path.write_bytes(bytes(flipped))
+    path = tmp_path / "changed.json"
+    path.write_text(_with_signature_char(data.decode(), "A"))  # still base64: the signature no longer verifies
     assert main(["verify-bundle", str(path), "--trusted-keys", str(trusted)]) == 1
-    assert "checkpoint" in capsys.readouterr().err
+    assert "FAIL checkpoint: invalid signature for key ledger.test.example+" in capsys.readouterr().err
+
+
+def test_a_signature_that_is_not_base64_makes_a_file_that_is_not_a_bundle(
+    exported: tuple[bytes, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data, trusted = exported
+    path = tmp_path / "garbled.json"
+    path.write_text(_with_signature_char(data.decode(), "*"))
+    assert main(["verify-bundle", str(path), "--trusted-keys", str(trusted)]) == 2
+    assert "is not a well-formed bundle: checkpoint: signature line 1: signature is not valid base64" in (
+        capsys.readouterr().err
+    )
 
 
 def test_a_flipped_event_byte_is_named_by_its_seq(
@@ -160,7 +241,7 @@ def test_a_flipped_event_byte_is_named_by_its_seq(
         ("verifier_keys", [7], "verifier_keys[0]: not a string"),
     ],
 )
-def test_a_malformed_part_the_trusted_keys_make_unused_is_still_refused_by_name(
+def test_a_malformed_part_the_trusted_keys_make_unused_is_still_refused_by_name_as_usage(
     exported: tuple[bytes, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], field: str, value: object,
     message: str,
 ) -> None:  # fmt: skip
@@ -169,12 +250,12 @@ def test_a_malformed_part_the_trusted_keys_make_unused_is_still_refused_by_name(
     document[field] = value
     path = tmp_path / "malformed.json"
     path.write_text(json.dumps(document))
-    assert main(["verify-bundle", str(path), "--trusted-keys", str(trusted)]) == 1
-    assert message in capsys.readouterr().err
+    assert main(["verify-bundle", str(path), "--trusted-keys", str(trusted)]) == 2
+    assert f"{path} is not a well-formed bundle: {message}" in capsys.readouterr().err
 
 
-def test_an_unreadable_bundle_cannot_run(tmp_path: Path) -> None:
-    assert main(["verify-bundle", str(tmp_path / "missing.json")]) == 3
+def test_an_unreadable_bundle_cannot_run(exported: tuple[bytes, Path], tmp_path: Path) -> None:
+    assert main(["verify-bundle", str(tmp_path / "missing.json"), "--trusted-keys", str(exported[1])]) == 3
 
 
 def test_export_of_an_unknown_incident_is_a_usage_error(sqlite_url: str, tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ def test_a_missing_file_is_could_not_run_in_one_line(
         KeyFolder(tmp_path / "keys").activate_new("ledger.test.example", ledger=ledger, actor=OPERATOR, reason=None)
     missing = str(tmp_path / "absent")
     argv = [a.replace("{missing}", missing) for a in arguments]
+    (tmp_path / "checkpoints").mkdir()  # a --checkpoint-dir named must exist (another test checks that)
     folders = ["--keys-dir", str(tmp_path / "keys"), "--checkpoint-dir", str(tmp_path / "checkpoints")]
     assert main([*argv, "--database-url", sqlite_url, *folders]) == 3
     err = capsys.readouterr().err

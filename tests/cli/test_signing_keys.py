@@ -86,3 +86,46 @@ def test_a_key_change_cut_off_after_it_was_recorded_is_finished_by_running_it_ag
     assert len(trusted) == len(before) + 1 and len(set(trusted)) == len(trusted)
     with Ledger(store_url) as ledger:
         assert len(key_activations(ledger)) == len(before) + 1
+
+
+def test_listing_shows_only_signing_keys_and_says_nothing_of_the_master_key(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keys = tmp_path / "keys"
+    assert _keys(store_url, keys, "generate") == 0
+    assert _keys(store_url, keys, "rotate", "ledger.test2.example") == 0
+    master = keys / "master.key"  # where the master key lives by default
+    master.write_text("3vxU6oeIvQpEozSTtwJ4N0F2wrkuqgAVQD62DL6+PbA=\n")
+    master.chmod(0o600)
+    capsys.readouterr()
+
+    assert main(["signing-keys", "list", "--keys-dir", str(keys)]) == 0
+
+    lines = capsys.readouterr().err.splitlines()
+    active = KeyFolder(keys).active_key().verifier()
+    assert len(lines) == 2 and "master" not in "".join(lines)
+    assert [line[0] for line in lines].count("*") == 1
+    assert any(line.startswith(f"* ledger.test2.example+{active.key_id:08x}+") for line in lines)
+
+
+def test_listing_an_empty_keys_folder_says_there_are_none(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["signing-keys", "list", "--keys-dir", str(tmp_path)]) == 0
+    assert f"no signing keys in {tmp_path}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("damaged", ["active", "trusted.keys", "ledger.test.example-00000000.key"])
+def test_a_binary_file_in_the_keys_folder_is_one_line_naming_it(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], damaged: str
+) -> None:
+    keys = tmp_path / "keys"
+    assert _keys(store_url, keys, "generate") == 0
+    target = keys / damaged if damaged != "ledger.test.example-00000000.key" else next(keys.glob("*-*.key"))
+    target.chmod(0o600)
+    target.write_bytes(bytes(range(256)))
+    capsys.readouterr()
+    folders = ["--database-url", store_url, "--keys-dir", str(keys), "--checkpoint-dir", str(tmp_path)]
+    command = ["verify", *folders] if damaged == "trusted.keys" else ["checkpoint", *folders]
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    assert f"{target} is not UTF-8 text (byte 128 is not UTF-8)" in err.strip().splitlines()[-1]
+    assert "Traceback" not in err

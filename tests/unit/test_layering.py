@@ -17,7 +17,8 @@ ALLOWED = {
     "api": {"api", "projections", "ledger"},
     "scripts": {"scripts", "ledger", "projections"},
 }
-AUDITOR_TOOLS = ["scripts/verify.py", "scripts/verify_bundle.py", "scripts/trust.py", "scripts/common.py"]
+AUDITOR_TOOLS = ["scripts/verify.py", "scripts/verify_bundle.py", "scripts/trust.py", "scripts/common.py",
+                 "scripts/files.py", "scripts/pgschema.py"]  # fmt: skip
 # `ledger serve` starts the API, and the benchmark serves its unsealed twin: they may import it, openly
 COMPOSITION_ROOTS = {"scripts/serve.py": {"api"}, "scripts/bench_apps.py": {"api"}}
 
@@ -162,7 +163,7 @@ def test_the_one_module_that_translates_database_errors_loads_no_driver_but_sqli
 
 
 SERVICES = ("ledger.apikeys", "ledger.erasure", "ledger.signing", "ledger.checkpointing", "ledger.evidence",
-            "ledger.audit", "ledger.verify_chunks", "ledger.client")  # fmt: skip
+            "ledger.audit", "ledger.verify_chunks", "ledger.client", "ledger.ownership")  # fmt: skip
 
 
 @pytest.mark.parametrize("module", sorted(name for name in MODULES if name.startswith("ledger.store")))

@@ -1,0 +1,303 @@
+"""Who may do what, route by route, and no key appends the ledger's control events: the whole matrix.
+
+Two parts, on both stores, each against one app started once per store:
+
+1. Every route of the app (enumerated from ``app.routes``: a route added
+   without an entry in ``ACCESS`` fails the suite) x every caller: no key, a
+   revoked key, an emitter, an emitter of another source, a reader, an auditor,
+   an admin. Each gets the status class its role allows: 401, 403, or
+   "through" (any other status below 500: 2xx, or a 4xx of the request itself).
+2. Every control event type x every append entry point (``POST /v1/events``
+   through the app, the same route on the ASGI fast path with a cached key,
+   ``POST /v1/events/batch``) x every caller x its source (the caller's own, or
+   the ledger's): refused (401 for no or a revoked key, else 403 naming the
+   field, never a value) and nothing written: the log's head is unchanged.
+   So is an ordinary event under the source ``ledger``.
+
+``CASES`` is the count reported in docs/reliability.md.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import Settings
+from ledger.apikeys import KeyStore, Role
+from ledger.catalogue import CONTROL_TYPES, RESERVED_SOURCE
+from ledger.catalogue.examples import EXAMPLES
+from ledger.signing import KeyFolder
+from ledger.store import Ledger
+from tests.api.conftest import EMITTER_SOURCE, bearer
+from tests.conftest import PG_ADMIN_URL, _admin, require_postgres
+from tests.factories import envelope, shown
+
+ROLES = ("none", "revoked", "emitter", "other_emitter", "reader", "auditor", "admin")
+PUBLIC = frozenset(ROLES)
+EMITTERS = frozenset({"emitter", "admin"})  # other_emitter reaches the route, and is refused the sample's source
+AUDITORS = frozenset({"auditor", "admin"})
+READERS = frozenset({"reader", "auditor", "admin"})
+
+# (method, path) -> the callers that get through; everyone else authenticated gets 403, no or a revoked key 401.
+ACCESS: dict[tuple[str, str], frozenset[str]] = {
+    ("GET", "/openapi.json"): PUBLIC,
+    ("GET", "/docs"): PUBLIC,
+    ("GET", "/"): PUBLIC,
+    ("GET", "/healthz"): PUBLIC,
+    ("GET", "/readyz"): PUBLIC,
+    ("GET", "/v1/stats"): AUDITORS,
+    ("POST", "/v1/events"): EMITTERS,
+    ("POST", "/v1/events/batch"): EMITTERS,
+    ("GET", "/v1/events/{event_id:uuid}"): frozenset({"emitter", "auditor", "admin"}),
+    ("GET", "/v1/log"): AUDITORS,
+    ("GET", "/v1/checkpoint"): AUDITORS,
+    ("GET", "/v1/proofs/inclusion"): AUDITORS,
+    ("GET", "/v1/proofs/consistency"): AUDITORS,
+    ("GET", "/v1/incidents/{incident_id}/evidence"): AUDITORS,
+    ("GET", "/v1/incidents"): READERS,
+    ("GET", "/v1/incidents/{incident_id}/timeline"): READERS,
+    ("GET", "/v1/incidents/{incident_id}/accountability"): READERS,
+    ("GET", "/v1/tools/{tool_id}"): READERS,
+    ("GET", "/v1/tools/{tool_id}/blast-radius"): READERS,
+    ("GET", "/v1/outputs/{output_id}"): READERS,
+    ("GET", "/v1/metrics/reliance"): READERS,
+    ("GET", "/v1/gaps"): READERS,
+    ("GET", "/v1/projections/status"): READERS,
+    ("GET", "/v1/events/{event_id}/revealed"): frozenset({"reader", "admin"}),
+    ("POST", "/v1/subjects/erase"): frozenset({"admin"}),
+}
+
+APPEND_ROUTES = ("single", "fast", "batch")
+SOURCES = ("own", "ledger")
+INCIDENT = "INC-MATRIX-1"
+PATIENT = "Patient/MATRIX-1"
+
+ROUTE_CASES = len(ACCESS) * len(ROLES)
+CONTROL_CASES = len(CONTROL_TYPES) * len(APPEND_ROUTES) * len(ROLES) * len(SOURCES)
+RESERVED_SOURCE_CASES = len(APPEND_ROUTES) * len(ROLES)
+CASES = ROUTE_CASES + CONTROL_CASES + RESERVED_SOURCE_CASES  # per store
+
+
+def _routes(app: FastAPI) -> set[tuple[str, str]]:
+    """Every (method, path) the app serves, through included routers (HEAD is GET's)."""
+    found: set[tuple[str, str]] = set()
+    pending = list(app.routes)
+    while pending:
+        route = pending.pop()
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            pending += included.routes
+            continue
+        for method in getattr(route, "methods", None) or ():
+            if method != "HEAD":
+                found.add((method, str(getattr(route, "path", ""))))
+    return found
+
+
+@dataclass
+class World:
+    """One store, its keys, and two apps on it: one that looks every key up, one that caches keys (the fast path)."""
+
+    url: str
+    tokens: dict[str, str | None]
+    app: TestClient
+    fast: TestClient
+    event_id: str  # a recorded output.generated of the emitter's source, sealing a patient
+
+    def head(self) -> int:
+        with Ledger(self.url, create_tables=False) as ledger:
+            return ledger.head_seq()
+
+    def headers(self, role: str) -> dict[str, str]:
+        token = self.tokens[role]
+        return {} if token is None else bearer(token)
+
+
+def _store_url(request: pytest.FixtureRequest, tmp: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp}/ledger.sqlite3"
+        return
+    require_postgres(request.node.nodeid)
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with _admin() as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{PG_ADMIN_URL}?schema={schema}"
+    finally:
+        with _admin() as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def _tokens(url: str) -> dict[str, str | None]:
+    store = KeyStore(url)
+    revoked = store.create(Role.READER, label="revoked")
+    store.revoke(revoked.key.key_id)
+    return {
+        "none": None,
+        "revoked": revoked.token,
+        "emitter": store.create(Role.EMITTER, source=EMITTER_SOURCE, label="emitter").token,
+        "other_emitter": store.create(Role.EMITTER, source="lis.cerner", label="other").token,
+        "reader": store.create(Role.READER, label="reader").token,
+        "auditor": store.create(Role.AUDITOR, label="auditor").token,
+        "admin": store.create(Role.ADMIN, label="admin").token,
+    }
+
+
+def _generated() -> dict[str, Any]:
+    return envelope("output.generated", {
+        "output_id": "out-matrix-1", "tool_id": "sepsis-watch", "model_version": "3.2.0", "site": "northside",
+        "unit": "icu", "population": "adults_18_plus", "patient_ref": PATIENT, "encounter_ref": "Encounter/M-1",
+        "score": 0.9, "label": "high", "priority": "urgent", "threshold_in_effect": 0.7,
+    })  # fmt: skip
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    tmp = tmp_path_factory.mktemp("matrix")
+    for url in _store_url(request, tmp):
+        generated = _generated()
+        with Ledger(url) as ledger:
+            ledger.submit([generated])
+            actor = {"id": "operator", "role": "admin", "kind": "person"}
+            KeyFolder(tmp / "keys").activate_new("ledger.matrix.example", ledger=ledger, actor=actor, reason=None)
+        tokens = _tokens(url)
+        common: dict[str, Any] = {
+            "database_url": url,
+            "db_connect_timeout_s": 2,
+            "checkpoint_interval_s": 0,
+            "keys_dir": str(tmp / "keys"),
+            "checkpoint_dir": str(tmp / "checkpoints"),
+        }
+        with (
+            TestClient(create_app(Settings(**common, key_cache_s=0))) as app,
+            TestClient(create_app(Settings(**common, key_cache_s=3600))) as fast,
+        ):
+            yield World(url, tokens, app, fast, str(generated["event_id"]))
+
+
+# --- 1. every route x every caller ---------------------------------------------------------
+
+
+def test_every_route_of_the_app_has_an_expected_access_entry(world: World) -> None:
+    served = _routes(world.app.app)  # type: ignore[arg-type]
+    assert served - set(ACCESS) == set(), "a route without an expected entry in ACCESS"
+    assert set(ACCESS) - served == set(), "an ACCESS entry for a route the app no longer serves"
+
+
+def _request(world: World, method: str, path: str, role: str) -> Any:
+    params: dict[str, Any] = {}
+    body: Any = None
+    url = (
+        path.replace("{event_id:uuid}", world.event_id)
+        .replace("{event_id}", world.event_id)
+        .replace("{incident_id}", INCIDENT)
+        .replace("{tool_id}", "sepsis-watch")
+        .replace("{output_id}", "out-matrix-1")
+    )
+    if path == "/v1/events":
+        body = shown(output_id="out-matrix-2")  # the emitter's source; the same event again is a 200
+    elif path == "/v1/events/batch":
+        body = {"events": [shown(output_id="out-matrix-3")]}
+    elif path == "/v1/subjects/erase":
+        body = {"subject": "patient:Patient/MATRIX-NOBODY", "legal_basis": "gdpr_art17", "dry_run": True}
+    elif path.endswith("/revealed"):
+        params = {"purpose": "incident_review"}
+    elif path == "/v1/proofs/inclusion":
+        params = {"seq": 1}
+    elif path == "/v1/proofs/consistency":
+        params = {"from_size": 1}
+    return world.app.request(method, url, params=params, json=body, headers=world.headers(role))
+
+
+def _expected(method: str, path: str, role: str) -> str:
+    if role in ACCESS[(method, path)]:
+        return "through"
+    return "401" if role in ("none", "revoked") else "403"
+
+
+def _class(status: int) -> str:
+    if status in (401, 403):
+        return str(status)
+    return "through" if status < 500 else f"server error {status}"
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize(("method", "path"), sorted(ACCESS))
+def test_each_caller_gets_the_status_class_its_role_allows_on_every_route(
+    world: World, method: str, path: str, role: str
+) -> None:
+    response = _request(world, method, path, role)
+    assert _class(response.status_code) == _expected(method, path, role), response.text[:300]
+
+
+# --- 2. every control type x every append entry point x every caller -----------------------
+
+
+def _control_event(event_type: str, role: str, source: str) -> dict[str, Any]:
+    own = "lis.cerner" if role == "other_emitter" else EMITTER_SOURCE
+    return {**EXAMPLES[event_type], "event_id": str(uuid.uuid4()),
+            "source": own if source == "own" else RESERVED_SOURCE}  # fmt: skip
+
+
+def _post(world: World, route: str, role: str, event: dict[str, Any]) -> Any:
+    headers = world.headers(role)
+    if route == "batch":  # an ordinary event first: the batch is all or nothing
+        return world.app.post("/v1/events/batch", json={"events": [shown(), event]}, headers=headers)
+    client = world.fast if route == "fast" else world.app
+    if route == "fast" and role not in ("none", "revoked"):
+        # The fast path answers only for a key in the cache: an authenticated read puts it there.
+        client.get("/v1/stats", headers=headers)
+        assert client.app.state.runtime.key_cache.get(world.tokens[role]) is not None  # type: ignore[attr-defined]
+    return client.post("/v1/events", json=event, headers=headers)
+
+
+def _assert_refused(world: World, response: Any, *, role: str, route: str, field: str, event: dict[str, Any]) -> None:
+    if role in ("none", "revoked"):
+        assert response.status_code == 401
+        return
+    assert response.status_code == 403, response.text[:300]
+    message = response.json()["message"]
+    if role in ("reader", "auditor"):
+        assert "needs one of the roles" in message
+        return
+    where = "event 1: " if route == "batch" else ""
+    assert message.startswith(f"{where}{field}: "), message
+    for value in (event["event_id"], *[v for v in event["data"].values() if isinstance(v, str)]):
+        assert value not in response.text
+
+
+@pytest.mark.parametrize("source", SOURCES)
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("route", APPEND_ROUTES)
+@pytest.mark.parametrize("event_type", sorted(CONTROL_TYPES))
+def test_no_caller_appends_a_control_event_through_any_append_route_and_nothing_is_written(
+    world: World, event_type: str, route: str, role: str, source: str
+) -> None:
+    event = _control_event(event_type, role, source)
+    head = world.head()
+    response = _post(world, route, role, event)
+    _assert_refused(world, response, role=role, route=route, field="type", event=event)
+    assert world.head() == head
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("route", APPEND_ROUTES)
+def test_no_caller_appends_an_ordinary_event_under_the_ledgers_own_source(world: World, route: str, role: str) -> None:
+    event = shown(source=RESERVED_SOURCE)
+    head = world.head()
+    response = _post(world, route, role, event)
+    _assert_refused(world, response, role=role, route=route, field="source", event=event)
+    assert world.head() == head
+
+
+def test_the_matrix_counts_what_docs_reliability_reports() -> None:
+    assert (ROUTE_CASES, CONTROL_CASES, RESERVED_SOURCE_CASES) == (25 * 7, 7 * 3 * 7 * 2, 3 * 7)
+    assert CASES == 490
