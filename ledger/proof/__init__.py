@@ -11,6 +11,8 @@ One file per formula (docs/ledger-format.md points at each):
     sealed      sealed fields as stored, recognised and opened
     verify      the verification steps over a log's rows, and their report
     bundle      evidence bundles, verified offline
+    strict_json outside JSON read strictly (no key twice in one object), as a bundle is
+    files       named files read as UTF-8 text, with one clear error when they are not
 
 It imports the standard library, cryptography, orjson, ledger.errors and the
 event catalogue (pydantic) only: never a database driver, eventsourcing, the
