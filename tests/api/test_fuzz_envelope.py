@@ -40,12 +40,13 @@ from typing import Any
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ledger.catalogue import SCHEMA_VERSIONS, Event, canonical_bytes, parse_stored, validate_event
 from ledger.errors import InvalidEvent
 from tests.api.conftest import EMITTER_SOURCE
+from tests.fuzzing import DETERMINISTIC
 
 VECTORS = Path(__file__).resolve().parents[1] / "testdata" / "events"
 BASES: tuple[dict[str, Any], ...] = tuple(
@@ -55,12 +56,7 @@ BASES: tuple[dict[str, Any], ...] = tuple(
 SINGLE_CASES = {"sqlite": 200, "postgres": 60}
 BATCH_CASES = {"sqlite": 80, "postgres": 30}
 CATALOGUE_CASES = 500
-FUZZ = settings(
-    derandomize=True,  # the same cases on every run: a failure here is reproducible, never flaky
-    database=None,  # nothing written to .hypothesis/ in the working tree
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+FUZZ = DETERMINISTIC
 WHOLE_BODY = ""  # the loc of a defect of the body as a whole
 
 Path_ = tuple[str | int, ...]

@@ -27,7 +27,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from api.params import _names
@@ -37,6 +37,7 @@ from ledger.catalogue import CATALOGUE
 from ledger.signing import KeyFolder
 from ledger.store import Ledger
 from projections.queries.gaps import KINDS
+from tests.fuzzing import DETERMINISTIC
 from tests.projections.scenarios import false_negative
 
 EXAMPLES_PER_ROUTE: Final = 25  # x the GET routes (20 today): 500 fuzzed queries per store
@@ -221,13 +222,7 @@ def _check(target: Target, route: GetRoute, query: list[tuple[str, str]] | str) 
         assert appended == [], (route.template, query, done.status_code)
 
 
-_FUZZ = settings(
-    max_examples=EXAMPLES_PER_ROUTE,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+_FUZZ = settings(DETERMINISTIC, max_examples=EXAMPLES_PER_ROUTE)
 
 
 def _fuzz_route(target: Target, route: GetRoute) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from ledger.errors import InvalidBundle
@@ -30,6 +30,7 @@ from ledger.signing import KeyFolder
 from ledger.store import Ledger
 from scripts import scenario
 from scripts.cli import main
+from tests.fuzzing import DETERMINISTIC
 
 CASES = 300
 """Examples per in-process property (two of them)."""
@@ -37,13 +38,7 @@ CLI_CASES = 12
 """Examples through the command itself."""
 OPERATOR = {"id": "ops", "role": "ledger_operator", "kind": "person"}
 
-FUZZ = settings(
-    max_examples=CASES,
-    derandomize=True,
-    database=None,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+FUZZ = settings(DETERMINISTIC, max_examples=CASES)
 
 
 @pytest.fixture(scope="module")
@@ -156,8 +151,7 @@ def test_any_json_in_any_field_parses_or_is_refused_by_name_and_never_raises_in_
     _check(data.draw(structural_mutations(seed[0])), parse_keyring(seed[1].read_text()))
 
 
-@settings(max_examples=CLI_CASES, derandomize=True, database=None, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])  # fmt: skip
+@settings(DETERMINISTIC, max_examples=CLI_CASES)
 @given(data=st.data())
 def test_the_command_exits_2_exactly_for_a_file_that_is_not_a_bundle_and_never_prints_a_traceback(
     seed: tuple[bytes, Path], tmp_path_factory: pytest.TempPathFactory, data: st.DataObject

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from ledger.errors import InputError, IntegrityError, LedgerError
@@ -27,18 +27,13 @@ from ledger.proof import merkle
 from ledger.proof.checkpoint import open_checkpoint, parse_checkpoint_body, parse_signed_checkpoint
 from ledger.proof.keys import Keyring, parse_keyring, parse_signing_key, parse_verifier_key
 from ledger.proof.note import parse_note, verify_note
+from tests.fuzzing import DETERMINISTIC
 
 TESTDATA = Path(__file__).resolve().parents[1] / "testdata" / "notes"
 CASES = 400
 """Examples per property; 10 properties below."""
 
-FUZZ = settings(
-    max_examples=CASES,
-    derandomize=True,
-    database=None,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+FUZZ = settings(DETERMINISTIC, max_examples=CASES)
 
 
 def _strings(value: Any) -> list[str]:
