@@ -37,16 +37,16 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.auth import allows, bearer_token, check_emitted, check_source
+from api.auth import allows, bearer_token
 from api.body import is_json, parse_body
 from api.errors import ApiError
 from api.logging import RequestLog
 from api.routes import events
-from api.routes.events import commit_one, location
+from api.routes.events import accepted_event, commit_one, location
 from api.runtime import Runtime, Store
 from api.settings import Settings
 from ledger.apikeys import ApiKey, Role
-from ledger.catalogue import Event, validate_event
+from ledger.catalogue import Event
 from ledger.errors import InvalidEvent
 
 PATH = "/v1/events"
@@ -156,10 +156,7 @@ async def _read(receive: Receive, limit: int) -> tuple[list[Message], bytes | No
 def _event(body: bytes, key: ApiKey) -> Event | None:
     """The validated event, if the body is one the route would accept from this key; else None."""
     try:
-        raw = parse_body(body)  # the route's own parse: strict, no repeated key
-        check_emitted(raw)
-        event = validate_event(raw)
-        check_source(key, event.source)
+        event = accepted_event(parse_body(body), key)  # the route's own parse and checks
     except (InvalidEvent, ApiError):
         return None
     return event

@@ -19,6 +19,7 @@ from api.errors import BatchConflict, InvalidEvents, NotFound, documented
 from api.models import BatchReceipts, ReceiptOut, RecordOut
 from api.runtime import Store
 from api.settings import MAX_BATCH_EVENTS
+from ledger.apikeys import ApiKey
 from ledger.catalogue import Event, validate_event
 from ledger.errors import EventConflict, FieldError, InvalidEvent, StoreUnavailable
 from ledger.store.records import Receipt
@@ -43,10 +44,7 @@ async def append_event(request: Request, key: EmitterKey, store: StoreDep, setti
     committed together (group commit); each is answered only after its own commit. Control events
     (legal holds, erasures, access records, key events) and the source ``ledger`` are refused (403)
     whatever the key: only the ledger's own operations record them."""
-    raw = await read_json(request, limit=settings.max_event_bytes)
-    check_emitted(raw)
-    event = validate_event(raw)
-    check_source(key, event.source)
+    event = accepted_event(await read_json(request, limit=settings.max_event_bytes), key)
     request.state.log_fields.update(event_id=event.event_id, type=event.type)
     receipt = await commit_one(store, event, timeout=settings.append_timeout_s)
     request.state.log_fields.update(seq=receipt.seq, created=receipt.created)
@@ -55,6 +53,15 @@ async def append_event(request: Request, key: EmitterKey, store: StoreDep, setti
         status_code=201 if receipt.created else 200,
         headers={"Location": location(receipt)},
     )
+
+
+def accepted_event(raw: object, key: ApiKey) -> Event:
+    """The event a single append takes from ``key``, checked in order: not a control event (403),
+    valid (422), of the key's source (403). The route and the fast path (api.fastappend) both call it."""
+    check_emitted(raw)
+    event = validate_event(raw)
+    check_source(key, event.source)
+    return event
 
 
 async def commit_one(store: Store, event: Event, *, timeout: float) -> Receipt:
