@@ -66,12 +66,12 @@ def where_to_look(base: str) -> list[str]:
     """Lines saying where the story shows (the API's queries; read them with the reader key)."""
     return [
         f"  the story, through the API ({base}/docs; send the reader key as 'Authorization: Bearer ...'):",
-        f"    governance gaps:      {base}/v1/gaps?tool=sepsis-watch   (and ?tool=cxr-triage: none, all governed)",
-        f"    five incidents:       {base}/v1/incidents   (each: /v1/incidents/INC-D01/accountability ...)",
-        f"    deadlines:            {base}/v1/gaps?kind=report_deadline_near&kind=report_deadline_missed",
-        f"    alert flood:          {base}/v1/metrics/reliance?unit=ward-4b",
-        f"    accepts in seconds:   {base}/v1/metrics/reliance?tool=ed-triage&clinician=clin-ned-03",
-        f"    a tool as of a day:   {base}/v1/tools/deterioration-index",
+        f"  - governance gaps:      {base}/v1/gaps?tool=sepsis-watch   (and ?tool=cxr-triage: none, all governed)",
+        f"  - five incidents:       {base}/v1/incidents   (each: /v1/incidents/INC-D01/accountability ...)",
+        f"  - deadlines:            {base}/v1/gaps?kind=report_deadline_near&kind=report_deadline_missed",
+        f"  - alert flood:          {base}/v1/metrics/reliance?unit=ward-4b",
+        f"  - accepts in seconds:   {base}/v1/metrics/reliance?tool=ed-triage&clinician=clin-ned-03",
+        f"  - a tool as of a day:   {base}/v1/tools/deterioration-index",
     ]
 
 
