@@ -2,11 +2,11 @@
 
 The server is the app under uvicorn, in a thread, on a free port of 127.0.0.1,
 started once per module and stopped at its end. The browser is Debian's
-``chromium`` (``$LEDGER_CHROMIUM``, default /usr/bin/chromium) driven by
+``chromium`` (tests.e2e.chromium: ``$LEDGER_TEST_CHROMIUM``, default /usr/bin/chromium) driven by
 Playwright for Python; Playwright's own browser downloads are never used.
 
 Without chromium or Playwright these tests are skipped, and the run says so once
-at the end; with LEDGER_REQUIRE_BROWSER=1 (set by .ci/run) they fail instead.
+at the end; under CI, or with LEDGER_REQUIRE_BROWSER=1 (set by .ci/run), they fail instead.
 Screenshots go to ``$LEDGER_TEST_ARTIFACTS`` (default ``test-artifacts/`` at the
 repository's root, which git ignores), one file per name, replaced at each run.
 """
@@ -31,9 +31,9 @@ from api.settings import Settings
 from ledger.apikeys import KeyStore, Role
 from ledger.signing import KeyFolder
 from ledger.store import Ledger
+from tests.e2e.chromium import CHROMIUM, required
 from tests.projections.scenarios import ALL
 
-CHROMIUM = Path(os.environ.get("LEDGER_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = Path(os.environ.get("LEDGER_TEST_ARTIFACTS") or Path(__file__).parents[2] / "test-artifacts")
 VIEWPORT = {"width": 1280, "height": 800}
 _skipped_browser: list[str] = []
@@ -56,8 +56,8 @@ def require_browser(nodeid: str) -> None:
     problem = browser_problem()
     if problem is None:
         return
-    if os.environ.get("LEDGER_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"{problem}, and LEDGER_REQUIRE_BROWSER=1 forbids skipping", pytrace=False)
+    if required():
+        pytest.fail(f"{problem}, and CI (or LEDGER_REQUIRE_BROWSER=1) forbids skipping", pytrace=False)
     _skipped_browser.append(nodeid)
     pytest.skip(problem)
 
