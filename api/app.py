@@ -24,6 +24,7 @@ from api.headers import SecurityHeaders
 from api.logging import RequestLogMiddleware
 from api.openapi import build_openapi
 from api.params import reject_unknown_query
+from api.replica import ReplicaLagHeader
 from api.routes import events, fhir_export, health, log, privacy, proofs, queries
 from api.runtime import LedgerOpener, Runtime
 from api.settings import Settings, get_settings
@@ -113,7 +114,8 @@ def create_app(settings: Settings | None = None, *, open_ledger: LedgerOpener = 
     # In front of FastAPI: the security headers (api.headers) on every response, whichever answered it;
     # then the plain single-event append, answered before the middleware stack (api.fastappend). Every
     # other request, and any append it cannot take as it is, goes on to FastAPI.
-    app.front = SecurityHeaders(FastAppend(app.behind, app), page_policies=app.page_policies)
+    # The replica's lag, where a route read the replica (api.replica), is added on the way out.
+    app.front = SecurityHeaders(ReplicaLagHeader(FastAppend(app.behind, app)), page_policies=app.page_policies)
 
     def openapi() -> dict[str, Any]:
         return build_openapi(app)

@@ -12,6 +12,11 @@ seconds (``$LEDGER_CHECKPOINT_INTERVAL``, default 60; 0 turns the schedule off)
 with the key in ``keys_dir``, publishing to ``checkpoint_dir`` (both default to
 ``ledger.config.LedgerPaths``: $LEDGER_KEYS_DIR, $LEDGER_CHECKPOINT_DIR, else the
 database's own state folder).
+
+Replica: with ``read_database_url`` ($LEDGER_READ_DATABASE_URL, a PostgreSQL
+streaming replica of the ledger's database), the raw log and the views' queries
+are read there; appends, proofs and everything else stay on the primary. Those
+answers say how far behind the replica is (``Ledger-Replica-Lag-Seconds``).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ DEFAULT_PAGE: Final = 100
 
 ENV_PREFIX: Final = "LEDGER_API_"
 CHECKPOINT_INTERVAL_ENV: Final = "LEDGER_CHECKPOINT_INTERVAL"
+READ_DATABASE_URL_ENV: Final = "LEDGER_READ_DATABASE_URL"
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,7 @@ class Settings:
     """Everything the app needs to know; immutable once built."""
 
     database_url: str | None = None  # None: $LEDGER_DATABASE_URL, else the embedded SQLite default
+    read_database_url: str | None = None  # a streaming replica for the log and the views ($LEDGER_READ_DATABASE_URL)
     max_event_bytes: int = MAX_EVENT_BYTES
     max_batch_bytes: int = MAX_BATCH_BYTES
     group_max_events: int = 256  # events in one group-commit transaction
@@ -58,7 +65,10 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
         """Settings from LEDGER_DATABASE_URL and LEDGER_API_<FIELD> variables."""
         defaults = cls()
-        values: dict[str, object] = {"database_url": environ.get("LEDGER_DATABASE_URL") or None}
+        values: dict[str, object] = {
+            "database_url": environ.get("LEDGER_DATABASE_URL") or None,
+            "read_database_url": environ.get(READ_DATABASE_URL_ENV) or None,
+        }
         for name, (kind, least) in _NUMBERS.items():
             variable = CHECKPOINT_INTERVAL_ENV if name == "checkpoint_interval_s" else ENV_PREFIX + name.upper()
             raw = environ.get(variable)
