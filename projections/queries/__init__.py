@@ -12,6 +12,7 @@
     tool_policy(views, tool_id, as_of=)
     intervention_metrics(views, tool=, unit=, kind=, start=, end=)
     recurrence(views, tool=, kind=, start=, end=)
+    incident_overview(views, category=, harm=, tool=, unit=, status=, deadline=, now=, policy=)
 
 Times are microseconds since the epoch (projections.timefmt.query_time parses
 RFC 3339). Every answer carries ``position`` (the seq the views had reached)
@@ -25,6 +26,7 @@ from projections.queries.incidents import accountability_report, incident_timeli
 from projections.queries.intervention import intervention_metrics, recurrence
 from projections.queries.metrics import reliance_metrics
 from projections.queries.outputs import output_detail
+from projections.queries.overview import incident_overview
 from projections.queries.response import incident_response, tool_policy
 from projections.queries.tools import blast_radius, tool_state
 
@@ -33,6 +35,7 @@ __all__ = [
     "accountability_report",
     "blast_radius",
     "governance_gaps",
+    "incident_overview",
     "incident_response",
     "incident_timeline",
     "intervention_metrics",
