@@ -42,6 +42,7 @@ REST: Final = ("http://terminology.hl7.org/CodeSystem/audit-event-type", "rest")
 READ: Final = ("http://hl7.org/fhir/restful-interaction", "read")
 _NAMESPACE: Final = uuid.UUID("3b0d7f52-8f3e-5c61-a0d4-9c1e6b2f7a18")
 ACTOR_ROLE: Final = "fhir_audit_source"
+EVENT_TYPE: Final = "output.shown"
 
 
 @cache
@@ -257,7 +258,7 @@ def to_event(raw: object, *, source: str, root: str = "AuditEvent") -> Event:
     data = {"output_id": output_id, "clinician_id": clinician, "surface": _surface(entity, observer), "shown_at": at}
     envelope: dict[str, Any] = {
         "event_id": str(uuid.uuid5(_NAMESPACE, f"{source}\n{key}")),
-        "type": "output.shown",
+        "type": EVENT_TYPE,
         "occurred_at": at,
         "source": source,
         "actor": {"id": observer or source, "role": ACTOR_ROLE, "kind": "system"},

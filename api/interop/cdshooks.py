@@ -28,6 +28,7 @@ from ledger.errors import FieldError, InvalidEvent
 CLINICIAN_NOT_SENT: Final = "cds-hooks:user-not-sent"
 USER_EXTENSION: Final = "org.clinical-ai-ledger.userId"
 ACTOR_ROLE: Final = "cds_client"
+EVENT_TYPE: Final = "output.acted"
 OUTCOMES: Final = ("accepted", "overridden")
 _NAMESPACE: Final = uuid.UUID("a4f3c2d1-7b6e-5d4c-9b8a-1f2e3d4c5b6a")
 # Where each envelope field came from, for a catalogue refusal.
@@ -125,7 +126,7 @@ def to_event(entry: dict[str, Any], *, source: str, service_id: str, client: str
     key = "\n".join((source, service_id, str(card), str(outcome), str(at)))
     envelope: dict[str, Any] = {
         "event_id": str(uuid.uuid5(_NAMESPACE, key)),
-        "type": "output.acted",
+        "type": EVENT_TYPE,
         "occurred_at": at,
         "source": source,
         "actor": {"id": client, "role": ACTOR_ROLE, "kind": "system"},

@@ -66,10 +66,8 @@ def client_source(request: Request, credentials: Credentials, settings: Settings
 
 def feedback_events(raw: object, *, source: str, service_id: str, client: str) -> list[Event]:
     """The request's feedback as output.acted events the emitters' routes would accept."""
-    events = cdshooks.to_events(raw, source=source, service_id=service_id, client=client)
-    for index, event in enumerate(events):
-        check_emitted(event.to_canonical_dict(), index=index)
-    return events
+    check_emitted({"type": cdshooks.EVENT_TYPE, "source": source})  # never a control type; the reserved source refused
+    return cdshooks.to_events(raw, source=source, service_id=service_id, client=client)
 
 
 @router.post(

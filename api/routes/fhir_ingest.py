@@ -37,17 +37,17 @@ _RESPONSES = documented(401, 403, 409, 413, 415, 422, 503)
 
 
 def source_of(key: ApiKey) -> str:
-    """The source the FHIR routes record under: the emitter key's own (403 for a key bound to none)."""
+    """The source the FHIR routes record under: the emitter key's own (403 for a key bound to none, or for the
+    ledger's reserved source). Every event they make is output.shown, never a control type."""
     if key.source is None:
         raise Forbidden("source: FHIR ingestion records under the source bound to an emitter key; this key has none")
+    check_emitted({"type": auditevent.EVENT_TYPE, "source": key.source})
     return key.source
 
 
 def mapped(raw: object, *, source: str, root: str = "AuditEvent") -> Event:
-    """One AuditEvent as an event the emitters' routes accept (never a control type or the reserved source)."""
-    event = auditevent.to_event(raw, source=source, root=root)
-    check_emitted(event.to_canonical_dict())
-    return event
+    """One AuditEvent as output.shown under ``source`` (checked by ``source_of``)."""
+    return auditevent.to_event(raw, source=source, root=root)
 
 
 @router.post(
