@@ -148,6 +148,17 @@ def _all_tools(snap: Snapshot) -> list[str]:
     return [str(r[0]) for r in rows]
 
 
+def incident_gaps(ctx: IncidentContext, *, now: int, policy: Policy = DEFAULT_POLICY) -> list[Gap]:
+    """The gaps about one incident and its own outputs, by the rules of ``governance_gaps``, from the context
+    the incident's report is built from (no other output of its tools is read)."""
+    window = _Window(None, None, now, policy)
+    gaps: list[Gap] = []
+    for case in ctx.cases:
+        if case.output is not None:
+            gaps += _case_gaps(case, case.output, window)
+    return gaps + _incident_case_gaps(ctx, window)
+
+
 # --- outputs ----------------------------------------------------------------------------------------
 
 _OUTPUT_WINDOW: Final = (
