@@ -2,7 +2,7 @@
 
 Northside General and Riverside Community run SepsisWatch, LungFlag CXR,
 TriageIQ, the Deterioration Index and NoteDraft. The story (governance.py,
-playbooks.py, care.py, incidents.py) plants the gaps a ledger should find among several
+care.py, incidents.py) plants the gaps a ledger should find among several
 thousand ordinary events, and one tool (LungFlag CXR) where every check holds.
 
 ``build(seed, anchor)`` tells the story as events; SECTIONS is its table of
@@ -25,7 +25,7 @@ from typing import Any, Final
 from scripts.demo_hospital.care import care
 from scripts.demo_hospital.governance import GOVERNANCE_SECTIONS
 from scripts.demo_hospital.incidents import INCIDENT_SECTIONS
-from scripts.demo_hospital.playbooks import policies, responses
+from scripts.demo_hospital.policies import POLICY_SECTIONS, RESPONSE_SECTIONS
 from scripts.demo_hospital.story import Story, event_id
 
 DEFAULT_SEED: Final = 2026
@@ -34,10 +34,10 @@ ANCHOR_DAYS: Final = 200
 
 SECTIONS: Final[tuple[Callable[[Story], None], ...]] = (
     *GOVERNANCE_SECTIONS,
-    policies,
+    *POLICY_SECTIONS,
     care,
     *INCIDENT_SECTIONS,
-    responses,  # after the incidents: the steps cite their events
+    *RESPONSE_SECTIONS,  # after the incidents: the steps cite their events
 )
 
 
