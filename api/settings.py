@@ -10,8 +10,12 @@ Limits (documented in docs/api.md):
 Checkpoints: the server signs the log's head every ``checkpoint_interval_s``
 seconds (``$LEDGER_CHECKPOINT_INTERVAL``, default 60; 0 turns the schedule off)
 with the key in ``keys_dir``, publishing to ``checkpoint_dir`` (both default to
-``ledger.config.LedgerPaths``: $LEDGER_KEYS_DIR, $LEDGER_CHECKPOINT_DIR, else the
+the ledger's settings: $LEDGER_KEYS_DIR, $LEDGER_CHECKPOINT_DIR, else the
 database's own state folder).
+
+This module is the server's reader of the environment (with scripts.serve):
+the ledger's own settings (``ledger.config.LedgerSettings``: the database, the
+folders, the master keys) are built here, by ``Settings.ledger_settings``.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Final
 
-from ledger.config import LedgerPaths
+from ledger.config import LedgerPaths, LedgerSettings
 from ledger.errors import InputError
 
 MIB: Final = 1024 * 1024
@@ -65,9 +69,15 @@ class Settings:
             values[name] = _number(variable, raw, kind, least) if raw else getattr(defaults, name)
         return cls(**values)  # type: ignore[arg-type]
 
+    def ledger_settings(self) -> LedgerSettings:
+        """The ledger's settings: these settings' database and folders, the rest (master keys) from the environment."""
+        return LedgerSettings.from_environ(
+            os.environ, self.database_url, keys_dir=self.keys_dir, checkpoint_dir=self.checkpoint_dir
+        )
+
     def ledger_paths(self) -> LedgerPaths:
         """The signing-key folder, the checkpoint folder and the origin (settings, else the environment)."""
-        return LedgerPaths.from_env(self.database_url, keys_dir=self.keys_dir, checkpoint_dir=self.checkpoint_dir)
+        return self.ledger_settings().paths
 
 
 # The numeric settings read from the environment: (type, least value allowed).
