@@ -5,6 +5,7 @@
     /incidents/{id}                one incident: timeline, accountability report, clocks
     /incidents/{id}/timeline.csv   its timeline as CSV
     /incidents/{id}/evidence.json  its evidence bundle (`ledger export`'s file)
+    /incidents/{id}/fhir.json      it as a FHIR Bundle (R4, or R5 with ?fhir_version=R5)
     /events/{seq}                  one event: fields, canonical bytes, hash, inclusion proof     (events.py)
     /events/{seq}/reveal           its sensitive fields, for a purpose (the read is recorded)
     /log                           the raw log, page by page (auditor, admin)

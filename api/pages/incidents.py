@@ -11,6 +11,7 @@ import io
 from typing import Annotated, Any, Final
 from zoneinfo import ZoneInfo
 
+import orjson
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from markupsafe import Markup
@@ -20,10 +21,11 @@ from api.errors import ApiError
 from api.pages.access import PageError, ReaderPage
 from api.pages.render import page
 from api.pages.timeline import draw, marks, output_window, whole
+from api.routes.fhir_export import FHIR_JSON, MIME_VERSION, FhirVersion
 from api.routes.proofs import SignerDep, incident_bundle
 from api.routes.queries import WorkerDep
 from ledger.catalogue.fields import IDENTIFIER_MAX, IDENTIFIER_PATTERN
-from projections import queries
+from projections import fhir, queries
 from projections.answers import to_json
 from projections.errors import InvalidQuery
 from projections.errors import NotFound as ViewNotFound
@@ -166,6 +168,22 @@ def csv_cell(value: object) -> str:
 
 def _file_name(incident_id: str) -> str:
     return "incident-" + "".join(c if c.isalnum() or c in "._-" else "_" for c in incident_id)
+
+
+@router.get("/incidents/{incident_id}/fhir.json")
+def fhir_bundle(
+    viewer: ReaderPage, worker: WorkerDep, incident_id: IncidentId, fhir_version: FhirVersion = "R4"
+) -> Response:
+    """The incident as a FHIR Bundle (R4 or R5), as ``GET /v1/incidents/{id}/fhir`` answers it."""
+    try:
+        bundle = fhir.incident_bundle(worker.views, incident_id, version=fhir_version)
+    except ViewNotFound:
+        raise PageError(404, _NOT_FOUND) from None
+    return Response(
+        orjson.dumps(bundle),
+        media_type=f"{FHIR_JSON}; fhirVersion={MIME_VERSION[fhir_version]}",
+        headers={"Content-Disposition": f'attachment; filename="{_file_name(incident_id)}-fhir-{fhir_version}.json"'},
+    )
 
 
 @router.get("/incidents/{incident_id}/evidence.json")

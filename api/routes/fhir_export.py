@@ -24,7 +24,7 @@ from projections.errors import ProjectionError
 router = APIRouter(tags=["fhir"])
 
 FHIR_JSON: Final = "application/fhir+json"
-_MIME_VERSION: Final = {"R4": "4.0", "R5": "5.0"}
+MIME_VERSION: Final = {"R4": "4.0", "R5": "5.0"}
 _RESPONSES = documented(401, 403, 404, 422, 503)
 FhirVersion = Annotated[fhir.Version, Query(description="R4 (valid for R4 and R4B: what most hospitals run) or R5.")]
 
@@ -37,7 +37,7 @@ def bundle_response(build: Any, *args: Any, version: fhir.Version, **kwargs: Any
         raise NotFound(str(exc)) from None
     except ProjectionError as exc:
         raise StoreUnavailable(str(exc)) from exc
-    return Response(orjson.dumps(bundle), media_type=f"{FHIR_JSON}; fhirVersion={_MIME_VERSION[version]}")
+    return Response(orjson.dumps(bundle), media_type=f"{FHIR_JSON}; fhirVersion={MIME_VERSION[version]}")
 
 
 @router.get("/v1/incidents/{incident_id}/fhir", summary="An incident as a FHIR Bundle", responses=_RESPONSES)

@@ -107,3 +107,23 @@ def test_ledger_export_format_fhir_writes_the_incidents_bundle(tmp_path: Path) -
     with Ledger(env_settings(url)) as ledger:
         checks.check_all(json.loads(out.read_text()), "R5", ledger)
     assert main(["export", "--database-url", url, "--incident", "INC-NONE", "--format", "fhir"]) == 2
+
+
+def test_the_incident_page_offers_the_fhir_bundle_as_a_download(app: App) -> None:
+    """A signed-in reader downloads /incidents/{id}/fhir.json (R4, or R5 asked for): the bundle the API gives."""
+    import re
+
+    scenario = ALL[0]()
+    app.client.post("/v1/events/batch", json={"events": scenario.events}, headers=app.headers("admin"))
+    incident = next(e for e in scenario.events if e["type"] == "incident.reported")["data"]["incident_id"]
+    form = re.search(r'name="form_token" value="([^"]+)"', app.client.get("/signin").text)
+    assert form is not None
+    signed = app.client.post(
+        "/signin", data={"api_key": app.tokens["reader"], "form_token": form.group(1)}, follow_redirects=False
+    )
+    assert signed.status_code == 303
+    assert f"/incidents/{incident}/fhir.json" in app.client.get(f"/incidents/{incident}").text
+    for version in ("R4", "R5"):
+        got = app.client.get(f"/incidents/{incident}/fhir.json", params={"fhir_version": version})
+        assert got.status_code == 200 and "attachment" in got.headers["content-disposition"]
+        checks.parse(got.json(), version)
