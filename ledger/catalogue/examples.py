@@ -383,6 +383,13 @@ EXAMPLES: Final[dict[str, dict[str, Any]]] = {
         _RISK,
         {"key_name": "ledger.northside.example", "key_id": "e7887a36", "reason": "Scheduled yearly rotation."},
     ),
+    "index.committed": _event(
+        33,
+        "index.committed",
+        "2026-08-01T00:00:00Z",
+        {"id": "ledger", "role": "ledger", "kind": "system"},
+        {"tree_size": 120000, "root": "5c1f0e9b" * 8},
+    ),
     "subject.erased": _event(
         41,
         "subject.erased",
