@@ -24,7 +24,7 @@ from api.headers import SecurityHeaders
 from api.logging import RequestLogMiddleware
 from api.openapi import build_openapi
 from api.params import reject_unknown_query
-from api.routes import events, health, log, privacy, proofs, queries
+from api.routes import events, fhir_export, health, log, privacy, proofs, queries
 from api.runtime import LedgerOpener, Runtime
 from api.settings import Settings, get_settings
 from ledger.store import Ledger
@@ -35,6 +35,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     log.router,
     proofs.router,
     queries.router,
+    fhir_export.router,
     privacy.router,
 )
 

@@ -71,6 +71,9 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/metrics/reliance"): READERS,
     ("GET", "/v1/gaps"): READERS,
     ("GET", "/v1/projections/status"): READERS,
+    ("GET", "/v1/incidents/{incident_id}/fhir"): READERS,
+    ("GET", "/v1/tools/{tool_id}/fhir"): READERS,
+    ("GET", "/v1/outputs/{output_id}/fhir"): READERS,
     ("GET", "/v1/events/{event_id}/revealed"): frozenset({"reader", "admin"}),
     ("POST", "/v1/subjects/erase"): frozenset({"admin"}),
 }
@@ -299,5 +302,5 @@ def test_no_caller_appends_an_ordinary_event_under_the_ledgers_own_source(world:
 
 
 def test_the_matrix_counts_what_docs_reliability_reports() -> None:
-    assert (ROUTE_CASES, CONTROL_CASES, RESERVED_SOURCE_CASES) == (25 * 7, 7 * 3 * 7 * 2, 3 * 7)
-    assert CASES == 490
+    assert (ROUTE_CASES, CONTROL_CASES, RESERVED_SOURCE_CASES) == (28 * 7, 7 * 3 * 7 * 2, 3 * 7)
+    assert CASES == 511
