@@ -26,7 +26,7 @@ from api.errors import InvalidParameters, NotFound, documented
 from api.models import Problem
 from ledger.checkpointing import body_of
 from ledger.errors import FieldError, InputError, IntegrityError
-from ledger.evidence import build_bundle, select_evidence
+from ledger.evidence import build_bundle, select_evidence, with_index
 from ledger.proof import merkle
 from ledger.proof.checkpoint import MAX_SIZE
 from ledger.store import Ledger, Record
@@ -230,8 +230,15 @@ def evidence(
     signed = signer.sign(ledger)
     if signed is None:
         raise IntegrityError("the log is empty although the incident was just read from it")
+    records, index = with_index(ledger, incident_id, records, size=signed.checkpoint.size)
     bundle = build_bundle(
-        ledger, incident_id, records, note=signed.note, checkpoint=body_of(signed.note), keys=signer.verifier_keys()
+        ledger,
+        incident_id,
+        records,
+        note=signed.note,
+        checkpoint=body_of(signed.note),
+        keys=signer.verifier_keys(),
+        index=index,
     )
     request.state.log_fields.update(records=len(records))
     filename = f"evidence-{_UNSAFE_IN_FILENAME.sub('_', incident_id)}.json"
