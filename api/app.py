@@ -2,8 +2,9 @@
 lifespan opens the store (the ledger, the group committer, the API keys) and closes it, and
 runs the checkpoint schedule (``api.checkpoints``) in between.
 
-Routers are served from ``ROUTERS``; other areas (queries, proofs, pages) add
-their module's ``router`` there.
+Routers are served from ``ROUTERS``; other areas (queries, proofs) add their
+module's ``router`` there. The pages (api.pages) install their own routes,
+static files and error pages.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.telemetry import TelemetryConfig
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api import docs, errors
+from api import docs, errors, pages
 from api.checkpoints import CheckpointSchedule
 from api.fastappend import FastAppend
 from api.headers import SecurityHeaders
 from api.logging import RequestLogMiddleware
 from api.openapi import build_openapi
 from api.params import reject_unknown_query
+from api.replica import ReplicaLagHeader
 from api.routes import events, fhir_export, health, log, privacy, proofs, queries
 from api.runtime import LedgerOpener, Runtime
 from api.settings import Settings, get_settings
@@ -109,11 +111,13 @@ def create_app(settings: Settings | None = None, *, open_ledger: LedgerOpener = 
         app.include_router(router)
     app.page_policies[docs.DOCS_URL] = docs.install(app)
     errors.install(app)
+    pages.install(app)  # the legal and risk pages (their own CSP, sessions and error pages)
     app.add_middleware(RequestLogMiddleware)
     # In front of FastAPI: the security headers (api.headers) on every response, whichever answered it;
     # then the plain single-event append, answered before the middleware stack (api.fastappend). Every
     # other request, and any append it cannot take as it is, goes on to FastAPI.
-    app.front = SecurityHeaders(FastAppend(app.behind, app), page_policies=app.page_policies)
+    # The replica's lag, where a route read the replica (api.replica), is added on the way out.
+    app.front = SecurityHeaders(ReplicaLagHeader(FastAppend(app.behind, app)), page_policies=app.page_policies)
 
     def openapi() -> dict[str, Any]:
         return build_openapi(app)

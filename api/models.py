@@ -75,6 +75,11 @@ class LogPage(BaseModel):
     next_after_seq: int | None = Field(
         description="Pass as after_seq for the next page; null when this page reached the head."
     )
+    replica_lag_seconds: float | None = Field(
+        default=None,
+        ge=0,
+        description="Read from a streaming replica: how far behind the primary it was (null: read from the primary).",
+    )
 
 
 class FieldProblem(BaseModel):

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from api.keycache import KeyCache
+from api.replica import Replica, open_replica
 from api.settings import Settings
 from ledger.apikeys import KeyStore
 from ledger.erasure import HoldIndex
@@ -34,6 +35,19 @@ class Store:
     committer: GroupCommitter
     keys: KeyStore
     holds: HoldIndex  # kept for the server's life: an erasure reads only what was appended since the last
+    replica: Replica | None = None  # where the log and the views are read, if a streaming replica is configured
+
+    def reader(self) -> Ledger:
+        """The ledger reads go to: the replica if there is one, else the primary."""
+        return self.ledger if self.replica is None else self.replica.ledger
+
+    def close(self) -> None:
+        """Finish queued appends, then release every connection."""
+        self.committer.close()
+        self.ledger.close()
+        self.keys.close()
+        if self.replica is not None:
+            self.replica.close()
 
 
 def store_url(settings: Settings) -> DatabaseUrl:
@@ -60,8 +74,21 @@ def open_store(settings: Settings, open_ledger: LedgerOpener = Ledger) -> Store:
         ledger.close()
         keys.close()
         raise
+    try:
+        replica = _replica(settings, ledger)
+    except BaseException:
+        ledger.close()
+        keys.close()
+        raise
     committer = GroupCommitter(ledger, max_batch=settings.group_max_events, max_wait=settings.group_max_wait_ms / 1000)
-    return Store(ledger, committer, keys, HoldIndex(ledger))
+    return Store(ledger, committer, keys, HoldIndex(ledger), replica)
+
+
+def _replica(settings: Settings, primary: Ledger) -> Replica | None:
+    if settings.read_database_url is None:
+        return None
+    url = database_url(settings.read_database_url)
+    return open_replica(url, primary=primary, connect_timeout_s=settings.db_connect_timeout_s)
 
 
 class Runtime:
@@ -104,9 +131,7 @@ class Runtime:
         if self.projections is not None:
             self.projections.stop()
         if store is not None:
-            store.committer.close()
-            store.ledger.close()
-            store.keys.close()
+            store.close()
 
     def _try_open(self) -> bool:
         try:
@@ -115,8 +140,7 @@ class Runtime:
             log.warning("store unavailable", extra={"fields": {"database": self.display, "error": str(exc)}})
             return False
         if self._stopping.is_set():
-            store.committer.close()
-            store.ledger.close()
+            store.close()
             return True
         self._store = store
         self.projections = ProjectionWorker(store.ledger)

@@ -66,7 +66,8 @@ class Cursor(Protocol):
 class ViewDatabase:
     """The view tables of one ledger database, on SQLite or PostgreSQL."""
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: Ledger, *, create: bool = True) -> None:
+        """The view tables of ``ledger``; ``create=False`` on a read-only replica (the primary creates them)."""
         self.backend = ledger.url.backend
         datastore: Any = ledger.datastore  # the application's own pool
         if self.backend == "sqlite":
@@ -82,6 +83,8 @@ class ViewDatabase:
             self._types = {"int": "BIGINT", "float": "DOUBLE PRECISION"}
         self.names = names
         self.plain_names = {key: name.rsplit(".", 1)[-1] for key, name in names.items()}
+        if not create:
+            return
         try:
             with translated():
                 self.recorder.create_table()

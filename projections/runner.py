@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any, Final
 
-from ledger.errors import ChainBroken
+from ledger.errors import ChainBroken, StoreUnavailable
 from ledger.store import Ledger
 from ledger.store.url import DatabaseUrl
 from projections import share
@@ -106,12 +106,15 @@ class RebuildReport:
 class Projector:
     """Keeps the views of one ledger current."""
 
-    def __init__(self, ledger: Ledger, *, projections: Sequence[Projection] = PROJECTIONS) -> None:
+    def __init__(
+        self, ledger: Ledger, *, projections: Sequence[Projection] = PROJECTIONS, read_only: bool = False
+    ) -> None:
+        """``read_only``: the views of a streaming replica, read and never written (the primary projects)."""
         self.ledger = ledger
         self.projections = tuple(projections)
-        self.db = ViewDatabase(ledger)
+        self.db = ViewDatabase(ledger, create=not read_only)
         self._lock = threading.RLock()
-        self.outdated = self._ensure_schema()
+        self.outdated = self._built_by_others() if read_only else self._ensure_schema()
 
     # --- running ---------------------------------------------------------------------
 
@@ -433,6 +436,18 @@ class Projector:
             _indexes(writer)
             built = {str(n): int(v) for n, v in writer.select("SELECT name, version FROM {meta}")}
             self._register(writer, [p for p in self.projections if p.name not in built])
+        return [p.name for p in self.projections if p.name in built and built[p.name] != p.version]
+
+    def _built_by_others(self) -> list[str]:
+        """The projections whose views another code version built (read only: nothing created).
+
+        A replica opened before the primary made the views has no table yet: nothing is
+        outdated, and its queries answer 503 until the tables stream over.
+        """
+        try:
+            built = {str(n): int(v) for n, v in self.db.select("SELECT name, version FROM {meta}")}
+        except StoreUnavailable:
+            return []
         return [p.name for p in self.projections if p.name in built and built[p.name] != p.version]
 
     def _reset(self) -> None:

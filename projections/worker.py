@@ -37,10 +37,11 @@ class ProjectionWorker:
         *,
         interval: float = 0.1,
         batch_size: int = DEFAULT_BATCH,
+        projector: Projector | None = None,
     ) -> None:
         self._owns_ledger = not isinstance(ledger, Ledger)
         self.ledger = ledger if isinstance(ledger, Ledger) else Ledger(ledger)
-        self.projector = Projector(self.ledger)
+        self.projector = projector if projector is not None else Projector(self.ledger)
         self.views = Views(self.ledger, projector=self.projector)
         self.interval = interval
         self.batch_size = batch_size
@@ -77,6 +78,10 @@ class ProjectionWorker:
     def wake(self) -> None:
         """Ask the thread to look for new records now (e.g. right after an append)."""
         self._wake.set()
+
+    def log_head(self) -> int:
+        """The last seq the log holds (what a reader may ask the views to reach)."""
+        return self.ledger.head_seq()
 
     def position(self) -> int:
         """The seq up to which every view is current."""
@@ -150,3 +155,28 @@ class ProjectionWorker:
     def _notify(self) -> None:
         with self._advanced:
             self._advanced.notify_all()
+
+
+class ReplicaWorker(ProjectionWorker):
+    """The views as a streaming replica holds them: read there, never projected there.
+
+    The primary's worker projects; its view tables stream to the replica with
+    the log. ``catch_up`` only reads the replica's position, so ``wait_for``
+    waits for the replica to replay up to a seq; ``log_head`` is the primary's
+    (a seq the primary holds will reach the replica).
+    """
+
+    def __init__(self, replica: Ledger, *, primary: Ledger) -> None:
+        super().__init__(replica, projector=Projector(replica, read_only=True))
+        self.primary = primary
+
+    def start(self) -> None:
+        """Nothing to run: the primary projects."""
+
+    def catch_up(self) -> int:
+        """The replica's position (nothing is projected here)."""
+        return self.position()
+
+    def log_head(self) -> int:
+        """The primary's last seq."""
+        return self.primary.head_seq()

@@ -18,6 +18,10 @@ does for the shared server.
         url = cluster.url()          # postgresql://postgres@127.0.0.1:<port>/postgres
         cluster.stop(mode="immediate")
         cluster.start()
+
+    with throwaway_pair("remote_apply") as (primary, standby):   # a synchronous streaming standby
+        primary.stop(mode="immediate")
+        standby.promote()
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -40,6 +45,8 @@ import pytest
 OWNER = "postgres"  # the system user that runs the cluster when the tests run as root
 START_TIMEOUT_S = 30
 StopMode = Literal["smart", "fast", "immediate"]
+SyncMode = Literal["on", "remote_apply"]
+SYNC_WAIT_S = 30  # how long a new standby may take to be the primary's synchronous one
 
 
 def _version(bindir: Path) -> tuple[int, ...]:
@@ -54,7 +61,7 @@ def bindir() -> Path | None:
         return Path(explicit) if (Path(explicit) / "initdb").is_file() else None
     on_path = shutil.which("initdb")
     if on_path and shutil.which("pg_ctl"):
-        return Path(on_path).parent
+        return Path(on_path).resolve().parent  # a symlink's own folder: pg_basebackup and psql are there too
     found = [p.parent for p in Path("/usr/lib/postgresql").glob("*/bin/initdb")]
     return max(found, key=_version) if found else None
 
@@ -130,6 +137,33 @@ class PgCluster:
         """pg_ctl stop: ``fast`` rolls back open transactions and disconnects; ``immediate`` is a crash."""
         self._pg_ctl("stop", "-w", "-t", str(START_TIMEOUT_S), "-m", mode)
 
+    def promote(self) -> None:
+        """pg_ctl promote a standby, and wait until it accepts writes."""
+        self._pg_ctl("promote", "-w", "-t", str(START_TIMEOUT_S))
+
+    def base_backup_to(self, standby: PgCluster) -> None:
+        """pg_basebackup -R of this (running) cluster into ``standby``'s folder, set to stream from it.
+
+        The copy keeps this cluster's postgresql.conf; the standby's own port and
+        socket folder are appended after, so they win.
+        """
+        self._run("pg_basebackup", "-D", str(standby.data), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+                  "-R", "-X", "stream", "--checkpoint=fast", "--no-sync")  # fmt: skip
+        with (standby.data / "postgresql.conf").open("a") as conf:
+            conf.write(f"port = {standby.port}\nunix_socket_directories = '{standby.folder}'\n")
+            conf.write("cluster_name = 'standby'\nhot_standby = on\n")
+
+    def require_synchronous(self, commit: SyncMode = "remote_apply") -> None:
+        """Every commit waits for the standby (synchronous_standby_names = '*'): flushed, or applied there too."""
+        with (self.data / "postgresql.conf").open("a") as conf:
+            conf.write(f"synchronous_standby_names = '*'\nsynchronous_commit = {commit}\n")
+        self._pg_ctl("reload")
+
+    def sql(self, statement: str) -> str:
+        """One statement through psql, its output as text (no header, unaligned)."""
+        return self._run("psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", "postgres", "-XAtc",
+                         statement).stdout.strip()  # fmt: skip
+
     def restart(self, mode: StopMode = "fast") -> None:
         """Stop (in ``mode``) and start again, on the same port and data."""
         self.stop(mode)
@@ -173,6 +207,51 @@ def throwaway_cluster() -> Iterator[PgCluster]:
                 cluster.stop("immediate")
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def throwaway_pair(commit: SyncMode = "remote_apply") -> Iterator[tuple[PgCluster, PgCluster]]:
+    """A started primary and its synchronous streaming standby (pg_basebackup -R), each on its own free port.
+
+    Returns once the standby streams and the primary counts it as synchronous:
+    from then on no commit is acknowledged before the standby has it (``on``:
+    flushed; ``remote_apply``: also visible to its readers). Both are stopped
+    (immediately) and deleted on leaving, even on failure.
+    """
+    require_cluster()
+    root = Path(tempfile.mkdtemp(prefix="ledger-pg-pair-"))
+    clusters = [PgCluster(root / name, free_port()) for name in ("primary", "standby")]
+    for folder in (root, *(c.folder for c in clusters)):
+        folder.mkdir(exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(folder, user=OWNER)
+    primary, standby = clusters
+    try:
+        primary.init()
+        primary.start()
+        primary.base_backup_to(standby)
+        standby.start()
+        _wait_streaming(primary)
+        primary.require_synchronous(commit)
+        _wait_streaming(primary, state="sync")
+        yield primary, standby
+    finally:
+        try:
+            for cluster in clusters:
+                if cluster.data.exists() and cluster.running():
+                    cluster.stop("immediate")
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def _wait_streaming(primary: PgCluster, *, state: str | None = None) -> None:
+    """Wait until the primary sees a standby streaming (in ``state``: async, sync), or fail after SYNC_WAIT_S."""
+    deadline = time.monotonic() + SYNC_WAIT_S
+    where = "state = 'streaming'" + (f" AND sync_state = '{state}'" if state else "")
+    while primary.sql(f"SELECT count(*) FROM pg_stat_replication WHERE {where}") == "0":  # noqa: S608
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no standby streaming ({state or 'any'}) after {SYNC_WAIT_S} s")
+        time.sleep(0.05)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from api.deps import ReaderKey, StoreDep
 from api.errors import InvalidParameters, NotFound, documented
+from api.replica import note_lag
 from ledger.catalogue.fields import IDENTIFIER_MAX, IDENTIFIER_PATTERN
 from ledger.errors import FieldError, StoreUnavailable
 from projections import queries
@@ -61,8 +62,12 @@ def worker_of(request: Request, store: StoreDep) -> ProjectionWorker:
     The worker's thread keeps the views close behind the log, so catching up here
     is usually a no-op; it makes every answer reflect the whole log as of the
     request (what a risk manager expects), not a lagging copy. Without a wired
-    worker, a private one serves the same way.
+    worker, a private one serves the same way. With a streaming replica, the
+    replica's views answer as they are, and the response says their lag.
     """
+    if store.replica is not None:  # read on the replica as it is, its lag reported (api.replica)
+        note_lag(request, store.replica)
+        return store.replica.worker
     wired = getattr(request.app.state.runtime, "projections", None)
     if isinstance(wired, ProjectionWorker) and wired.ledger is store.ledger:
         wired.catch_up()
@@ -80,7 +85,7 @@ WorkerDep = Annotated[ProjectionWorker, Depends(worker_of)]
 
 def views_at(worker: ProjectionWorker, min_seq: int | None) -> Views:
     """The views, once they hold ``min_seq``; 422 for a seq the log has not reached (it would never come)."""
-    if min_seq is not None and min_seq > worker.ledger.head_seq():
+    if min_seq is not None and min_seq > worker.log_head():
         raise InvalidParameters(FieldError("min_seq", "is beyond the last seq recorded in the ledger"))
     if min_seq is not None:
         try:

@@ -225,6 +225,15 @@ class Ledger:
         with translated():
             return int(self.recorder.max_notification_id() or 0)
 
+    def replica_lag_s(self) -> float | None:
+        """How many seconds this database is behind the primary it streams from, or None if it is a primary.
+
+        On a PostgreSQL standby: 0.0 once it has replayed everything it received, else
+        the age of the last transaction it replayed (an upper bound while the primary writes).
+        """
+        with translated():
+            return self.recorder.replica_lag_s()
+
     def scan(self, *, batch: int = 5000) -> Iterator[tuple[Any, ...]]:
         """Raw joined rows for verification, in seq order, duplicates and gaps included."""
         with translated():

@@ -504,6 +504,19 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         rows = self._fetch(SQL("SELECT MAX(seq) FROM {}").format(self.events), ())
         return int(rows[0][0] or 0)
 
+    def replica_lag_s(self) -> float | None:
+        """Seconds this server's data is behind its primary: None on a primary, 0.0 on a standby that has
+        replayed all it received, else the age of the last transaction it replayed."""
+        rows = self._fetch(_REPLICA_LAG.encode(), ())
+        return None if rows[0][0] is None else float(rows[0][0])
+
+
+# On a standby: 0 once everything received is replayed (an idle primary sends nothing, and the age of the
+# last replayed transaction would then grow without any lag); otherwise how old the last replayed commit is.
+_REPLICA_LAG = """SELECT CASE WHEN NOT pg_is_in_recovery() THEN NULL
+    WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0.0
+    ELSE GREATEST(0.0, EXTRACT(EPOCH FROM clock_timestamp() - pg_last_xact_replay_timestamp()))::float8 END"""
+
 
 def _head(row: tuple[Any, ...] | None) -> Head:
     return Head(0, bytes(32), 0) if row is None else Head(row[0], bytes(row[1]), row[2])

@@ -301,6 +301,10 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
             c.execute(f"SELECT MAX(seq) FROM {EVENTS}")
             return int(c.fetchone()[0] or 0)
 
+    def replica_lag_s(self) -> float | None:
+        """None: a SQLite file has no primary to lag behind."""
+        return None
+
 
 def _insert_keys(c: sqlite3.Cursor, keys: Sequence[KeyRow]) -> None:
     """Store new subjects' keys under the write lock; SubjectKeysTaken if a subject already has one.
