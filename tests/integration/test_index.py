@@ -13,8 +13,8 @@ from ledger.proof.index import verify_index_proof
 from ledger.proof.keys import parse_keyring
 from ledger.signing import KeyFolder
 from ledger.store import Ledger
-from scripts import scenario
 from scripts.cli import main
+from tests import sepsis_story as scenario
 from tests.attacker import Attacker
 
 INCIDENT = "INC-2026-041"
