@@ -38,11 +38,8 @@ CONTROL_TYPES: Final = frozenset(
         "ledger.master_key_rotated",
         "ledger.signing_key_activated",
         "ledger.signing_key_retired",
-<<<<<<< HEAD
-        "index.committed",
-=======
         "ledger.organisation_checkpoint_recorded",
->>>>>>> main
+        "index.committed",
     }
 )
 

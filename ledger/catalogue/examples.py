@@ -450,14 +450,6 @@ EXAMPLES: Final[dict[str, dict[str, Any]]] = {
         _RISK,
         {"key_name": "ledger.northside.example", "key_id": "e7887a36", "reason": "Scheduled yearly rotation."},
     ),
-<<<<<<< HEAD
-    "index.committed": _event(
-        33,
-        "index.committed",
-        "2026-08-01T00:00:00Z",
-        {"id": "ledger", "role": "ledger", "kind": "system"},
-        {"tree_size": 120000, "root": "5c1f0e9b" * 8},
-=======
     "ledger.organisation_checkpoint_recorded": _event(
         33,
         "ledger.organisation_checkpoint_recorded",
@@ -472,7 +464,13 @@ EXAMPLES: Final[dict[str, dict[str, Any]]] = {
             "\u2014 ledger.northside.example UI6gSRKFJfPXOITYe9/DsxFpg7jYkhy1BD3SZncCgiFwGvq6L2uQ7k7M1Hz1LJS1dGj+"
             "hLBewZb6jRUCJdb06+dzqQ8=\n",
         },
->>>>>>> main
+    ),
+    "index.committed": _event(
+        34,
+        "index.committed",
+        "2026-08-01T00:00:00Z",
+        {"id": "ledger", "role": "ledger", "kind": "system"},
+        {"tree_size": 120000, "root": "5c1f0e9b" * 8},
     ),
     "subject.erased": _event(
         41,
