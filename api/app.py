@@ -25,7 +25,7 @@ from api.logging import RequestLogMiddleware
 from api.openapi import build_openapi
 from api.params import reject_unknown_query
 from api.replica import ReplicaLagHeader
-from api.routes import events, fhir_export, health, log, privacy, proofs, queries
+from api.routes import events, fhir_export, health, log, privacy, proofs, queries, verification
 from api.runtime import LedgerOpener, Runtime
 from api.settings import Settings, get_settings
 from ledger.store import Ledger
@@ -38,6 +38,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     queries.router,
     fhir_export.router,
     privacy.router,
+    verification.router,
 )
 
 # FastAPI's own OpenTelemetry spans, metrics and logs stay off: span attributes (URLs, routes,

@@ -62,6 +62,8 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/proofs/inclusion"): AUDITORS,
     ("GET", "/v1/proofs/consistency"): AUDITORS,
     ("GET", "/v1/incidents/{incident_id}/evidence"): AUDITORS,
+    ("GET", "/v1/incidents/{incident_id}/proofs"): READERS,
+    ("GET", "/v1/verifier-keys"): PUBLIC,
     ("GET", "/v1/incidents"): READERS,
     ("GET", "/v1/incidents/{incident_id}/timeline"): READERS,
     ("GET", "/v1/incidents/{incident_id}/accountability"): READERS,
@@ -302,5 +304,5 @@ def test_no_caller_appends_an_ordinary_event_under_the_ledgers_own_source(world:
 
 
 def test_the_matrix_counts_what_docs_reliability_reports() -> None:
-    assert (ROUTE_CASES, CONTROL_CASES, RESERVED_SOURCE_CASES) == (28 * 7, 7 * 3 * 7 * 2, 3 * 7)
-    assert CASES == 511
+    assert (ROUTE_CASES, CONTROL_CASES, RESERVED_SOURCE_CASES) == (30 * 7, 7 * 3 * 7 * 2, 3 * 7)
+    assert CASES == 525
