@@ -8,8 +8,8 @@ accepting connections, lets in-flight requests finish (up to
 before the store is closed.
 
 With --demo, a checkpoint-signing key is generated first if none is active (so
-the server's schedule has something to sign with), the demo story is loaded
-through the API's client once the server is up, and the demo's admin, emitter
+the server's schedule has something to sign with), the demo hospital (scripts/demo_hospital) is
+loaded through the API's client once the server is up, and the demo's admin, emitter
 and reader keys are printed to stderr with the docs' address and the command
 that verifies the ledger. The keys are minted once per ledger and kept in its
 state folder (scripts/demo_keys.py): a restart prints the same ones.
@@ -30,7 +30,7 @@ from api.logging import log_config
 from api.settings import Settings
 from ledger.apikeys import KeyStore
 from ledger.checkpointing import make_checkpoint
-from ledger.client.http import LedgerClient
+from ledger.client.http import EventConflict, LedgerApiError, LedgerClient
 from ledger.config import LedgerPaths
 from ledger.errors import LedgerError, StoreUnavailable
 from ledger.ownership import check_belongs
@@ -147,13 +147,20 @@ def _ensure_signing_key() -> None:
 
 def _load_demo(base: str, keys: DemoKeys) -> None:
     """Wait for the server, load the story through the client, then say where everything is."""
-    from scripts import scenario
+    from scripts.demo_hospital import DEFAULT_SEED, load
 
-    with LedgerClient(base, keys.tokens["admin"], retries=20) as client:
+    with LedgerClient(base, keys.tokens["admin"], retries=20, timeout=60.0) as client:
         _wait_ready(client)
-        receipts = client.send_batch(scenario.story())
-    created = sum(r.created for r in receipts)
-    say(f"demo: {created} events appended, {len(receipts) - created} already recorded")
+        try:
+            loaded = load.through_api(client, seed=DEFAULT_SEED)
+        except EventConflict:
+            say("demo: this ledger already holds another version of the demo story; serve a fresh database "
+                "(delete var/, or pass --database-url) to load this one")  # fmt: skip
+            return
+        except LedgerApiError as exc:
+            say(f"demo: the demo hospital could not be loaded: {exc}")
+            return
+    say(load.describe(loaded))
     _sign_checkpoint()
     kept = "minted now" if keys.minted else "kept from an earlier start"
     say(f"demo ready. API docs: {base}/docs")
@@ -161,6 +168,9 @@ def _load_demo(base: str, keys: DemoKeys) -> None:
     say(f"    admin:    {keys.tokens['admin']}")
     say(f"    emitter:  {keys.tokens['emitter']}   (may append for source {DEMO_SOURCE})")
     say(f"    reader:   {keys.tokens['reader']}")
+    say("  more keys: ledger api-keys create --help")
+    for line in load.where_to_look(base):
+        say(line)
     say(f"  verify the ledger: {_command()} verify --database-url {database_url(None).display}")
 
 

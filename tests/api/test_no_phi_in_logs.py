@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from ledger.catalogue import sensitive_fields
-from scripts import scenario as demo
+from tests import sepsis_story as demo
 from tests.factories import envelope
 from tests.projections import scenarios
 

@@ -36,7 +36,7 @@ from ledger.proof.checkpoint import Checkpoint, CheckpointDirectory, open_checkp
 from ledger.proof.keys import Keyring
 from ledger.signing import KeyFolder
 from ledger.store import Ledger
-from scripts import scenario
+from tests import sepsis_story as scenario
 from tests.api.conftest import Keys, bearer
 from tests.factories import many_shown
 from tests.unit.test_merkle import rfc_verify_consistency, rfc_verify_inclusion

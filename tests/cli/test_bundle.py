@@ -14,8 +14,8 @@ from ledger.proof.bundle import parse_bundle, verify_bundle
 from ledger.proof.keys import parse_keyring
 from ledger.signing import KeyFolder
 from ledger.store import Ledger
-from scripts import scenario
 from scripts.cli import main
+from tests import sepsis_story as scenario
 
 INCIDENT = "INC-2026-041"
 

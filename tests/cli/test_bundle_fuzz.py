@@ -28,8 +28,8 @@ from ledger.proof.bundle import Bundle, parse_bundle, verify_bundle
 from ledger.proof.keys import Keyring, parse_keyring
 from ledger.signing import KeyFolder
 from ledger.store import Ledger
-from scripts import scenario
 from scripts.cli import main
+from tests import sepsis_story as scenario
 from tests.fuzzing import DETERMINISTIC
 
 CASES = 300

@@ -11,8 +11,8 @@ import pytest
 
 from ledger.signing import KeyFolder
 from ledger.store import Ledger
-from scripts import scenario
 from scripts.cli import main
+from tests import sepsis_story as scenario
 
 OPERATOR = {"id": "ops", "role": "ledger_operator", "kind": "person"}
 

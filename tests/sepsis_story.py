@@ -1,4 +1,7 @@
-"""The demo hospital's story: a sepsis alert that stayed silent, and the system around it.
+"""A small story (the first demo's): a sepsis alert that stayed silent, and the system around it.
+
+Tests that need a short, known story with fixed values use it; the demo hospital
+itself is scripts/demo_hospital.
 
 Northside General runs SepsisWatch 3.2. The AI governance committee approved it
 for adult ICU patients only, and it was validated there. Then:
