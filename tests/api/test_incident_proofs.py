@@ -24,7 +24,7 @@ from ledger.proof.checkpoint import open_checkpoint
 from ledger.proof.keys import parse_keyring
 from ledger.signing import KeyFolder
 from ledger.store import Ledger
-from scripts import scenario
+from tests import sepsis_story as scenario
 from tests.api.conftest import Keys, bearer
 from tests.api.test_proofs import OPERATOR, sign_now
 from tests.factories import shown
