@@ -10,8 +10,9 @@ checks every path against the signed root: nothing here is taken on trust, and
 nothing is checked here. An event recorded after the latest checkpoint has no
 proof yet (``proof`` null) until the next one is signed (``checkpoint_interval_s``).
 
-``GET /v1/verifier-keys`` publishes the verifier key of every checkpoint-signing
-key ever active, one a line: the ``--trusted-keys`` file of ``ledger verify``.
+``GET /v1/verifier-keys`` gives any key holder the verifier key of every
+checkpoint-signing key ever active, one a line: the ``--trusted-keys`` file of
+``ledger verify``, as the hospital publishes it.
 A reader compares the key they pinned with it; pinning it from here alone would
 trust the server the proofs are meant not to need.
 """
@@ -26,7 +27,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
-from api.deps import ReaderKey, StoreDep
+from api.deps import Caller, ReaderKey, StoreDep
 from api.errors import NotFound, documented
 from api.routes.proofs import SignerDep
 from api.routes.queries import WorkerDep, views_at
@@ -100,10 +101,11 @@ def incident_proofs(
             "description": "One verifier key a line (name+keyid+base64), every signing key ever active.",
             "content": {"text/plain": {"schema": {"type": "string"}}},
         },
+        **documented(401),
         404: {**documented(404)[404], "description": "No checkpoint-signing key has been generated yet."},
     },
 )
-def verifier_keys(signer: SignerDep) -> PlainTextResponse:
+def verifier_keys(key: Caller, signer: SignerDep) -> PlainTextResponse:
     """What a reader compares the key they pinned with, and an auditor's `--trusted-keys` file. Public keys only."""
     try:
         keys = signer.verifier_keys()

@@ -77,10 +77,11 @@ def test_every_event_the_incident_shows_is_proven_against_the_published_key(
     store_url: str, server_settings: Settings, keys: Keys, make_client: Callable[[Settings], TestClient]
 ) -> None:
     """Each event named by the timeline or the report comes with its entry and a path to the signed root,
-    which verifies under the key /v1/verifier-keys publishes (fetched with no API key at all)."""
+    which verifies under the key /v1/verifier-keys publishes (to any key holder, an emitter's too)."""
     _story(store_url, server_settings, sign=True)
     client, reader = make_client(server_settings), bearer(keys.reader)
-    published = client.get("/v1/verifier-keys")
+    assert client.get("/v1/verifier-keys").status_code == 401
+    published = client.get("/v1/verifier-keys", headers=bearer(keys.emitter))
     assert published.status_code == 200 and published.headers["content-type"].startswith("text/plain")
     keyring = parse_keyring(published.text)
     assert [k.label for k in keyring] == [k.label for k in KeyFolder(Path(str(server_settings.keys_dir))).keyring()]
@@ -125,11 +126,11 @@ def test_proofs_of_an_unknown_incident_are_a_404_and_a_malformed_id_a_422(
 
 
 def test_the_verifier_keys_are_a_404_before_any_key_is_generated(
-    server_settings: Settings, make_client: Callable[[Settings], TestClient]
+    server_settings: Settings, keys: Keys, make_client: Callable[[Settings], TestClient]
 ) -> None:
     """No key folder yet: nothing is published, and the answer says so rather than an empty list."""
     client = make_client(server_settings)
-    response = client.get("/v1/verifier-keys")
+    response = client.get("/v1/verifier-keys", headers=bearer(keys.reader))
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
 

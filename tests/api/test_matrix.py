@@ -63,7 +63,7 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/proofs/consistency"): AUDITORS,
     ("GET", "/v1/incidents/{incident_id}/evidence"): AUDITORS,
     ("GET", "/v1/incidents/{incident_id}/proofs"): READERS,
-    ("GET", "/v1/verifier-keys"): PUBLIC,
+    ("GET", "/v1/verifier-keys"): PUBLIC - {"none", "revoked"},
     ("GET", "/v1/incidents"): READERS,
     ("GET", "/v1/incidents/{incident_id}/timeline"): READERS,
     ("GET", "/v1/incidents/{incident_id}/accountability"): READERS,
