@@ -2,8 +2,9 @@
 lifespan opens the store (the ledger, the group committer, the API keys) and closes it, and
 runs the checkpoint schedule (``api.checkpoints``) in between.
 
-Routers are served from ``ROUTERS``; other areas (queries, proofs, pages) add
-their module's ``router`` there.
+Routers are served from ``ROUTERS``; other areas (queries, proofs) add their
+module's ``router`` there. The pages (api.pages) install their own routes,
+static files and error pages.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.telemetry import TelemetryConfig
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api import docs, errors
+from api import docs, errors, pages
 from api.checkpoints import CheckpointSchedule
 from api.fastappend import FastAppend
 from api.headers import SecurityHeaders
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None, *, open_ledger: LedgerOpener = 
         app.include_router(router)
     app.page_policies[docs.DOCS_URL] = docs.install(app)
     errors.install(app)
+    pages.install(app)  # the legal and risk pages (their own CSP, sessions and error pages)
     app.add_middleware(RequestLogMiddleware)
     # In front of FastAPI: the security headers (api.headers) on every response, whichever answered it;
     # then the plain single-event append, answered before the middleware stack (api.fastappend). Every

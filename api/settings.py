@@ -13,6 +13,12 @@ with the key in ``keys_dir``, publishing to ``checkpoint_dir`` (both default to
 ``ledger.config.LedgerPaths``: $LEDGER_KEYS_DIR, $LEDGER_CHECKPOINT_DIR, else the
 database's own state folder).
 
+Pages (api.pages): sessions last ``session_hours`` ($LEDGER_API_SESSION_HOURS,
+default 8) and are signed with ``session_secret`` ($LEDGER_API_SESSION_SECRET;
+unset: a secret generated once and kept in the state folder, api.pages.secret).
+Times are shown in ``time_zone`` ($LEDGER_API_TIME_ZONE, an IANA name, default
+UTC), with their offset.
+
 Replica: with ``read_database_url`` ($LEDGER_READ_DATABASE_URL, a PostgreSQL
 streaming replica of the ledger's database), the raw log and the views' queries
 are read there; appends, proofs and everything else stay on the primary. Those
@@ -22,6 +28,7 @@ answers say how far behind the replica is (``Ledger-Replica-Lag-Seconds``).
 from __future__ import annotations
 
 import os
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -60,6 +67,9 @@ class Settings:
     checkpoint_interval_s: float = 60.0  # how often the head is signed if the log grew; 0: never (on demand only)
     keys_dir: str | None = None  # None: $LEDGER_KEYS_DIR, else the database's state folder's keys/
     checkpoint_dir: str | None = None  # None: $LEDGER_CHECKPOINT_DIR, else the state folder's checkpoints/
+    session_secret: str | None = None  # signs the pages' session cookies; None: kept in the state folder
+    session_hours: float = 8.0  # a page session's life
+    time_zone: str = "UTC"  # the hospital's time zone (IANA name): the pages show times in it
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -73,6 +83,8 @@ class Settings:
             variable = CHECKPOINT_INTERVAL_ENV if name == "checkpoint_interval_s" else ENV_PREFIX + name.upper()
             raw = environ.get(variable)
             values[name] = _number(variable, raw, kind, least) if raw else getattr(defaults, name)
+        values["session_secret"] = environ.get(ENV_PREFIX + "SESSION_SECRET") or None
+        values["time_zone"] = _time_zone(ENV_PREFIX + "TIME_ZONE", environ.get(ENV_PREFIX + "TIME_ZONE") or "UTC")
         return cls(**values)  # type: ignore[arg-type]
 
     def ledger_paths(self) -> LedgerPaths:
@@ -90,6 +102,7 @@ _NUMBERS: Final[dict[str, tuple[type[int] | type[float], float]]] = {
     "reconnect_interval_s": (float, 0.001),
     "key_cache_s": (float, 0),
     "checkpoint_interval_s": (float, 0),
+    "session_hours": (float, 0.01),
 }
 
 
@@ -102,6 +115,15 @@ def _number(variable: str, raw: str, kind: type[int] | type[float], least: float
     if not value >= least:  # also refuses NaN
         raise InputError(f"{variable} must be at least {least:g}")
     return value
+
+
+def _time_zone(variable: str, name: str) -> str:
+    """An IANA time zone name the machine knows, or InputError naming the variable."""
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise InputError(f"{variable} must be an IANA time zone name, e.g. Europe/Paris") from None
+    return name
 
 
 @cache

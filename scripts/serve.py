@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     url = database_url(None)
     base = f"http://{args.host}:{args.port}"
     say(f"serving {url.display} at {base}")
-    say(f"  API docs: {base}/docs   OpenAPI: {base}/openapi.json   ({base}/ opens the docs)")
+    say(f"  pages: {base}/   API docs: {base}/docs   OpenAPI: {base}/openapi.json")
     _check_settings()
     _check_master_keys()
     _check_checkpoint_folder()
@@ -163,7 +163,7 @@ def _load_demo(base: str, keys: DemoKeys) -> None:
     say(load.describe(loaded))
     _sign_checkpoint()
     kept = "minted now" if keys.minted else "kept from an earlier start"
-    say(f"demo ready. API docs: {base}/docs")
+    say(f"demo ready. Pages: {base}/ (sign in with the reader key below)   API docs: {base}/docs")
     say(f"  demo API keys ({kept}, in {keys.path}):")
     say(f"    admin:    {keys.tokens['admin']}")
     say(f"    emitter:  {keys.tokens['emitter']}   (may append for source {DEMO_SOURCE})")

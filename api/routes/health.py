@@ -17,8 +17,8 @@ router = APIRouter(tags=["operations"])
 
 @router.get("/", include_in_schema=False)
 async def home() -> RedirectResponse:
-    """The root sends a browser to the interactive API docs (the web pages will live here)."""
-    return RedirectResponse("/docs")
+    """The root sends a browser to the pages (the incidents; the sign-in page first, without a session)."""
+    return RedirectResponse("/incidents")
 
 
 @router.get("/healthz", response_model=Health, response_model_exclude_none=True, summary="The process is up")

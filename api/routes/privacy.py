@@ -19,9 +19,11 @@ from api.auth import require
 from api.body import StrictJsonRoute
 from api.deps import StoreDep
 from api.errors import NotFound, documented
+from api.runtime import Store
 from ledger.apikeys import ApiKey, Role
 from ledger.catalogue import RESERVED_SOURCE
 from ledger.erasure import erase
+from ledger.store import Record
 
 router = APIRouter(tags=["privacy"], route_class=StrictJsonRoute)  # a repeated body key is refused
 
@@ -86,6 +88,14 @@ def reveal(
     record = store.ledger.get(event_id)
     if record is None:
         raise NotFound("no event with that event_id")
+    revealed = reveal_record(store, record, key, purpose)
+    request.state.log_fields.update(seq=record.seq, revealed=len(revealed["revealed"]))
+    return revealed
+
+
+def reveal_record(store: Store, record: Record, key: ApiKey, purpose: str) -> dict[str, Any]:
+    """The record with its sealed fields opened, once ``access.recorded`` (who, role, purpose, fields) is
+    appended for them; this route's answer, and the event page's."""
     opened = store.ledger.open(record)
     fields = sorted(opened.subjects)
     access_seq = None
@@ -100,7 +110,6 @@ def reveal(
                      "event_ids": [record.event_id], "fields": fields},
         }  # fmt: skip
         access_seq = store.ledger.submit([access])[0].seq
-    request.state.log_fields.update(seq=record.seq, revealed=len(fields))
     return {"event": opened.envelope, "revealed": fields, "erased": opened.erased, "access_seq": access_seq}
 
 

@@ -24,6 +24,7 @@ from api.checkpoints import Signer
 from api.deps import AuditorKey, StoreDep
 from api.errors import InvalidParameters, NotFound, documented
 from api.models import Problem
+from api.runtime import Store
 from ledger.checkpointing import body_of
 from ledger.errors import FieldError, InputError, IntegrityError
 from ledger.evidence import build_bundle, select_evidence
@@ -222,6 +223,16 @@ def evidence(
     """Every event relevant to the incident, each with its canonical bytes and inclusion proof, a signed
     checkpoint covering them (signed now if none does yet) and the verifier keys: the same steps as
     `ledger export --incident ID`."""
+    body, filename, count = incident_bundle(store, signer, incident_id)
+    request.state.log_fields.update(records=count)
+    return Response(
+        body, media_type="application/json", headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )
+
+
+def incident_bundle(store: Store, signer: Signer, incident_id: str) -> tuple[bytes, str, int]:
+    """The incident's evidence bundle file, its file name and how many records it holds (this route's and the
+    incident page's download); NotFound for an incident the log does not hold."""
     ledger = store.ledger
     try:
         records = select_evidence(ledger, incident_id)
@@ -233,13 +244,7 @@ def evidence(
     bundle = build_bundle(
         ledger, incident_id, records, note=signed.note, checkpoint=body_of(signed.note), keys=signer.verifier_keys()
     )
-    request.state.log_fields.update(records=len(records))
-    filename = f"evidence-{_UNSAFE_IN_FILENAME.sub('_', incident_id)}.json"
-    return Response(
-        bundle.to_bytes(),
-        media_type="application/json",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return bundle.to_bytes(), f"evidence-{_UNSAFE_IN_FILENAME.sub('_', incident_id)}.json", len(records)
 
 
 def _latest(ledger: Ledger) -> StoredCheckpoint:

@@ -8,6 +8,7 @@
     blast_radius(views, tool_id, start=, end=)
     reliance_metrics(views, tool=, unit=, clinician=, start=, end=, now=, policy=)
     governance_gaps(views, tool=, start=, end=, kinds=, now=, policy=)
+    incident_overview(views, category=, harm=, tool=, unit=, status=, deadline=, now=, policy=)
 
 Times are microseconds since the epoch (projections.timefmt.query_time parses
 RFC 3339). Every answer carries ``position`` (the seq the views had reached)
@@ -20,6 +21,7 @@ from projections.queries.gaps import governance_gaps
 from projections.queries.incidents import accountability_report, incident_timeline, list_incidents
 from projections.queries.metrics import reliance_metrics
 from projections.queries.outputs import output_detail
+from projections.queries.overview import incident_overview
 from projections.queries.tools import blast_radius, tool_state
 
 __all__ = [
@@ -27,6 +29,7 @@ __all__ = [
     "accountability_report",
     "blast_radius",
     "governance_gaps",
+    "incident_overview",
     "incident_timeline",
     "list_incidents",
     "output_detail",

@@ -19,6 +19,7 @@ Two parts, on both stores, each against one app started once per store:
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -78,7 +79,22 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/outputs/{output_id}/fhir"): READERS,
     ("GET", "/v1/events/{event_id}/revealed"): frozenset({"reader", "admin"}),
     ("POST", "/v1/subjects/erase"): frozenset({"admin"}),
+    # The pages (api.pages): each caller signs in through the form with its key first (no key, a revoked key and
+    # the emitters cannot: they have no session, and a page sends them to the sign-in page).
+    ("GET", "/signin"): PUBLIC,
+    ("POST", "/signin"): READERS,  # the form itself: 401 for no or a revoked key, 403 for an emitter's
+    ("POST", "/signout"): READERS,
+    ("GET", "/incidents"): READERS,
+    ("GET", "/incidents/{incident_id}"): READERS,
+    ("GET", "/incidents/{incident_id}/timeline.csv"): READERS,
+    ("GET", "/incidents/{incident_id}/evidence.json"): READERS,
+    ("GET", "/events/{seq}"): READERS,
+    ("POST", "/events/{seq}/reveal"): frozenset({"reader", "admin"}),
+    ("GET", "/log"): AUDITORS,
 }
+PAGE_PATHS = frozenset(path for _, path in ACCESS if not path.startswith(("/v1/", "/openapi", "/docs", "/healthz",
+                                                                           "/readyz")) and path != "/")  # fmt: skip
+SIGNED_IN = frozenset({"reader", "auditor", "admin"})  # the callers who get a session
 
 APPEND_ROUTES = ("single", "fast", "batch")
 SOURCES = ("own", "ledger")
@@ -197,7 +213,36 @@ def test_every_route_of_the_app_has_an_expected_access_entry(world: World) -> No
     assert set(ACCESS) - served == set(), "an ACCESS entry for a route the app no longer serves"
 
 
+def _form_token(client: TestClient, path: str) -> str:
+    page = client.get(path)
+    found = re.search(r'name="form_token" value="([^"]+)"', page.text)
+    assert found is not None, page.text[:300]
+    return found.group(1)
+
+
+def _page_request(world: World, method: str, path: str, role: str) -> Any:
+    """The page as the caller's browser would ask for it: signed in first, if the caller can be."""
+    client = world.app
+    client.cookies.clear()
+    token = world.tokens[role] or ""
+    if path != "/signin" and role in SIGNED_IN:
+        form = {"api_key": token, "form_token": _form_token(client, "/signin")}
+        signed = client.post("/signin", data=form, follow_redirects=False)
+        assert signed.status_code == 303, signed.text[:300]
+    url = path.replace("{incident_id}", INCIDENT).replace("{seq}", "1")
+    data: dict[str, str] | None = None
+    if method == "POST":
+        data = {"form_token": _form_token(client, "/signin" if path == "/signin" else "/events/1")}
+        data |= {"api_key": token} if path == "/signin" else {"purpose": "incident_review"} if "reveal" in path else {}
+    try:
+        return client.request(method, url, data=data, follow_redirects=False)
+    finally:
+        client.cookies.clear()
+
+
 def _request(world: World, method: str, path: str, role: str) -> Any:
+    if path in PAGE_PATHS:
+        return _page_request(world, method, path, role)
     params: dict[str, Any] = {}
     body: Any = None
     url = (
@@ -225,12 +270,16 @@ def _request(world: World, method: str, path: str, role: str) -> Any:
 def _expected(method: str, path: str, role: str) -> str:
     if role in ACCESS[(method, path)]:
         return "through"
+    if path in PAGE_PATHS and path != "/signin" and role not in SIGNED_IN:
+        return "sign-in page"
     return "401" if role in ("none", "revoked") else "403"
 
 
-def _class(status: int) -> str:
+def _class(status: int, location: str | None = None) -> str:
     if status in (401, 403):
         return str(status)
+    if status == 303 and (location or "").startswith("/signin") and "signed_out" not in (location or ""):
+        return "sign-in page"
     return "through" if status < 500 else f"server error {status}"
 
 
@@ -240,7 +289,9 @@ def test_each_caller_gets_the_status_class_its_role_allows_on_every_route(
     world: World, method: str, path: str, role: str
 ) -> None:
     response = _request(world, method, path, role)
-    assert _class(response.status_code) == _expected(method, path, role), response.text[:300]
+    assert _class(response.status_code, response.headers.get("location")) == _expected(method, path, role), (
+        response.text[:300]
+    )
 
 
 # --- 2. every control type x every append entry point x every caller -----------------------
@@ -304,5 +355,5 @@ def test_no_caller_appends_an_ordinary_event_under_the_ledgers_own_source(world:
 
 
 def test_the_matrix_counts_what_docs_reliability_reports() -> None:
-    assert (ROUTE_CASES, CONTROL_CASES, RESERVED_SOURCE_CASES) == (30 * 7, 7 * 3 * 7 * 2, 3 * 7)
-    assert CASES == 525
+    assert (ROUTE_CASES, CONTROL_CASES, RESERVED_SOURCE_CASES) == (40 * 7, 7 * 3 * 7 * 2, 3 * 7)
+    assert CASES == 595

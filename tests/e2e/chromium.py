@@ -1,7 +1,8 @@
 """Headless Chromium for the browser tests: Debian's /usr/bin/chromium, driven by Playwright for Python.
 
 Where Playwright or the browser is missing, the tests skip and say so; under CI
-(``CI=true``, as .ci/run is started) they fail instead, as the PostgreSQL tests do.
+(``CI=true``, as .ci/run is started, or LEDGER_REQUIRE_BROWSER=1, which .ci/run
+sets) they fail instead, as the PostgreSQL tests do.
 """
 
 from __future__ import annotations
@@ -20,8 +21,13 @@ if TYPE_CHECKING:
 CHROMIUM = Path(os.environ.get("LEDGER_TEST_CHROMIUM", "/usr/bin/chromium"))
 
 
+def required() -> bool:
+    """True where the browser tests must run: under CI, or with LEDGER_REQUIRE_BROWSER=1 (set by .ci/run)."""
+    return os.environ.get("CI") == "true" or os.environ.get("LEDGER_REQUIRE_BROWSER") == "1"
+
+
 def _unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
+    if required():
         pytest.fail(f"{reason}, and CI forbids skipping the browser tests", pytrace=False)
     pytest.skip(reason)
 

@@ -1,0 +1,72 @@
+"""Rendering a page: the templates (Jinja2, every value escaped), the pages' security policy, times.
+
+Each page carries its own Content-Security-Policy (the wrapper of api.headers
+keeps a response's own): scripts, styles, images and fetches from the app only,
+no inline script or style, forms posted only to the app, no frame. Every
+template extends ``base.html`` (landmarks, skip link, navigation, headings).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.templating import Jinja2Templates
+
+from api.pages.access import Viewer
+from api.pages.session import FORM_COOKIE, Sessions, new_nonce, set_cookie
+
+HERE: Final = Path(__file__).parent
+PAGE_CSP: Final = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+def templates(time_zone: str) -> Jinja2Templates:
+    """The pages' templates, with the filters that show times in ``time_zone``."""
+    found = Jinja2Templates(directory=HERE / "templates")  # autoescapes .html
+    zone = ZoneInfo(time_zone)
+    found.env.filters["when"] = lambda value: when(value, zone)
+    found.env.globals["time_zone"] = time_zone
+    return found
+
+
+def when(value: str | None, zone: ZoneInfo) -> Markup:
+    """An RFC 3339 time as ``<time>``: local with its offset on screen, UTC in print (pages.css, print.css)."""
+    if not value:
+        return Markup('<span class="none">not recorded</span>')
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    local = moment.astimezone(zone)
+    offset = local.strftime("%z")
+    shown = f"{local:%Y-%m-%d %H:%M:%S} {offset[:3]}:{offset[3:]}"
+    utc = f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+    return Markup('<time datetime="{}"><span class="t-local">{}</span><span class="t-utc">{}</span></time>').format(
+        value, shown, utc
+    )
+
+
+def page(
+    request: Request,
+    name: str,
+    context: dict[str, Any],
+    *,
+    viewer: Viewer | None,
+    status: int = 200,
+) -> HTMLResponse:
+    """The template rendered for this request, with a form token for its forms and the pages' CSP."""
+    sessions: Sessions = request.app.state.pages.sessions()
+    nonce = request.cookies.get(FORM_COOKIE) or new_nonce()
+    session = None if viewer is None else viewer.session
+    context = {**context, "session": viewer, "form_token": sessions.form_token(nonce, session)}
+    found: Jinja2Templates = request.app.state.pages.templates
+    response = found.TemplateResponse(request, name, context, status_code=status)
+    response.headers["content-security-policy"] = PAGE_CSP
+    if request.cookies.get(FORM_COOKIE) != nonce:
+        set_cookie(response, request, FORM_COOKIE, nonce, max_age=None)
+    return response

@@ -1,0 +1,31 @@
+"""The incident overview the pages' list shows: filters, counts by the other filters, overdue and gapped first."""
+
+from __future__ import annotations
+
+from projections import queries
+from projections.answers import to_json
+from projections.queries.overview import FILTERS
+from tests.projections.conftest import Opened
+from tests.projections.scenarios import ALL
+
+
+def test_overdue_incidents_come_first_then_those_with_open_gaps_and_every_filter_is_counted(
+    opened_sqlite: Opened,
+) -> None:
+    opened_sqlite.append(*(scenario() for scenario in ALL))
+    found = to_json(queries.incident_overview(opened_sqlite.views))
+    order = [(i["incident_id"], i["deadline"], i["open_gaps"] > 0) for i in found["incidents"]]
+    overdue = [incident for incident, deadline, _ in order if deadline in ("missed", "late")]
+    assert [incident for incident, _, _ in order[: len(overdue)]] == overdue and overdue
+    rest = [gapped for _, deadline, gapped in order[len(overdue) :]]
+    assert rest == sorted(rest, reverse=True)  # gapped (True) before the others
+    assert found["total"] == found["of"] == 5
+    assert sum(found["counts"]["unit"].values()) == 5 and set(found["counts"]) == set(FILTERS)
+
+
+def test_a_filter_narrows_the_list_and_the_counts_of_the_other_filters_but_not_its_own(opened_sqlite: Opened) -> None:
+    opened_sqlite.append(*(scenario() for scenario in ALL))
+    found = to_json(queries.incident_overview(opened_sqlite.views, unit="ed"))
+    assert [i["incident_id"] for i in found["incidents"]] == ["INC-FN"]
+    assert found["counts"]["harm"] == {"severe_harm": 1}
+    assert len(found["counts"]["unit"]) == 5  # what choosing another unit would show
