@@ -27,6 +27,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
+from api.checkpoints import Signer
 from api.deps import Caller, ReaderKey, StoreDep
 from api.errors import NotFound, documented
 from api.routes.proofs import SignerDep
@@ -80,10 +81,15 @@ def incident_proofs(
 ) -> dict[str, Any]:
     """Every event the incident's timeline and accountability report name, with its entry's bytes and its
     inclusion path against the latest signed checkpoint, and that checkpoint's signed note."""
+    answer = proofs_of_incident(store.ledger, worker, incident_id)
+    request.state.log_fields.update(records=len(answer["events"]))
+    return answer
+
+
+def proofs_of_incident(ledger: Ledger, worker: ProjectionWorker, incident_id: str) -> dict[str, Any]:
+    """The answer of ``/v1/incidents/{incident_id}/proofs`` (the pages serve it too); NotFound for no such incident."""
     shown = _shown_seqs(worker, incident_id)
-    ledger = store.ledger
     latest = ledger.latest_checkpoint()
-    request.state.log_fields.update(records=len(shown))
     return {
         "incident_id": incident_id,
         "checkpoint": None if latest is None else latest.note,
@@ -107,11 +113,18 @@ def incident_proofs(
 )
 def verifier_keys(key: Caller, signer: SignerDep) -> PlainTextResponse:
     """What a reader compares the key they pinned with, and an auditor's `--trusted-keys` file. Public keys only."""
-    try:
-        keys = signer.verifier_keys()
-    except InputError:
-        raise NotFound("no checkpoint-signing key has been generated yet") from None
+    keys = published_keys(signer)
+    if not keys:
+        raise NotFound("no checkpoint-signing key has been generated yet")
     return PlainTextResponse("".join(f"{line}\n" for line in keys))
+
+
+def published_keys(signer: Signer) -> list[str]:
+    """The verifier key of every checkpoint-signing key ever active; none before the first is generated."""
+    try:
+        return signer.verifier_keys()
+    except InputError:
+        return []
 
 
 def _shown_seqs(worker: ProjectionWorker, incident_id: str) -> set[int]:
