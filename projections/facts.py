@@ -29,6 +29,9 @@ EFFECTIVE_FIELD: Final[Mapping[str, str]] = {
     "tool.threshold_changed": "effective_at",
     "clinician.trained": "completed_at",
     "incident.reported_externally": "reported_at",
+    "incident.response_step": "performed_at",
+    "governance.policy_set": "effective_from",
+    "governance.playbook_set": "effective_from",
 }
 ENTITY_KEYS: Final = ("tool_id", "output_id", "incident_id", "clinician_id", "remediation_id")
 # Each type's sensitive fields: (dotted name, path); and the top-level fields they sit in, a quick

@@ -130,6 +130,10 @@ CREATE_META: Final = """CREATE TABLE IF NOT EXISTS {meta} (
     failed_reason TEXT,
     failed_us {int})"""
 
+# The rows of view_events that policies, playbooks and response steps are read from: a partial index
+# holds exactly these, and every query for them repeats this clause word for word (so both planners use it).
+GOVERNED: Final = "type IN ('governance.policy_set', 'governance.playbook_set', 'incident.response_step')"
+
 # Secondary indexes: built after a rebuild's bulk load (faster), kept current after.
 # (name, table, columns, rows indexed). Most events name no incident, no remediation and no
 # tool (displays, actions), and only trainings name both a clinician and a tool: those indexes
@@ -142,6 +146,7 @@ INDEXES: Final[tuple[tuple[str, str, str, str], ...]] = (
     ("view_events_incident", "events", "incident_id", "incident_id IS NOT NULL"),
     ("view_events_clinician", "events", "clinician_id, tool_id", "clinician_id IS NOT NULL AND tool_id IS NOT NULL"),
     ("view_events_remediation", "events", "remediation_id", "remediation_id IS NOT NULL"),
+    ("view_events_governed", "events", "type, effective_us", GOVERNED),
     ("view_outputs_tool", "outputs", "tool_id, generated_us", ""),
     ("view_outputs_unit", "outputs", "unit, generated_us", ""),
     ("view_displays_output", "displays", "output_id", ""),

@@ -20,6 +20,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "import": ("importer", "add_parser"),
     "schema": ("schema", "add_parser"),
     "demo": ("demo", "add_parser"),
+    "generate": ("generate", "add_parser"),
     "checkpoint": ("checkpoint", "add_parser"),
     "signing-keys": ("signing_keys", "add_parser"),
     "export": ("export", "add_parser"),

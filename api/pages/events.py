@@ -60,12 +60,18 @@ def _context(store: Store, record: Record, revealed: dict[str, Any] | None) -> d
         "record": record,
         "event": event,
         "event_json": orjson.dumps(event, option=orjson.OPT_INDENT_2).decode(),
+        "data": [(name, _shown(value)) for name, value in sorted((event.get("data") or {}).items())],
         "canonical": record.body.decode("utf-8", errors="replace"),
         "sealed_fields": sorted(sealed.subjects) or _sealed_paths(sealed.envelope),
         "revealed": revealed,
         "proof": _proof(store, record),
         "purposes": PURPOSES,
     }
+
+
+def _shown(value: Any) -> str:
+    """A field's value as text: strings as they are, anything else as JSON."""
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
 
 
 def _sealed_paths(envelope: dict[str, Any]) -> list[str]:

@@ -1,8 +1,9 @@
 """An incident's timeline drawn as SVG on the server: one row per kind of event, a time axis, a mark per event.
 
 Each kind has its own shape, its own row and the row's label (never colour
-alone); each mark links to its event's page and names its seq above it, with a
-tooltip (``<title>``) saying what and when. ``draw`` takes the timeline's
+alone); each mark links to its event's page, with a tooltip (``<title>``)
+saying what and when, and its seq is written above it (marks too close to be
+labelled apart share one label: the first seq and how many more). ``draw`` takes the timeline's
 entries and a time window: the whole history, or the window around the output
 (``output_window``), which the incident page draws beside it as the zoom.
 Tick labels come in two spellings, local (screen) and UTC (print), as every
@@ -43,7 +44,8 @@ _KIND_OF: Final = {t: kind for kind, (_, _, types) in KINDS.items() for t in typ
 WIDTH: Final = 760
 LEFT: Final = 150  # the rows' labels
 RIGHT: Final = 24
-ROW: Final = 30
+ROW: Final = 32
+CLUSTER: Final = 46  # px: marks closer than this to a label share it
 TOP: Final = 18
 AXIS: Final = 40
 _US = 1_000_000
@@ -123,21 +125,33 @@ def draw(found: Sequence[Mark], window: tuple[int, int], *, zone: ZoneInfo, titl
 
 
 def _row_marks(row: Sequence[Mark], x: Any, y: float, shape: str, zone: ZoneInfo) -> list[str]:
+    """The row's marks, each a link with its tooltip; one seq label per cluster of marks too close to label apart
+    ("7637 +2": seq 7637 and two more; each is in the table and in its mark's tooltip)."""
     parts = []
-    last_x, up = -100.0, True
-    for mark in sorted(row, key=lambda m: (m.at_us, m.seq)):
-        at = x(mark.at_us)
-        up = not up if at - last_x < 22 else True  # close marks: seq labels alternate above and below
-        last_x = at
-        label_y = y - 9 if up else y + 17
-        when = _local(mark.at_us, zone)
-        parts.append(
-            f'<a href="/events/{mark.seq}" class="mark mark-{mark.kind}">'
-            f"<title>seq {mark.seq}: {escape(mark.type)}, {escape(when)}</title>"
-            f"{_shape(shape, at, y, mark.kind)}"
-            f'<text class="seq" x="{at:.1f}" y="{label_y:.1f}">{mark.seq}</text></a>'
-        )
+    for cluster in _clusters(sorted(row, key=lambda m: (m.at_us, m.seq)), x):
+        for mark in cluster:
+            at = x(mark.at_us)
+            when = _local(mark.at_us, zone)
+            parts.append(
+                f'<a href="/events/{mark.seq}" class="mark mark-{mark.kind}">'
+                f"<title>seq {mark.seq}: {escape(mark.type)}, {escape(when)}</title>"
+                f"{_shape(shape, at, y, mark.kind)}</a>"
+            )
+        more = f" +{len(cluster) - 1}" if len(cluster) > 1 else ""
+        first = x(cluster[0].at_us)
+        parts.append(f'<text class="seq" x="{first:.1f}" y="{y - 10:.1f}">{cluster[0].seq}{more}</text>')
     return parts
+
+
+def _clusters(row: Sequence[Mark], x: Any) -> list[list[Mark]]:
+    """Consecutive marks within ``CLUSTER`` px of their cluster's first one."""
+    clusters: list[list[Mark]] = []
+    for mark in row:
+        if clusters and x(mark.at_us) - x(clusters[-1][0].at_us) < CLUSTER:
+            clusters[-1].append(mark)
+        else:
+            clusters.append([mark])
+    return clusters
 
 
 def _shape(shape: str, cx: float, cy: float, kind: str) -> str:

@@ -11,6 +11,7 @@ from typing import Final
 
 from ledger.catalogue import (
     clinicians,
+    governance,
     incidents,
     ledger_keys,
     monitoring,
@@ -31,6 +32,7 @@ _MODELS: Final[tuple[type[DataModel], ...]] = (
     *monitoring.TYPES,
     *incidents.TYPES,
     *remediation.TYPES,
+    *governance.TYPES,
     *ledger_keys.TYPES,
     *privacy.TYPES,
 )

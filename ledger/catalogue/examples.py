@@ -364,6 +364,73 @@ EXAMPLES: Final[dict[str, dict[str, Any]]] = {
             "incident_id": "INC-2026-041",
         },
     ),
+    "governance.policy_set": _event(
+        23,
+        "governance.policy_set",
+        "2026-01-28T10:00:00Z",
+        _COMMITTEE,
+        {
+            "policy_id": "AIGC-POL-2026-003",
+            "tool_id": "sepsis-watch",
+            "effective_from": "2026-02-01T00:00:00Z",
+            "failure_modes": [
+                {"error_kind": "false_negative", "clinical_meaning": "A septic adult in the ED not flagged."},
+                {"error_kind": "false_positive", "clinical_meaning": "Alerts on patients who are not septic."},
+            ],
+            "detection": ["drift_monitoring", "incident_reporting", "clinician_feedback"],
+            "review_owner": "clin-0007",
+            "intervention": {"review_start_hours": 72, "first_step_hours": 72, "remediation_days": 30},
+            "repeat_prevention": {
+                "required_evidence": ["post_fix_audit", "monitoring_check"],
+                "description": "Four weeks of monitoring without recurrence after the fix.",
+            },
+            "acceptable_use": "Adult ED and ICU patients; not obstetrics.",
+            "escalation_pathway": ["bedside_nurse", "attending_physician", "rapid_response_team"],
+            "documentation": ["rca2_report", "timeline"],
+            "responses": [
+                {
+                    "error_kind": "false_negative",
+                    "steps": [
+                        {"step": "clinical_review", "due_hours": 72, "role": "attending_physician"},
+                        {"step": "escalation_analysis", "due_hours": 336},
+                    ],
+                }
+            ],
+        },
+    ),
+    "governance.playbook_set": _event(
+        24,
+        "governance.playbook_set",
+        "2026-01-20T10:00:00Z",
+        _COMMITTEE,
+        {
+            "playbook_id": "AIGC-PB-2026-001",
+            "responses": [
+                {
+                    "error_kind": "false_positive",
+                    "steps": [
+                        {"step": "threshold_reassessment", "due_hours": 168},
+                        {"step": "workflow_reassessment", "due_hours": 336},
+                    ],
+                }
+            ],
+        },
+    ),
+    "incident.response_step": _event(
+        25,
+        "incident.response_step",
+        "2026-07-03T16:00:00Z",
+        _DR_OKAFOR,
+        {
+            "incident_id": "INC-2026-041",
+            "step": "clinical_review",
+            "performed_by": "clin-4471",
+            "performed_by_role": "attending_physician",
+            "performed_at": "2026-07-03T15:30:00Z",
+            "outcome": "Case reviewed: the alert missed a documented lactate rise.",
+            "evidence_refs": ["RCA-2026-041-1"],
+        },
+    ),
     "ledger.signing_key_activated": _event(
         31,
         "ledger.signing_key_activated",

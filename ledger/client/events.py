@@ -14,6 +14,7 @@ from typing import Any, TypedDict, Unpack
 from pydantic import BaseModel
 
 from ledger.catalogue.clinicians import ClinicianTrained
+from ledger.catalogue.governance import GovernancePlaybookSet, GovernancePolicySet, IncidentResponseStep
 from ledger.catalogue.incidents import (
     IncidentAssigned,
     IncidentClassified,
@@ -156,3 +157,21 @@ class TypedEmitters:
     ) -> Receipt:
         """Append a ``remediation.completed`` event."""
         return self.emit("remediation.completed", data, **envelope)
+
+    def governance_policy_set(
+        self, data: GovernancePolicySet | Mapping[str, Any], **envelope: Unpack[Envelope]
+    ) -> Receipt:
+        """Append a ``governance.policy_set`` event."""
+        return self.emit("governance.policy_set", data, **envelope)
+
+    def governance_playbook_set(
+        self, data: GovernancePlaybookSet | Mapping[str, Any], **envelope: Unpack[Envelope]
+    ) -> Receipt:
+        """Append a ``governance.playbook_set`` event."""
+        return self.emit("governance.playbook_set", data, **envelope)
+
+    def incident_response_step(
+        self, data: IncidentResponseStep | Mapping[str, Any], **envelope: Unpack[Envelope]
+    ) -> Receipt:
+        """Append a ``incident.response_step`` event."""
+        return self.emit("incident.response_step", data, **envelope)

@@ -8,6 +8,10 @@
     blast_radius(views, tool_id, start=, end=)
     reliance_metrics(views, tool=, unit=, clinician=, start=, end=, now=, policy=)
     governance_gaps(views, tool=, start=, end=, kinds=, now=, policy=)
+    incident_response(views, incident_id, now=)
+    tool_policy(views, tool_id, as_of=)
+    intervention_metrics(views, tool=, unit=, kind=, start=, end=)
+    recurrence(views, tool=, kind=, start=, end=)
     incident_overview(views, category=, harm=, tool=, unit=, status=, deadline=, now=, policy=)
 
 Times are microseconds since the epoch (projections.timefmt.query_time parses
@@ -19,9 +23,11 @@ result through projections.answers.to_json for plain JSON.
 from projections.queries.gaps import KINDS as GAP_KINDS
 from projections.queries.gaps import governance_gaps
 from projections.queries.incidents import accountability_report, incident_timeline, list_incidents
+from projections.queries.intervention import intervention_metrics, recurrence
 from projections.queries.metrics import reliance_metrics
 from projections.queries.outputs import output_detail
 from projections.queries.overview import incident_overview
+from projections.queries.response import incident_response, tool_policy
 from projections.queries.tools import blast_radius, tool_state
 
 __all__ = [
@@ -30,9 +36,13 @@ __all__ = [
     "blast_radius",
     "governance_gaps",
     "incident_overview",
+    "incident_response",
     "incident_timeline",
+    "intervention_metrics",
     "list_incidents",
     "output_detail",
+    "recurrence",
     "reliance_metrics",
+    "tool_policy",
     "tool_state",
 ]

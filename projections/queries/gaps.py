@@ -22,9 +22,13 @@ from projections.checks import OutputCase, approval, approval_scope, training_of
 from projections.errors import InvalidQuery
 from projections.facts import EFFECTIVE_FIELD
 from projections.history import ToolHistory
+from projections.playbooks import Governance
 from projections.policy import DEFAULT_POLICY, Policy
 from projections.queries.incidents import aware_out_of_range, changes_after_awareness, reporting_deadlines
 from projections.queries.loading import IncidentContext, tool_history
+from projections.queries.policy_gaps import KINDS as POLICY_GAP_KINDS
+from projections.queries.policy_gaps import incident_response_gaps, tool_gaps
+from projections.queries.response import load_governance
 from projections.regulatory_clocks import REVIEWER_ASSIGNMENT
 from projections.timefmt import TIME_MAX_US, TIME_MIN_US, computable, iso, now_us, out_of_range
 from projections.views import ActionRow, DisplayRow, EventRow, IncidentRow, OutputRow, Snapshot, Views
@@ -42,6 +46,7 @@ KINDS: Final = (
     "report_deadline_missed",
     "tool_changed_before_report",
     "time_out_of_range",
+    *POLICY_GAP_KINDS,
 )
 
 
@@ -94,10 +99,13 @@ def governance_gaps(
     with views.reading() as snap:
         tools = [tool] if tool is not None else _all_tools(snap)
         histories = {t: tool_history(snap, t, full=True) for t in tools}
+        governance = load_governance(snap, tools)
         for tool_id in tools:
             gaps += _output_gaps(snap, histories[tool_id], window)
             gaps += _tool_gaps(histories[tool_id], window)
-        gaps += _incident_gaps(snap, histories, window, only_tool=tool)
+            found = tool_gaps(snap, governance[tool_id], start=start, end=end, holds=window.holds)
+            gaps += [Gap(**f._asdict()) for f in found]
+        gaps += _incident_gaps(snap, histories, window, only_tool=tool, governance=governance)
         wanted = set(kinds or KINDS)
         if "time_out_of_range" in wanted:
             gaps += _time_gaps(snap, only_tool=tool)
@@ -127,9 +135,28 @@ def _all_tools(snap: Snapshot) -> list[str]:
     rows = snap.select(
         "SELECT DISTINCT tool_id FROM {outputs} UNION SELECT DISTINCT tool_id FROM {events} "
         "WHERE tool_id IS NOT NULL AND @in(type, :types) ORDER BY 1",
-        {"types": ["tool.registered", "tool.approved", "tool.threshold_changed", "monitoring.checked"]},
+        {
+            "types": [
+                "tool.registered",
+                "tool.approved",
+                "tool.threshold_changed",
+                "monitoring.checked",
+                "governance.policy_set",
+            ]
+        },
     )
     return [str(r[0]) for r in rows]
+
+
+def incident_gaps(ctx: IncidentContext, *, now: int, policy: Policy = DEFAULT_POLICY) -> list[Gap]:
+    """The gaps about one incident and its own outputs, by the rules of ``governance_gaps``, from the context
+    the incident's report is built from (no other output of its tools is read)."""
+    window = _Window(None, None, now, policy)
+    gaps: list[Gap] = []
+    for case in ctx.cases:
+        if case.output is not None:
+            gaps += _case_gaps(case, case.output, window)
+    return gaps + _incident_case_gaps(ctx, window)
 
 
 # --- outputs ----------------------------------------------------------------------------------------
@@ -257,7 +284,12 @@ def _tool_gaps(history: ToolHistory, window: _Window) -> list[Gap]:
 
 
 def _incident_gaps(
-    snap: Snapshot, histories: dict[str, ToolHistory], window: _Window, *, only_tool: str | None
+    snap: Snapshot,
+    histories: dict[str, ToolHistory],
+    window: _Window,
+    *,
+    only_tool: str | None,
+    governance: dict[str, Governance],
 ) -> list[Gap]:
     incidents = [
         i
@@ -269,6 +301,7 @@ def _incident_gaps(
     tools = _incident_tools(snap)
     events = _incident_events(snap)
     gaps: list[Gap] = []
+    judged: list[tuple[IncidentRow, list[str]]] = []
     for incident in incidents:
         involved = sorted(tools.get(incident.incident_id, set()) | ({incident.tool_id} if incident.tool_id else set()))
         if only_tool is not None and only_tool not in involved:
@@ -278,7 +311,15 @@ def _incident_gaps(
                 histories[tool] = tool_history(snap, tool, full=True)
         ctx = _context(incident, involved, events.get(incident.incident_id, []), histories)
         gaps += _incident_case_gaps(ctx, window)
-    return gaps
+        judged.append((incident, involved))
+
+    def governance_of(tool: str) -> Governance:
+        if tool not in governance:
+            governance.update(load_governance(snap, [tool]))
+        return governance[tool]
+
+    found = incident_response_gaps(snap, judged, governance=governance_of, now=window.now)
+    return gaps + [Gap(**f._asdict()) for f in found]
 
 
 def _incident_tools(snap: Snapshot) -> dict[str, set[str]]:

@@ -12,6 +12,7 @@ from projections.history import ToolHistory
 from projections.logic import STATUS_RANKS
 from projections.policy import DEFAULT_POLICY, Policy
 from projections.queries.loading import IncidentContext, load_incident
+from projections.queries.response import judge_context, response_answer
 from projections.regulatory_clocks import REGIMES, IncidentFacts
 from projections.regulatory_clocks import evaluate as evaluate_regime
 from projections.timefmt import computable, iso, now_us, out_of_range
@@ -401,16 +402,21 @@ def accountability_report(
     views: Views, incident_id: str, *, now: int | None = None, policy: Policy = DEFAULT_POLICY
 ) -> dict[str, Any]:
     """For each of the incident's outputs, every governance question with its verdict and evidence;
-    then the reporting deadlines and the changes after awareness."""
+    then the reporting deadlines, the changes after awareness and the response against the playbook."""
     now = now_us() if now is None else now
     with views.reading() as snap:
         ctx = load_incident(snap, incident_id)
+        response = judge_context(snap, ctx, now=now)
         position = snap.position
     deadlines = reporting_deadlines(ctx, now=now, policy=policy)
     reportable = any(d["applies"] != "no" for d in deadlines)
     per_output = [(case.output_id, evaluate(case)) for case in ctx.cases]
     outputs = [{"output_id": output_id, "answers": answers} for output_id, answers in per_output]
-    incident_answers = [_deadline_answer(deadlines, ctx), _changes_answer(ctx, now, reportable)]
+    incident_answers = [
+        _deadline_answer(deadlines, ctx),
+        _changes_answer(ctx, now, reportable),
+        response_answer(response),
+    ]
     verdicts = [a.verdict for _, answers in per_output for a in answers] + [a.verdict for a in incident_answers]
     return {
         "incident_id": incident_id,

@@ -7,7 +7,7 @@ An incident's ``deadline`` is the worst state of the reporting regimes that
 apply to it (``DEADLINE_STATES``, worst first; ``none`` when no regime applies
 or none can be told yet). Its ``open_gaps`` are the governance gaps (the gaps
 query, evaluated at ``now``) about the incident itself or about one of its
-outputs. ``counts`` gives, for each filter, how many incidents have each value
+outputs (``gaps.incident_gaps``). ``counts`` gives, for each filter, how many incidents have each value
 among those matching the other filters, so that a reader sees what each choice
 would leave.
 """
@@ -20,7 +20,7 @@ from typing import Any, Final
 from projections.errors import InvalidQuery
 from projections.logic import STATUS_RANKS
 from projections.policy import DEFAULT_POLICY, Policy
-from projections.queries.gaps import governance_gaps
+from projections.queries.gaps import incident_gaps
 from projections.queries.incidents import CATEGORIES, HARMS, incident_summary, reporting_deadlines
 from projections.queries.loading import load_incident
 from projections.timefmt import iso, now_us
@@ -51,7 +51,6 @@ def incident_overview(
     with views.reading() as snap:
         position = snap.position
         items = [_item(snap, row, now=now, policy=policy) for row in snap.incidents("1 = 1", {})]
-    _add_gaps(views, items, now=now, policy=policy)
     shown = [item for item in items if _matches(item, wanted)]
     shown.sort(key=_urgency)
     return {
@@ -91,24 +90,13 @@ def _item(snap: Snapshot, row: IncidentRow, *, now: int, policy: Policy) -> dict
             "status": {summary["status"]} - {None},
             "deadline": {min(states, key=DEADLINE_STATES.index) if states else "none"},
         },
-        "outputs": {c.output_id for c in ctx.cases},
         "deadlines": [
             {k: d[k] for k in ("regime", "name", "due_at", "filed_at", "status")}
             for d in deadlines
             if d["applies"] == "yes"
         ],  # fmt: skip
-        "open_gaps": 0,
+        "open_gaps": len(incident_gaps(ctx, now=now, policy=policy)),
     }
-
-
-def _add_gaps(views: Views, items: list[dict[str, Any]], *, now: int, policy: Policy) -> None:
-    """Count, for each incident, the open gaps about it or its outputs."""
-    if not items:
-        return
-    gaps = governance_gaps(views, now=now, policy=policy, limit=2**31)["gaps"]
-    for item in items:
-        incident_id = item["summary"]["incident_id"]
-        item["open_gaps"] = sum(1 for g in gaps if g.incident_id == incident_id or g.output_id in item["outputs"])
 
 
 def _matches(item: dict[str, Any], wanted: dict[str, str | None], *, but: str | None = None) -> bool:

@@ -99,16 +99,25 @@ def care(story: Story) -> None:
 
 
 def _stream(story: Story, stream: Stream) -> None:
-    rng = story.rng
     count = 0
     for day in range(WEEKS * 7, 0, -1):
-        for _ in range(max(0, stream.per_day_at(day) + rng.randint(-2, 2))):
-            days = day - rng.random()
-            if days * 24 < LAST_HOURS:
-                continue
-            count += 1
-            output_id = f"{stream.tool.tool_id}-{stream.site[:1]}{stream.unit[:3]}-{count:05d}"
-            _output(story, stream, output_id, days)
+        count = stream_day(story, stream, day, count)
+
+
+def stream_day(story: Story, stream: Stream, day: int, count: int, *, scale: int = 1) -> int:
+    """One stream's outputs on the day ``day`` days before the anchor, ``scale`` times the demo's volume.
+
+    ``count``: the stream's outputs so far (their ids go on from it); returns the new count.
+    """
+    rng = story.rng
+    for _ in range(max(0, stream.per_day_at(day) * scale + rng.randint(-2, 2))):
+        days = day - rng.random()
+        if days * 24 < LAST_HOURS:
+            continue
+        count += 1
+        output_id = f"{stream.tool.tool_id}-{stream.site[:1]}{stream.unit[:3]}-{count:05d}"
+        _output(story, stream, output_id, days)
+    return count
 
 
 def _output(story: Story, stream: Stream, output_id: str, days: float) -> None:

@@ -65,6 +65,7 @@ def _occurred_at(body: bytes) -> str:
 def where_to_look(base: str) -> list[str]:
     """Lines saying where the story shows (the API's queries; read them with the reader key)."""
     return [
+        f"  the story in the pages: {base}/incidents (five incidents; INC-D03's report is due soon, INC-D04's late)",
         f"  the story, through the API ({base}/docs; send the reader key as 'Authorization: Bearer ...'):",
         f"  - governance gaps:      {base}/v1/gaps?tool=sepsis-watch   (and ?tool=cxr-triage: none, all governed)",
         f"  - five incidents:       {base}/v1/incidents   (each: /v1/incidents/INC-D01/accountability ...)",

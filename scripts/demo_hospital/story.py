@@ -36,9 +36,11 @@ class Story:
     anchor: datetime
     events: list[dict[str, Any]] = field(default_factory=list)
     names: dict[str, str] = field(default_factory=dict)  # name -> event_id
+    rng: random.Random = field(default=None)  # type: ignore[assignment]  # default: seeded with ``seed``
 
     def __post_init__(self) -> None:
-        self.rng = random.Random(self.seed)  # noqa: S311 - a demo's shape, not a secret
+        if self.rng is None:
+            self.rng = random.Random(self.seed)  # noqa: S311 - a demo's shape, not a secret
 
     def at(self, days: float) -> datetime:
         """The moment ``days`` before the anchor (negative: after)."""

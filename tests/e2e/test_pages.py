@@ -36,6 +36,7 @@ def test_a_reader_filters_the_list_opens_an_incident_reads_its_verdicts_and_foll
     rows = page.locator("table.incidents tbody tr")
     assert rows.count() == 5
     assert rows.first.locator("th").inner_text() == "INC-WA"  # its deadline has passed: first
+    screenshot(page, "incidents")
     page.get_by_label("Unit").select_option("ed")
     page.get_by_role("button", name="Apply the filters").click()
     page.wait_for_url("**/incidents?*unit=ed*")
@@ -55,6 +56,7 @@ def test_a_reader_filters_the_list_opens_an_incident_reads_its_verdicts_and_foll
     assert page.get_by_role("heading", level=1).inner_text().startswith(f"Event {seq}")
     assert page.get_by_role("heading", name="Inclusion proof").is_visible()
     assert page.locator("code.hash").count() >= 3
+    screenshot(page, "event")
 
 
 def test_the_timeline_csv_and_the_evidence_bundle_download_and_the_bundle_verifies(

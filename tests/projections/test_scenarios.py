@@ -34,9 +34,10 @@ def seqs(answer: dict[str, Any]) -> set[int]:
 
 
 def gaps(api: Api, **params: Any) -> list[dict[str, Any]]:
+    """The gaps, but tool_without_policy: these scenarios record no policy (tests/projections/test_governance.py
+    is where policies are recorded and their gaps checked)."""
     body: Any = api.get("/v1/gaps", now=NOW, **params)
-    found: list[dict[str, Any]] = body["gaps"]
-    return found
+    return [g for g in body["gaps"] if g["kind"] != "tool_without_policy"]
 
 
 def gap_kinds(found: list[dict[str, Any]]) -> list[str]:
@@ -110,7 +111,11 @@ def test_false_positive_that_was_governed_well_passes_every_check_and_raises_no_
     answers, incident = report(api, "INC-FP")
 
     assert {q: a["verdict"] for q, a in answers.items()} == dict.fromkeys(answers, YES)
-    assert {q: a["verdict"] for q, a in incident.items()} == {"deadlines": YES, "changes_after_awareness": YES}
+    assert {q: a["verdict"] for q, a in incident.items()} == {
+        "deadlines": YES,
+        "changes_after_awareness": YES,
+        "response": UNKNOWN,  # no policy recorded in this scenario: nothing was promised
+    }
     assert seqs(answers["escalation"]) == s.seqs("escalated", "overridden")
     assert seqs(answers["training"]) == s.seqs("trained-ada", "trained-sen", "shown-ada", "shown-sen")
     assert gaps(api) == []
