@@ -26,7 +26,7 @@ from api.logging import RequestLogMiddleware
 from api.openapi import build_openapi
 from api.params import reject_unknown_query
 from api.replica import ReplicaLagHeader
-from api.routes import events, fhir_export, health, log, privacy, proofs, queries, verification
+from api.routes import cds_hooks, events, fhir_export, fhir_ingest, health, log, privacy, proofs, queries, verification
 from api.runtime import LedgerOpener, Runtime
 from api.settings import Settings, get_settings
 from ledger.store import Ledger
@@ -38,6 +38,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     proofs.router,
     queries.router,
     fhir_export.router,
+    fhir_ingest.router,
+    cds_hooks.router,
     privacy.router,
     verification.router,
 )

@@ -27,6 +27,9 @@
     └── InvalidBody (this module)           422  a declared JSON body with a key given twice
     anything else                           500  no traceback, no message: see the log's request_id
 
+On the FHIR routes (``/fhir``) every error is a FHIR OperationOutcome instead (api.interop.outcome),
+its issues' ``expression`` naming the element at fault.
+
 No message carries a value from the request: values may be patient identifiers.
 """
 
@@ -42,6 +45,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ExceptionHandler
 
+from api.interop import outcome
 from api.models import Problem
 from ledger.erasure import ErasureRefused
 from ledger.errors import (
@@ -206,11 +210,14 @@ def request_id(request: Request) -> str:
 def problem(
     request: Request, status: int, code: str, message: str, *, headers: dict[str, str] | None = None, **extra: Any
 ) -> JSONResponse:
-    """An error response in the one shape every error has (``Problem``)."""
-    body = Problem(code=code, message=message, request_id=request_id(request), **extra)
+    """An error response in the one shape every error has (``Problem``); on the FHIR routes, an OperationOutcome."""
     fields = getattr(request.state, "log_fields", None)
     if isinstance(fields, dict):
         fields["error"] = code
+    if outcome.is_fhir_path(request.url.path):
+        issues = outcome.operation_outcome(status, message, extra.get("errors") or ())
+        return JSONResponse(issues, status_code=status, headers=headers, media_type=outcome.FHIR_JSON)
+    body = Problem(code=code, message=message, request_id=request_id(request), **extra)
     return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
 
 

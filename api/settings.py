@@ -70,6 +70,7 @@ class Settings:
     session_secret: str | None = None  # signs the pages' session cookies; None: kept in the state folder
     session_hours: float = 8.0  # a page session's life
     time_zone: str = "UTC"  # the hospital's time zone (IANA name): the pages show times in it
+    cds_clients_file: str | None = None  # the registered CDS Hooks clients (api.interop.cdsauth); $LEDGER_CDS_CLIENTS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -84,6 +85,7 @@ class Settings:
             raw = environ.get(variable)
             values[name] = _number(variable, raw, kind, least) if raw else getattr(defaults, name)
         values["session_secret"] = environ.get(ENV_PREFIX + "SESSION_SECRET") or None
+        values["cds_clients_file"] = environ.get("LEDGER_CDS_CLIENTS") or None
         values["time_zone"] = _time_zone(ENV_PREFIX + "TIME_ZONE", environ.get(ENV_PREFIX + "TIME_ZONE") or "UTC")
         return cls(**values)  # type: ignore[arg-type]
 

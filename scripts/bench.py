@@ -430,12 +430,19 @@ def _bench_api(args: argparse.Namespace) -> None:
     bench_api(args)
 
 
+def _bench_fhir(args: argparse.Namespace) -> None:
+    from scripts.bench_fhir import bench_fhir  # the server's client libraries, only when asked
+
+    bench_fhir(args)
+
+
 SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {
     "append": bench_append,
     "verify": bench_verify,
     "api": _bench_api,
     "privacy": bench_privacy,
     "projections": bench_projections,
+    "fhir": _bench_fhir,
 }
 
 

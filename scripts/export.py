@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from ledger.checkpointing import body_of, make_checkpoint
 from ledger.config import LedgerPaths
 from ledger.errors import IntegrityError
@@ -29,6 +31,13 @@ def add_parser(subparsers: Any, name: str) -> None:
     )
     parser.add_argument("--incident", required=True, metavar="ID", help="the incident_id")
     parser.add_argument("--output", type=Path, help="the bundle file (default: stdout)")
+    parser.add_argument(
+        "--format",
+        choices=("evidence", "fhir"),
+        default="evidence",
+        help="evidence: the verifiable bundle (default); fhir: a FHIR Bundle (docs/interoperability.md)",
+    )
+    parser.add_argument("--fhir-version", choices=("R4", "R5"), default="R4", help="with --format fhir")
     parser.add_argument("--keys-dir", metavar="DIR", help="default: $LEDGER_KEYS_DIR, else STATE/keys")
     parser.add_argument(
         "--checkpoint-dir",
@@ -40,7 +49,9 @@ def add_parser(subparsers: Any, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Select, prove, write."""
+    """Select, prove, write (or, with --format fhir, the incident as a FHIR Bundle)."""
+    if args.format == "fhir":
+        return run_fhir(args)
     paths = LedgerPaths.from_env(args.database_url, keys_dir=args.keys_dir, checkpoint_dir=args.checkpoint_dir)
     keys = KeyFolder(paths.keys_dir)
     with open_ledger(args, create_tables=False) as ledger:
@@ -61,4 +72,27 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.buffer.write(data)
     say(f"exported {counted(len(records), 'event')} with proofs against checkpoint size {signed.checkpoint.size}")
+    return Exit.OK
+
+
+def run_fhir(args: argparse.Namespace) -> int:
+    """The incident as a FHIR Bundle, from the views brought up to date first."""
+    from projections.errors import NotFound
+    from projections.fhir import incident_bundle
+    from projections.views import Views
+
+    with open_ledger(args, create_tables=False) as ledger:
+        views = Views(ledger)
+        views.projector.catch_up()
+        try:
+            bundle = incident_bundle(views, args.incident, version=args.fhir_version)
+        except NotFound:
+            say("no such incident in the ledger")
+            return Exit.USAGE
+    data = orjson.dumps(bundle)
+    if args.output:
+        args.output.write_bytes(data)
+    else:
+        sys.stdout.buffer.write(data)
+    say(f"exported the incident as a FHIR {args.fhir_version} Bundle of {counted(len(bundle['entry']), 'resource')}")
     return Exit.OK

@@ -110,6 +110,61 @@ def sample_bodies(count: int, *, size: int = 1) -> list[bytes]:
     return [orjson.dumps({"events": events[i : i + size]}) for i in range(0, len(events), size)]
 
 
+def audit_events(count: int) -> list[dict[str, Any]]:
+    """IHE BALP-shaped FHIR R4 AuditEvents (a user's read of an AI output, about 1.3 kB each), distinct ids."""
+    device = {"reference": "Device/ex-device"}
+    dcm = "http://dicom.nema.org/resources/ontology/DCM"
+    return [
+        {
+            "resourceType": "AuditEvent",
+            "id": str(uuid.uuid4()),
+            "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-event-type", "code": "rest"},
+            "subtype": [{"system": "http://hl7.org/fhir/restful-interaction", "code": "read"}],
+            "action": "R",
+            "period": {"start": "2026-04-08T02:14:58.004+02:00", "end": "2026-04-08T02:14:58.004+02:00"},
+            "recorded": "2026-04-08T02:14:58.104+02:00",
+            "outcome": "0",
+            "source": {"site": "server.example.com", "observer": device},
+            "agent": [
+                {"type": {"coding": [{"system": dcm, "code": "110153"}]}, "requestor": False, "who": device},
+                {
+                    "type": {"coding": [{"system": dcm, "code": "110152"}]},
+                    "requestor": False,
+                    "who": {"display": "myMachine.example.org"},
+                    "network": {"address": "2001:0db8:85a3:0000:0000:8a2e:0370:7334", "type": "2"},
+                },
+                {
+                    "type": {
+                        "coding": [
+                            {"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "code": "IRCP"}
+                        ]
+                    },
+                    "requestor": True,
+                    "who": {"identifier": {"system": "urn:oid:2.16.840.1.113883.4.6", "value": f"clin-{i % 300}"}},
+                },
+            ],
+            "entity": [
+                {
+                    "what": {"reference": f"RiskAssessment/out-{i}"},
+                    "role": {"system": "http://terminology.hl7.org/CodeSystem/object-role", "code": "4"},
+                    "detail": [{"type": "surface", "valueString": "ed_tracking_board"}],
+                }
+            ],
+        }
+        for i in range(count)
+    ]
+
+
+def fhir_bundles(count: int, *, size: int) -> list[bytes]:
+    """``count`` batch Bundles of ``size`` AuditEvents each."""
+    events = audit_events(count * size)
+    bundles = []
+    for i in range(0, len(events), size):
+        entries = [{"resource": e, "request": {"method": "POST", "url": "AuditEvent"}} for e in events[i : i + size]]
+        bundles.append(orjson.dumps({"resourceType": "Bundle", "type": "batch", "entry": entries}))
+    return bundles
+
+
 def request_bytes(path: str, body: bytes, *, port: int, key: str) -> bytes:
     """One complete keep-alive POST request."""
     head = (
@@ -209,6 +264,9 @@ async def run_job(job: dict[str, Any]) -> dict[str, Any]:
     if mode == "batches":
         bodies = sample_bodies(int(job["batches"]), size=int(job["size"]))
         return await run_batches(port, [request_bytes("/v1/events/batch", b, port=port, key=key) for b in bodies])
+    if mode == "fhir_batches":
+        bodies = fhir_bundles(int(job["batches"]), size=int(job["size"]))
+        return await run_batches(port, [request_bytes("/fhir", b, port=port, key=key) for b in bodies])
     if mode == "closed":
         clients, per_client = int(job["clients"]), int(job["per_client"])
         if job.get("events") == "generated":

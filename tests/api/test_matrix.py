@@ -77,6 +77,11 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/incidents/{incident_id}/fhir"): READERS,
     ("GET", "/v1/tools/{tool_id}/fhir"): READERS,
     ("GET", "/v1/outputs/{output_id}/fhir"): READERS,
+    # The source comes from the key: every emitter records under its own; an admin key has none to record under.
+    ("POST", "/fhir/AuditEvent"): frozenset({"emitter", "other_emitter"}),
+    ("POST", "/fhir"): frozenset({"emitter", "other_emitter"}),
+    # CDS Hooks clients authenticate with a JWT signed by their own key, never an API key: every caller here is 401.
+    ("POST", "/cds-services/{service_id}/feedback"): frozenset(),
     ("GET", "/v1/events/{event_id}/revealed"): frozenset({"reader", "admin"}),
     ("POST", "/v1/subjects/erase"): frozenset({"admin"}),
     # The pages (api.pages): each caller signs in through the form with its key first (no key, a revoked key and
@@ -94,7 +99,8 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/log"): AUDITORS,
 }
 PAGE_PATHS = frozenset(path for _, path in ACCESS if not path.startswith(("/v1/", "/openapi", "/docs", "/healthz",
-                                                                           "/readyz")) and path != "/")  # fmt: skip
+                                                                           "/readyz", "/fhir", "/cds-services/"))
+                       and path != "/")  # fmt: skip
 SIGNED_IN = frozenset({"reader", "auditor", "admin"})  # the callers who get a session
 
 APPEND_ROUTES = ("single", "fast", "batch")
@@ -252,6 +258,7 @@ def _request(world: World, method: str, path: str, role: str) -> Any:
         .replace("{incident_id}", INCIDENT)
         .replace("{tool_id}", "sepsis-watch")
         .replace("{output_id}", "out-matrix-1")
+        .replace("{service_id}", "sepsis-watch")
     )
     if path == "/v1/events":
         body = shown(output_id="out-matrix-2")  # the emitter's source; the same event again is a 200
@@ -269,6 +276,8 @@ def _request(world: World, method: str, path: str, role: str) -> Any:
 
 
 def _expected(method: str, path: str, role: str) -> str:
+    if path.startswith("/cds-services/"):
+        return "401"  # an API key is not the CDS client's JWT
     if role in ACCESS[(method, path)]:
         return "through"
     if path in PAGE_PATHS and path != "/signin" and role not in SIGNED_IN:
@@ -356,5 +365,5 @@ def test_no_caller_appends_an_ordinary_event_under_the_ledgers_own_source(world:
 
 
 def test_the_matrix_counts_what_docs_reliability_reports() -> None:
-    assert (ROUTE_CASES, CONTROL_CASES, RESERVED_SOURCE_CASES) == (41 * 7, 7 * 3 * 7 * 2, 3 * 7)
-    assert CASES == 602
+    assert (ROUTE_CASES, CONTROL_CASES, RESERVED_SOURCE_CASES) == (44 * 7, 7 * 3 * 7 * 2, 3 * 7)
+    assert CASES == 623

@@ -4,6 +4,7 @@ every resource names the ledger event (seq and hash) it comes from."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -87,3 +88,21 @@ def test_the_export_route_answers_fhir_json_in_the_version_asked(app: App) -> No
     assert wrong.status_code == 422 and "fhir_version" in wrong.text
     missing = app.client.get("/v1/outputs/no-such-output/fhir", headers=app.headers("reader"))
     assert missing.status_code == 404
+
+
+def test_ledger_export_format_fhir_writes_the_incidents_bundle(tmp_path: Path) -> None:
+    """`ledger export --incident ID --format fhir --fhir-version R5` writes the bundle that passes the checks;
+    an unknown incident is one line and exit 2."""
+    from scripts.cli import main
+
+    url = f"sqlite:///{tmp_path}/ledger.sqlite3"
+    scenario = ALL[0]()
+    with Ledger(url) as ledger:
+        ledger.submit(scenario.events)
+    incident = next(e for e in scenario.events if e["type"] == "incident.reported")["data"]["incident_id"]
+    out = tmp_path / "bundle.json"
+    args = ["export", "--database-url", url, "--incident", incident, "--format", "fhir", "--fhir-version", "R5"]
+    assert main([*args, "--output", str(out)]) == 0
+    with Ledger(url) as ledger:
+        checks.check_all(json.loads(out.read_text()), "R5", ledger)
+    assert main(["export", "--database-url", url, "--incident", "INC-NONE", "--format", "fhir"]) == 2
