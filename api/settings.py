@@ -30,7 +30,7 @@ from __future__ import annotations
 import os
 import zoneinfo
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Final
 
@@ -67,6 +67,7 @@ class Settings:
     checkpoint_interval_s: float = 60.0  # how often the head is signed if the log grew; 0: never (on demand only)
     keys_dir: str | None = None  # None: $LEDGER_KEYS_DIR, else the database's state folder's keys/
     checkpoint_dir: str | None = None  # None: $LEDGER_CHECKPOINT_DIR, else the state folder's checkpoints/
+    origin: str | None = None  # the checkpoints' origin line; None: $LEDGER_ORIGIN, else the default
     session_secret: str | None = None  # signs the pages' session cookies; None: kept in the state folder
     session_hours: float = 8.0  # a page session's life
     time_zone: str = "UTC"  # the hospital's time zone (IANA name): the pages show times in it
@@ -91,7 +92,8 @@ class Settings:
 
     def ledger_paths(self) -> LedgerPaths:
         """The signing-key folder, the checkpoint folder and the origin (settings, else the environment)."""
-        return LedgerPaths.from_env(self.database_url, keys_dir=self.keys_dir, checkpoint_dir=self.checkpoint_dir)
+        paths = LedgerPaths.from_env(self.database_url, keys_dir=self.keys_dir, checkpoint_dir=self.checkpoint_dir)
+        return paths if self.origin is None else replace(paths, origin=self.origin)
 
 
 # The numeric settings read from the environment: (type, least value allowed).

@@ -95,8 +95,17 @@ def incident_page(
         "clocks": [clock(d, evaluated_at=report["evaluated_at"]) for d in deadlines],
         "checkpoint": worker.ledger.latest_checkpoint(),
         "verifier_keys": published_keys(signer),
+        "seqs": shown_seqs(timeline, report),
     }
     return page(request, "incident.html", context, viewer=viewer)
+
+
+def shown_seqs(timeline: dict[str, Any], report: dict[str, Any]) -> list[int]:
+    """Every seq the incident page shows (timeline and evidence), in order: what Verify checks."""
+    seqs = {e["seq"] for e in timeline["entries"]}
+    answers = [a for out in report["outputs"] for a in out["answers"]] + report["incident_answers"]
+    seqs |= {e["seq"] for a in answers for e in a["evidence"]}
+    return sorted(seqs)
 
 
 def drawings(entries: list[dict[str, Any]], zone: ZoneInfo) -> list[tuple[str, Markup]]:
@@ -145,7 +154,7 @@ def timeline_csv(viewer: ReaderPage, worker: WorkerDep, incident_id: IncidentId)
         actor = entry.get("actor") or {}
         row = (entry["seq"], entry["event_id"], entry["type"], entry["at"], entry["occurred_at"],
                entry["recorded_at"], actor.get("id"), actor.get("role"), entry.get("note", ""))  # fmt: skip
-        writer.writerow([_cell(value) for value in row])
+        writer.writerow([csv_cell(value) for value in row])
     return Response(
         out.getvalue().encode(),
         media_type="text/csv; charset=utf-8",
@@ -153,7 +162,7 @@ def timeline_csv(viewer: ReaderPage, worker: WorkerDep, incident_id: IncidentId)
     )
 
 
-def _cell(value: object) -> str:
+def csv_cell(value: object) -> str:
     """A CSV cell a spreadsheet shows as text: a leading = + - @ would make it a formula (CSV injection)."""
     text = "" if value is None else str(value)
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

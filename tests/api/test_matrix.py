@@ -73,6 +73,10 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/outputs/{output_id}"): READERS,
     ("GET", "/v1/metrics/reliance"): READERS,
     ("GET", "/v1/gaps"): READERS,
+    ("GET", "/v1/incidents/{incident_id}/response"): READERS,
+    ("GET", "/v1/tools/{tool_id}/policy"): READERS,
+    ("GET", "/v1/metrics/intervention"): READERS,
+    ("GET", "/v1/metrics/recurrence"): READERS,
     ("GET", "/v1/projections/status"): READERS,
     ("GET", "/v1/incidents/{incident_id}/fhir"): READERS,
     ("GET", "/v1/tools/{tool_id}/fhir"): READERS,
@@ -365,5 +369,5 @@ def test_no_caller_appends_an_ordinary_event_under_the_ledgers_own_source(world:
 
 
 def test_the_matrix_counts_what_docs_reliability_reports() -> None:
-    assert (ROUTE_CASES, CONTROL_CASES, RESERVED_SOURCE_CASES) == (44 * 7, 7 * 3 * 7 * 2, 3 * 7)
-    assert CASES == 623
+    assert (ROUTE_CASES, CONTROL_CASES, RESERVED_SOURCE_CASES) == (48 * 7, 7 * 3 * 7 * 2, 3 * 7)
+    assert CASES == 651

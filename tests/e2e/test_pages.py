@@ -109,6 +109,24 @@ def test_signing_out_ends_the_session_even_for_a_copy_of_its_cookie(page: Any, s
     assert page.url.startswith(f"{served.base}/signin")
 
 
+@pytest.mark.parametrize("damage", ["forged", "altered"])
+def test_a_forged_or_altered_session_cookie_sends_the_browser_to_sign_in(
+    page: Any, served: Served, damage: str
+) -> None:
+    """A cookie the server did not sign, or one changed by a character, opens no page (expiry: tests/api)."""
+    sign_in(page, served)
+    cookie = next(c for c in page.context.cookies() if c["name"] == "ledger_session")
+    value = cookie["value"]
+    bad = (
+        "eyJrIjoiYWRtaW4iLCJzIjoieCJ9.aaaaaa.bbbbbbbbbbbbbbbbbbbbbbbbbbb"
+        if damage == "forged"
+        else value[:-1] + ("A" if value[-1] != "A" else "B")
+    )
+    page.context.add_cookies([{**cookie, "value": bad}])
+    page.goto(f"{served.base}/incidents")
+    assert page.url.startswith(f"{served.base}/signin")
+
+
 def test_a_reader_cannot_open_the_auditors_log_and_an_auditor_can(page: Any, served: Served) -> None:
     """The raw log is auditor and admin material: a reader gets 403 and no log link; an auditor reads it."""
     sign_in(page, served)
