@@ -28,6 +28,7 @@ from tests import sepsis_story as scenario
 from tests.api.conftest import Keys, bearer
 from tests.api.test_proofs import OPERATOR, sign_now
 from tests.factories import shown
+from tests.ledgers import env_settings
 
 INCIDENT = "INC-2026-041"  # the demo story's incident
 PATH = f"/v1/incidents/{INCIDENT}/proofs"
@@ -42,14 +43,19 @@ def server_settings(settings: Settings, tmp_path: Path) -> Settings:
     )
 
 
-def _story(store_url: str, settings: Settings, *, sign: bool) -> None:
-    """A signing key (seq 1), then the demo story; a checkpoint of it all if ``sign``."""
+def _story(
+    store_url: str, settings: Settings, keys: Keys, make_client: Callable[[Settings], TestClient], *, sign: bool
+) -> TestClient:
+    """A signing key (seq 1), then the demo story through the API; a checkpoint of it all if ``sign``. The client."""
     keys_dir, checkpoint_dir = Path(str(settings.keys_dir)), Path(str(settings.checkpoint_dir))
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:  # the operator's own connection, as `ledger checkpoint` has
         KeyFolder(keys_dir).activate_new("ledger.test.example", ledger=ledger, actor=OPERATOR, reason=None)
-        ledger.submit(scenario.story())
+        client = make_client(settings)
+        posted = client.post("/v1/events/batch", json={"events": scenario.story()}, headers=bearer(keys.admin))
+        assert posted.status_code == 201, posted.text
         if sign:
             sign_now(ledger, keys_dir, checkpoint_dir)
+    return client
 
 
 def _shown_seqs(client: TestClient, reader: dict[str, str]) -> set[int]:
@@ -78,8 +84,7 @@ def test_every_event_the_incident_shows_is_proven_against_the_published_key(
 ) -> None:
     """Each event named by the timeline or the report comes with its entry and a path to the signed root,
     which verifies under the key /v1/verifier-keys publishes (to any key holder, an emitter's too)."""
-    _story(store_url, server_settings, sign=True)
-    client, reader = make_client(server_settings), bearer(keys.reader)
+    client, reader = _story(store_url, server_settings, keys, make_client, sign=True), bearer(keys.reader)
     assert client.get("/v1/verifier-keys").status_code == 401
     published = client.get("/v1/verifier-keys", headers=bearer(keys.emitter))
     assert published.status_code == 200 and published.headers["content-type"].startswith("text/plain")
@@ -107,8 +112,7 @@ def test_an_event_recorded_after_the_latest_checkpoint_has_no_proof_yet(
     store_url: str, server_settings: Settings, keys: Keys, make_client: Callable[[Settings], TestClient]
 ) -> None:
     """Without any checkpoint, every event is listed with its entry and a null proof, and the checkpoint is null."""
-    _story(store_url, server_settings, sign=False)
-    client = make_client(server_settings)
+    client = _story(store_url, server_settings, keys, make_client, sign=False)
     answer = client.get(PATH, headers=bearer(keys.reader)).json()
     assert answer["checkpoint"] is None and answer["tree_size"] is None
     assert answer["events"] and all(e["proof"] is None and e["entry"] for e in answer["events"])
@@ -118,8 +122,7 @@ def test_proofs_of_an_unknown_incident_are_a_404_and_a_malformed_id_a_422(
     store_url: str, server_settings: Settings, keys: Keys, make_client: Callable[[Settings], TestClient]
 ) -> None:
     """The route says what it cannot answer, never a 500, and never echoes the id."""
-    _story(store_url, server_settings, sign=True)
-    client, reader = make_client(server_settings), bearer(keys.reader)
+    client, reader = _story(store_url, server_settings, keys, make_client, sign=True), bearer(keys.reader)
     missing = client.get("/v1/incidents/INC-NOBODY-7/proofs", headers=reader)
     assert missing.status_code == 404 and "INC-NOBODY-7" not in missing.text
     assert client.get("/v1/incidents/%20bad%20/proofs", headers=reader).status_code == 422
@@ -139,8 +142,7 @@ def test_a_new_event_is_listed_with_a_null_proof_until_the_next_checkpoint(
     store_url: str, server_settings: Settings, keys: Keys, make_client: Callable[[Settings], TestClient]
 ) -> None:
     """An output shown after the checkpoint, named by the incident, has its entry but no proof yet."""
-    _story(store_url, server_settings, sign=True)
-    client, reader = make_client(server_settings), bearer(keys.reader)
+    client, reader = _story(store_url, server_settings, keys, make_client, sign=True), bearer(keys.reader)
     size = client.get(PATH, headers=reader).json()["tree_size"]
     late = shown(output_id="out-ed-1001")  # the incident's output, shown again
     posted = client.post("/v1/events", json=late, headers=bearer(keys.emitter))
