@@ -193,11 +193,6 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     tmp = tmp_path_factory.mktemp("matrix")
     for url in _store_url(request, tmp):
         generated = _generated()
-        with Ledger(url) as ledger:
-            ledger.submit([generated])
-            actor = {"id": "operator", "role": "admin", "kind": "person"}
-            KeyFolder(tmp / "keys").activate_new("ledger.matrix.example", ledger=ledger, actor=actor, reason=None)
-        tokens = _tokens(url)
         common: dict[str, Any] = {
             "database_url": url,
             "db_connect_timeout_s": 2,
@@ -205,6 +200,13 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
             "keys_dir": str(tmp / "keys"),
             "checkpoint_dir": str(tmp / "checkpoints"),
         }
+        # The operator's ledger is configured as the server is (its master key among the rest): the patient
+        # sealed here must open in the app.
+        with Ledger(Settings(**common).ledger_settings()) as ledger:
+            ledger.submit([generated])
+            actor = {"id": "operator", "role": "admin", "kind": "person"}
+            KeyFolder(tmp / "keys").activate_new("ledger.matrix.example", ledger=ledger, actor=actor, reason=None)
+        tokens = _tokens(url)
         with (
             TestClient(create_app(Settings(**common, key_cache_s=0))) as app,
             TestClient(create_app(Settings(**common, key_cache_s=3600))) as fast,
