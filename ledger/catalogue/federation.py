@@ -28,9 +28,9 @@ class OrganisationCheckpointRecorded(DataModel):
 
     event_type: ClassVar[str] = "ledger.organisation_checkpoint_recorded"
 
-    organisation: Identifier
-    origin: Origin
-    tree_size: PositiveCount
+    organisation: Identifier  # the member organisation, as the deployment's router names it
+    origin: Origin  # the checkpoint's origin line: the member ledger's log name
+    tree_size: PositiveCount  # the number of leaves in the member's log at that checkpoint
     root_hash: RootHash  # hex of the RFC 6962 root the checkpoint signs
     checkpoint: SignedNote  # the C2SP signed note, verifiable with the organisation's keys
 
