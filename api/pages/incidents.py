@@ -18,10 +18,11 @@ from markupsafe import Markup
 
 from api.deps import StoreDep
 from api.errors import ApiError
+from api.interop.outcome import FHIR_JSON
 from api.pages.access import PageError, ReaderPage
 from api.pages.render import page
 from api.pages.timeline import draw, marks, output_window, whole
-from api.routes.fhir_export import FHIR_JSON, MIME_VERSION, FhirVersion
+from api.routes.fhir_export import MIME_VERSION, FhirVersion
 from api.routes.proofs import SignerDep, incident_bundle
 from api.routes.queries import WorkerDep
 from api.routes.verification import published_keys
