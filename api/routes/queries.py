@@ -295,6 +295,83 @@ def gaps(
     )
 
 
+@router.get("/v1/incidents/{incident_id}/response", summary="The response against the playbook", responses=_WITH_404)
+def incident_response(
+    key: ReaderKey,
+    worker: WorkerDep,
+    incident_id: Identifier,
+    now: Annotated[
+        str | None, Query(description=f"Judge missing steps as of this time (default: now; {_TIME}).")
+    ] = None,
+    min_seq: MinSeq = None,
+) -> Response:
+    """The policy in force when the incident became known, and each step its playbook expects: done (with its
+    evidence), late (with the deadline it missed), missing or pending; and the steps no playbook asked for."""
+    return answer(queries.incident_response, views_at(worker, min_seq), incident_id, now=_time(now, "now"))
+
+
+@router.get("/v1/tools/{tool_id}/policy", summary="A tool's policy and playbook in force", responses=_RESPONSES)
+def tool_policy(
+    key: ReaderKey,
+    worker: WorkerDep,
+    tool_id: Identifier,
+    as_of: Annotated[str | None, Query(description=f"The moment (default: now; {_TIME}).")] = None,
+    min_seq: MinSeq = None,
+) -> Response:
+    """The tool's policy in force at ``as_of`` (null if none), the go-live questions it leaves unanswered, its
+    earlier policies, and the steps expected for each kind of error."""
+    return answer(queries.tool_policy, views_at(worker, min_seq), tool_id, as_of=_time(as_of, "as_of"))
+
+
+_KIND = Query(description="false_negative, false_positive, misprioritization, ...", **_ID)
+
+
+@router.get("/v1/metrics/intervention", summary="How fast the organisation intervened", responses=_RESPONSES)
+def intervention(
+    key: ReaderKey,
+    worker: WorkerDep,
+    tool: Annotated[str | None, Query(**_ID)] = None,
+    unit: Annotated[str | None, Query(**_ID)] = None,
+    kind: Annotated[str | None, _KIND] = None,
+    start: Annotated[str | None, Query(alias="from", description=f"Aware at or after ({_TIME}).")] = None,
+    end: Annotated[str | None, Query(alias="to", description=f"Aware at or before ({_TIME}).")] = None,
+    min_seq: MinSeq = None,
+) -> Response:
+    """Per incident, the time from the output to awareness, from display to action, and from awareness to
+    assignment, to each response step and to remediation, with evidence; medians per tool, unit and kind."""
+    return answer(
+        queries.intervention_metrics,
+        views_at(worker, min_seq),
+        tool=tool,
+        unit=unit,
+        kind=kind,
+        start=_time(start, "from"),
+        end=_time(end, "to"),
+    )
+
+
+@router.get("/v1/metrics/recurrence", summary="Harm that came back after a verified fix", responses=_RESPONSES)
+def recurrence(
+    key: ReaderKey,
+    worker: WorkerDep,
+    tool: Annotated[str | None, Query(**_ID)] = None,
+    kind: Annotated[str | None, _KIND] = None,
+    start: Annotated[str | None, Query(alias="from", description=f"Aware at or after ({_TIME}).")] = None,
+    end: Annotated[str | None, Query(alias="to", description=f"Aware at or before ({_TIME}).")] = None,
+    min_seq: MinSeq = None,
+) -> Response:
+    """Per tool and error kind: the incidents, the remediations verified effective, and the incidents that came
+    after one (recurrences), each with its evidence."""
+    return answer(
+        queries.recurrence,
+        views_at(worker, min_seq),
+        tool=tool,
+        kind=kind,
+        start=_time(start, "from"),
+        end=_time(end, "to"),
+    )
+
+
 @router.get("/v1/projections/status", summary="Position, lag and health of each view", responses=_RESPONSES)
 def projections_status(key: ReaderKey, worker: WorkerDep) -> Response:
     """Each view's position, the head of the log, the lag, and any failure (with its seq and event type)."""

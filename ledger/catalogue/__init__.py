@@ -19,7 +19,8 @@ Who may append what (ledger.catalogue.control draws the line):
 
     control types      legal_hold.placed, legal_hold.released, subject.erased,
                        access.recorded, ledger.master_key_rotated,
-                       ledger.signing_key_activated, ledger.signing_key_retired:
+                       ledger.signing_key_activated, ledger.signing_key_retired,
+                       ledger.organisation_checkpoint_recorded:
                        only the ledger's own operations (admin routes, CLI commands),
                        always with the source ``ledger``; no API key, admin included,
                        appends them through the emitters' routes or ``ledger import``

@@ -11,6 +11,7 @@ from typing import Final
 
 from ledger.catalogue import (
     clinicians,
+    federation,
     governance,
     incidents,
     ledger_keys,
@@ -34,6 +35,7 @@ _MODELS: Final[tuple[type[DataModel], ...]] = (
     *remediation.TYPES,
     *governance.TYPES,
     *ledger_keys.TYPES,
+    *federation.TYPES,
     *privacy.TYPES,
 )
 

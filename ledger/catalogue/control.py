@@ -38,6 +38,7 @@ CONTROL_TYPES: Final = frozenset(
         "ledger.master_key_rotated",
         "ledger.signing_key_activated",
         "ledger.signing_key_retired",
+        "ledger.organisation_checkpoint_recorded",
     }
 )
 

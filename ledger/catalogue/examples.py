@@ -450,6 +450,21 @@ EXAMPLES: Final[dict[str, dict[str, Any]]] = {
         _RISK,
         {"key_name": "ledger.northside.example", "key_id": "e7887a36", "reason": "Scheduled yearly rotation."},
     ),
+    "ledger.organisation_checkpoint_recorded": _event(
+        33,
+        "ledger.organisation_checkpoint_recorded",
+        "2026-07-04T00:00:00Z",
+        {"id": "ledger.network.example", "role": "ledger_operator", "kind": "system"},
+        {
+            "organisation": "northside",
+            "origin": "ledger.northside.example/ledger",
+            "tree_size": 48213,
+            "root_hash": "50d858e0985ecc7f60418aaf0cc5ab587f42c2570a884095a9e8ccacd0f6545c",
+            "checkpoint": "ledger.northside.example/ledger\n48213\nUNhY4JhezH9gQYqvDMWrWH9CwlcKiECVqejMrND2VFw=\n\n"
+            "\u2014 ledger.northside.example UI6gSRKFJfPXOITYe9/DsxFpg7jYkhy1BD3SZncCgiFwGvq6L2uQ7k7M1Hz1LJS1dGj+"
+            "hLBewZb6jRUCJdb06+dzqQ8=\n",
+        },
+    ),
     "subject.erased": _event(
         41,
         "subject.erased",

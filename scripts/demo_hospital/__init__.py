@@ -25,13 +25,20 @@ from typing import Any, Final
 from scripts.demo_hospital.care import care
 from scripts.demo_hospital.governance import GOVERNANCE_SECTIONS
 from scripts.demo_hospital.incidents import INCIDENT_SECTIONS
+from scripts.demo_hospital.policies import POLICY_SECTIONS, RESPONSE_SECTIONS
 from scripts.demo_hospital.story import Story, event_id
 
 DEFAULT_SEED: Final = 2026
 ANCHOR_EVENT: Final = "registered/sepsis-watch"  # told first, dated ANCHOR_DAYS before the anchor
 ANCHOR_DAYS: Final = 200
 
-SECTIONS: Final[tuple[Callable[[Story], None], ...]] = (*GOVERNANCE_SECTIONS, care, *INCIDENT_SECTIONS)
+SECTIONS: Final[tuple[Callable[[Story], None], ...]] = (
+    *GOVERNANCE_SECTIONS,
+    *POLICY_SECTIONS,
+    care,
+    *INCIDENT_SECTIONS,
+    *RESPONSE_SECTIONS,  # after the incidents: the steps cite their events
+)
 
 
 def build(seed: int, anchor: datetime) -> list[dict[str, Any]]:

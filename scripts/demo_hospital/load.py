@@ -42,9 +42,10 @@ def through_api(client: LedgerClient, *, seed: int) -> Loaded:
         recorded = None
     else:
         recorded = _occurred_at(base64.b64decode(record["body"]))
-    events = build(seed, anchor_from(recorded))
+    anchor = anchor_from(recorded)
+    events = build(seed, anchor)
     receipts = client.send_batch(events, size=BATCH)
-    return Loaded(anchor_from(recorded), len(events), sum(r.created for r in receipts))
+    return Loaded(anchor, len(events), sum(r.created for r in receipts))
 
 
 def through_library(ledger: Ledger, *, seed: int) -> Loaded:

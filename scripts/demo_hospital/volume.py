@@ -15,9 +15,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from scripts.demo_hospital.care import STREAMS, WEEKS, stream_day
-from scripts.demo_hospital.governance import GOVERNANCE_SECTIONS
-from scripts.demo_hospital.incidents import INCIDENT_SECTIONS
+from scripts.demo_hospital import SECTIONS
+from scripts.demo_hospital.care import STREAMS, WEEKS, care, stream_day
 from scripts.demo_hospital.story import Story, iso
 
 ANCHOR: Final = datetime(2026, 11, 30, tzinfo=UTC)
@@ -58,8 +57,9 @@ def events(seed: int, count: int) -> Iterator[dict[str, Any]]:
 
 def _governance_and_incidents(seed: int) -> list[dict[str, Any]]:
     story = Story(seed, ANCHOR)
-    for section in (*GOVERNANCE_SECTIONS, *INCIDENT_SECTIONS):
-        section(story)
+    for section in SECTIONS:
+        if section is not care:  # told day by day, at the volume asked for
+            section(story)
     return story.ordered()
 
 

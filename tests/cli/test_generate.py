@@ -34,7 +34,7 @@ def test_a_large_count_keeps_the_hospitals_shape() -> None:
 
     assert sum(types.values()) == 30_000
     assert types["incident.reported"] == 5 and types["tool.approved"] == 5
-    assert types["output.generated"] > 9000 and abs(types["output.shown"] - types["output.generated"]) <= 1  # cut
+    assert types["output.generated"] > 9000 and 0 <= types["output.generated"] - types["output.shown"] < 10  # the cut
 
 
 @pytest.mark.slow

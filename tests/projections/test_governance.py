@@ -3,10 +3,12 @@ became known, the gaps of policies, intervention speed and recurrence, with the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from ledger.store import Ledger
 from projections.answers import to_json
 from projections.queries import (
     accountability_report,
@@ -16,8 +18,12 @@ from projections.queries import (
     recurrence,
     tool_policy,
 )
+from projections.queries.policy_gaps import KINDS as POLICY_GAP_KINDS
 from projections.timefmt import iso, parse_us
-from tests.projections.conftest import Opened
+from projections.views import Views
+from projections.worker import ProjectionWorker
+from tests.ledgers import env_settings
+from tests.projections.conftest import Api, Opened
 from tests.projections.governance_scenarios import (
     NOW,
     STEPS,
@@ -26,6 +32,7 @@ from tests.projections.governance_scenarios import (
     policy_change,
     recurrence_story,
 )
+from tests.projections.viewdump import strip
 
 NOW_US = parse_us(NOW)
 KINDS = tuple(STEPS)
@@ -202,3 +209,73 @@ def test_intervention_speed_measures_each_interval_with_its_evidence(opened_sqli
     # B's first step came 96 h after awareness: the median of 24 h and 96 h
     assert group["median_seconds"]["awareness_to_first_step"] == 60 * 3600
     assert intervention_metrics(opened_sqlite.views, kind="false_positive")["groups"] == []
+
+
+def test_the_routes_give_a_reader_the_response_the_policy_and_the_measures(api: Api) -> None:
+    """/v1/incidents/{id}/response, /v1/tools/{id}/policy, /v1/metrics/intervention and /v1/metrics/recurrence
+    answer the reader with what the queries answer, on each store."""
+    api.append(kind_story("false_negative"))
+    body: Any = api.get("/v1/incidents/INC-B/response", now=NOW)
+    assert body["policy"]["policy_id"] == "POL-policy"
+    assert [x["status"] for x in body["response"]["steps"]] == ["late", "missing"]
+    policy: Any = api.get("/v1/tools/false_negative-tool/policy", as_of=NOW)
+    assert policy["policy"]["unanswered"] == []
+    assert [s["step"] for s in policy["playbook"]["false_negative"]["steps"]] == [
+        "clinical_review",
+        "escalation_analysis",
+    ]
+    speed: Any = api.get("/v1/metrics/intervention", tool="false_negative-tool", unit="ed", kind="false_negative")
+    assert [g["incidents"] for g in speed["groups"]] == [2]
+    again: Any = api.get("/v1/metrics/recurrence", kind="false_negative")
+    assert again["total"] == 0
+    refused = api.client.get(
+        "/v1/metrics/recurrence",
+        params={"from": "2026-05-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"},
+        headers=api.reader,
+    )
+    assert refused.status_code == 422
+    assert api.client.get("/v1/incidents/INC-NONE/response", headers=api.reader).status_code == 404
+
+
+# --- the same measures on both stores, live and rebuilt ------------------------------------------------------
+
+Question = Callable[[Views], Any]
+QUESTIONS: dict[str, Question] = {
+    "responses": lambda v: [
+        incident_response(v, i, now=NOW_US) for i in ("INC-A", "INC-B", "INC-OLD", "INC-NEW", "INC-ROLE", "R3")
+    ],
+    "intervention": lambda v: intervention_metrics(v),
+    "recurrence": lambda v: recurrence(v),
+    "gaps": lambda v: governance_gaps(v, now=NOW_US, kinds=list(POLICY_GAP_KINDS)),
+    "policies": lambda v: [tool_policy(v, t, as_of=NOW_US) for t in ("change-tool", "half-tool", "none-tool")],
+}
+
+
+def _measured(url: str) -> dict[str, Any]:
+    """Append the stories while a worker follows in small batches, ask every question, rebuild, ask again."""
+    stories = (kind_story("false_negative"), policy_change(), recurrence_story(), gaps_story())
+    with Ledger(env_settings(url)) as ledger:
+        worker = ProjectionWorker(ledger, interval=0.01, batch_size=5)
+        worker.start()
+        try:
+            for story in stories:
+                for start in range(0, len(story.events), 4):
+                    ledger.submit(story.events[start : start + 4])
+            worker.wait_for(ledger.head_seq(), timeout=30)
+        finally:
+            worker.stop()
+        views = Views(ledger)
+        live = {name: to_json(ask(views)) for name, ask in QUESTIONS.items()}
+        views.projector.rebuild(batch_size=7)
+        assert {name: to_json(ask(views)) for name, ask in QUESTIONS.items()} == live
+    return live
+
+
+@pytest.mark.postgres
+def test_the_response_measures_agree_on_sqlite_and_postgres_and_after_a_rebuild(sqlite_url: str, pg_url: str) -> None:
+    """Every governance answer (responses, intervention speed, recurrence, policy gaps, policies) is the same
+    live and after a rebuild on each store, and the same on SQLite and PostgreSQL but for recording times."""
+    on_sqlite, on_postgres = _measured(sqlite_url), _measured(pg_url)
+    assert on_sqlite["recurrence"]["total"] == 1 and on_sqlite["gaps"]["total"] >= 4  # the answers hold something
+    for name in QUESTIONS:
+        assert strip(on_sqlite[name]) == strip(on_postgres[name]), name
