@@ -31,7 +31,7 @@ import psycopg
 
 from ledger.apikeys import KeyStore, Role
 from ledger.checkpointing import make_checkpoint
-from ledger.config import LedgerPaths
+from ledger.config import LedgerSettings
 from ledger.proof.checkpoint import CheckpointDirectory
 from ledger.signing import KeyFolder
 from ledger.store import Ledger
@@ -78,10 +78,11 @@ def bench_pages(args: argparse.Namespace) -> None:
 
 def _prepare(url: str, tmp: Path, count: int) -> tuple[int, list[str]]:
     """Load the history, rebuild the views, sign a checkpoint; the head and the incidents' ids."""
-    with Ledger(url) as ledger:
+    settings = LedgerSettings.from_environ(os.environ, url)  # the state folder's (LEDGER_STATE_DIR), as the server's
+    paths = settings.paths
+    with Ledger(settings) as ledger:
         head = pb.load_synthetic(ledger, events=count)
         Projector(ledger).rebuild()
-        paths = LedgerPaths.from_env(url)  # the state folder's (LEDGER_STATE_DIR), as the server will read them
         key = KeyFolder(paths.keys_dir).activate_new("bench.example", ledger=ledger, actor=_OPERATOR, reason=None).key
         paths.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         make_checkpoint(ledger, key, origin=paths.origin, folder=CheckpointDirectory(paths.checkpoint_dir))
