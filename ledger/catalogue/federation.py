@@ -28,9 +28,9 @@ class OrganisationCheckpointRecorded(DataModel):
 
     event_type: ClassVar[str] = "ledger.organisation_checkpoint_recorded"
 
-    organisation: Identifier
-    origin: Origin
-    tree_size: PositiveCount
+    organisation: Identifier  # the member organisation whose ledger signed the checkpoint
+    origin: Origin  # the checkpoint's origin line: the member ledger's name in its signed notes
+    tree_size: PositiveCount  # how many entries the member's log held when it signed
     root_hash: RootHash  # hex of the RFC 6962 root the checkpoint signs
     checkpoint: SignedNote  # the C2SP signed note, verifiable with the organisation's keys
 
