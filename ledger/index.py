@@ -182,6 +182,9 @@ class IndexStore:
 
 
 def _rows(cursor: Any, statement: Any, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    if params and isinstance(params, list) and isinstance(params[0], tuple):  # many rows (``_many``)
+        cursor.executemany(statement, params)
+        return []
     cursor.execute(statement, params)
     if getattr(cursor, "description", True) is None:  # psycopg: no result set (eventsourcing's SQLite cursor: [])
         return []
@@ -244,8 +247,8 @@ def _advance(run: Any, new: dict[bytes, list[int]], *, tree_size: int) -> set[in
 
 
 def _many(run: Any, statement: str, rows: Sequence[tuple[Any, ...]]) -> None:
-    for row in rows:
-        run(statement, row)
+    if rows:
+        run(statement, rows)  # a list of rows: one executemany
 
 
 def _levels(run: Any, touched: set[int], *, previous: bytes | None) -> list[list[bytes]]:

@@ -438,6 +438,12 @@ def _bench_fhir(args: argparse.Namespace) -> None:
     bench_fhir(args)
 
 
+def _bench_index(args: argparse.Namespace) -> None:
+    from scripts.bench_index import bench_index  # imports this module's helpers
+
+    bench_index(args)
+
+
 SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {
     "append": bench_append,
     "verify": bench_verify,
@@ -445,6 +451,7 @@ SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {
     "privacy": bench_privacy,
     "projections": bench_projections,
     "fhir": _bench_fhir,
+    "index": _bench_index,
 }
 
 
@@ -462,6 +469,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--lag-seconds", type=float, default=20.0)
     parser.add_argument("--api-events", type=int, default=10_000)
     parser.add_argument("--api-seconds", type=float, default=10.0)
+    parser.add_argument("--index-size", type=int, default=1_000_000, help="log size for the index's proof timings")
     parser.add_argument("--postgres-url", default=PG_URL, help="'' to skip PostgreSQL")
     args = parser.parse_args(argv)
     for name in args.sections or SECTIONS:
