@@ -194,12 +194,18 @@ def _rows(cursor: Any, statement: Any, params: Sequence[Any]) -> list[tuple[Any,
 def catch_up(store: IndexStore, *, head: int) -> tuple[int, bytes] | None:
     """Bring the index to ``head`` and keep its commit; (size, root), or None if it was there already."""
     store.create()
+    newest = "SELECT tree_size, levels FROM {commits} ORDER BY tree_size DESC LIMIT 1"
+    known = store.read(newest, ())
+    start = int(known[0][0]) if known else 0
+    if start >= head:
+        return None
+    # The log is read before the write transaction: a long read inside it would leave the
+    # transaction idle past PostgreSQL's idle-in-transaction timeout.
+    new = _postings(store.ledger, start=start, head=head)
     with store.transaction() as run:
-        last = run("SELECT tree_size, levels FROM {commits} ORDER BY tree_size DESC LIMIT 1", ())
-        start = int(last[0][0]) if last else 0
-        if start >= head:
+        last = run(newest, ())
+        if (int(last[0][0]) if last else 0) != start:  # another process committed meanwhile: its turn
             return None
-        new = _postings(store.ledger, start=start, head=head)
         touched = _advance(run, new, tree_size=head)
         levels = _levels(run, touched, previous=bytes(last[0][1]) if last else None)
         root = levels[-1][0]
