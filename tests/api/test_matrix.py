@@ -64,6 +64,8 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/proofs/inclusion"): AUDITORS,
     ("GET", "/v1/proofs/consistency"): AUDITORS,
     ("GET", "/v1/incidents/{incident_id}/evidence"): AUDITORS,
+    ("GET", "/v1/incidents/{incident_id}/proofs"): READERS,
+    ("GET", "/v1/verifier-keys"): PUBLIC - {"none", "revoked"},
     ("GET", "/v1/incidents"): READERS,
     ("GET", "/v1/incidents/{incident_id}/timeline"): READERS,
     ("GET", "/v1/incidents/{incident_id}/accountability"): READERS,
@@ -96,6 +98,7 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/incidents/{incident_id}"): READERS,
     ("GET", "/incidents/{incident_id}/timeline.csv"): READERS,
     ("GET", "/incidents/{incident_id}/evidence.json"): READERS,
+    ("GET", "/incidents/{incident_id}/proofs.json"): READERS,
     ("GET", "/events/{seq}"): READERS,
     ("POST", "/events/{seq}/reveal"): frozenset({"reader", "admin"}),
     ("GET", "/log"): AUDITORS,
@@ -367,5 +370,5 @@ def test_no_caller_appends_an_ordinary_event_under_the_ledgers_own_source(world:
 
 
 def test_the_matrix_counts_what_docs_reliability_reports() -> None:
-    assert (ROUTE_CASES, CONTROL_CASES, RESERVED_SOURCE_CASES) == (45 * 7, 9 * 3 * 7 * 2, 3 * 7)
-    assert CASES == 714
+    assert (ROUTE_CASES, CONTROL_CASES, RESERVED_SOURCE_CASES) == (48 * 7, 9 * 3 * 7 * 2, 3 * 7)
+    assert CASES == 735
