@@ -441,9 +441,9 @@ def _bench_fhir(args: argparse.Namespace) -> None:
 
 
 def _bench_index(args: argparse.Namespace) -> None:
-    from scripts.bench_index import bench_index  # imports this module's helpers
+    from scripts.bench_index import bench_index
 
-    bench_index(args)
+    bench_index(args, sys.modules[__name__])
 
 
 def organisations_rate(urls: Sequence[str], *, events: int, batch: int, writers: int) -> float:
