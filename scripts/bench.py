@@ -434,10 +434,22 @@ def _bench_api(args: argparse.Namespace) -> None:
     bench_api(args)
 
 
+def _bench_pages(args: argparse.Namespace) -> None:
+    from scripts.bench_pages import bench_pages  # Playwright, where installed, only when asked
+
+    bench_pages(args)
+
+
 def _bench_fhir(args: argparse.Namespace) -> None:
     from scripts.bench_fhir import bench_fhir  # the server's client libraries, only when asked
 
     bench_fhir(args)
+
+
+def _bench_index(args: argparse.Namespace) -> None:
+    from scripts.bench_index import bench_index
+
+    bench_index(args, sys.modules[__name__])
 
 
 def organisations_rate(urls: Sequence[str], *, events: int, batch: int, writers: int) -> float:
@@ -447,7 +459,7 @@ def organisations_rate(urls: Sequence[str], *, events: int, batch: int, writers:
     appends (one advisory lock a ledger: ledger.store.postgres), so writers of one
     ledger queue; writers of separate organisation ledgers do not.
     """
-    ledgers = [Ledger(url) for url in urls]
+    ledgers = [Ledger(ledger_settings(url)) for url in urls]
     share = events // writers
     work = [(ledgers[i % len(ledgers)], fast_facts(share, start=i * share)) for i in range(writers)]
 
@@ -488,6 +500,8 @@ SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {
     "privacy": bench_privacy,
     "projections": bench_projections,
     "fhir": _bench_fhir,
+    "pages": _bench_pages,
+    "index": _bench_index,
     "organisations": bench_organisations,
 }
 
@@ -504,8 +518,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--api-workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--projection-events", type=int, default=1_000_000)
     parser.add_argument("--lag-seconds", type=float, default=20.0)
+    parser.add_argument("--page-samples", type=int, default=100, help="incident pages timed in the pages section")
     parser.add_argument("--api-events", type=int, default=10_000)
     parser.add_argument("--api-seconds", type=float, default=10.0)
+    parser.add_argument("--index-size", type=int, default=1_000_000, help="log size for the index's proof timings")
     parser.add_argument("--organisation-counts", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--organisation-writers", type=int, default=4, help="writer threads for one-event transactions")
     parser.add_argument("--organisation-events", type=int, default=2_000, help="one-event transactions a cell")
