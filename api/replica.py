@@ -50,7 +50,8 @@ def open_replica(url: DatabaseUrl, *, primary: Ledger, connect_timeout_s: int) -
     if url.backend != "postgres":
         raise InputError("LEDGER_READ_DATABASE_URL must be a postgresql:// URL of a streaming replica")
     extra = {"POSTGRES_PRE_PING": "y", "POSTGRES_CONNECT_TIMEOUT": str(connect_timeout_s)}
-    ledger = Ledger(replace(url, settings={**url.settings, **extra}), create_tables=False)
+    settings = replace(primary.settings, database=replace(url, settings={**url.settings, **extra}))
+    ledger = Ledger(settings, create_tables=False)
     try:
         return Replica(ledger, ReplicaWorker(ledger, primary=primary))
     except BaseException:

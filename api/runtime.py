@@ -17,11 +17,11 @@ from api.keycache import KeyCache
 from api.replica import Replica, open_replica
 from api.settings import Settings
 from ledger.apikeys import KeyStore
+from ledger.config import LedgerSettings
 from ledger.erasure import HoldIndex
 from ledger.errors import StoreUnavailable
-from ledger.store import Ledger
+from ledger.store import Ledger, parse_database_url
 from ledger.store.group import GroupCommitter
-from ledger.store.url import DatabaseUrl, database_url
 from projections.worker import ProjectionWorker
 
 log = logging.getLogger("api.runtime")
@@ -50,24 +50,25 @@ class Store:
             self.replica.close()
 
 
-def store_url(settings: Settings) -> DatabaseUrl:
-    """The database URL with the pool settings the API wants (pre-ping, a short connect timeout)."""
-    url = database_url(settings.database_url)
+def store_settings(settings: Settings) -> LedgerSettings:
+    """The ledger's settings, its database URL given the pool settings the API wants (pre-ping, short timeouts)."""
+    ledger = settings.ledger_settings()
+    url = ledger.database
     if url.backend != "postgres":
-        return url
+        return ledger
     extra = {"POSTGRES_PRE_PING": "y", "POSTGRES_CONNECT_TIMEOUT": str(settings.db_connect_timeout_s)}
-    return replace(url, settings={**url.settings, **extra})
+    return replace(ledger, database=replace(url, settings={**url.settings, **extra}))
 
 
-LedgerOpener = Callable[[DatabaseUrl], Ledger]
+LedgerOpener = Callable[[LedgerSettings], Ledger]
 """How the app opens its ledger: ``Ledger`` itself, except where the benchmark measures what sealing costs."""
 
 
 def open_store(settings: Settings, open_ledger: LedgerOpener = Ledger) -> Store:
     """Open the ledger (creating its tables) and the key store; StoreUnavailable if the database is down."""
-    url = store_url(settings)
-    keys = KeyStore(url)
-    ledger = open_ledger(url)
+    ledger_settings = store_settings(settings)
+    keys = KeyStore(ledger_settings.database)
+    ledger = open_ledger(ledger_settings)
     try:  # the master keys are read now: a wrong configuration stops the server here, not at its first sealed append
         _ = ledger.keys
     except BaseException:
@@ -87,7 +88,7 @@ def open_store(settings: Settings, open_ledger: LedgerOpener = Ledger) -> Store:
 def _replica(settings: Settings, primary: Ledger) -> Replica | None:
     if settings.read_database_url is None:
         return None
-    url = database_url(settings.read_database_url)
+    url = parse_database_url(settings.read_database_url)
     return open_replica(url, primary=primary, connect_timeout_s=settings.db_connect_timeout_s)
 
 
@@ -97,7 +98,7 @@ class Runtime:
     def __init__(self, settings: Settings, open_ledger: LedgerOpener = Ledger) -> None:
         self.settings = settings
         self.open_ledger = open_ledger
-        self.display = database_url(settings.database_url).display
+        self.display = settings.ledger_settings().database.display
         self.key_cache = KeyCache(settings.key_cache_s)
         self._store: Store | None = None
         self.projections: ProjectionWorker | None = None  # keeps the read models current

@@ -10,7 +10,7 @@ Limits (documented in docs/api.md):
 Checkpoints: the server signs the log's head every ``checkpoint_interval_s``
 seconds (``$LEDGER_CHECKPOINT_INTERVAL``, default 60; 0 turns the schedule off)
 with the key in ``keys_dir``, publishing to ``checkpoint_dir`` (both default to
-``ledger.config.LedgerPaths``: $LEDGER_KEYS_DIR, $LEDGER_CHECKPOINT_DIR, else the
+the ledger's settings: $LEDGER_KEYS_DIR, $LEDGER_CHECKPOINT_DIR, else the
 database's own state folder).
 
 Pages (api.pages): sessions last ``session_hours`` ($LEDGER_API_SESSION_HOURS,
@@ -23,6 +23,10 @@ Replica: with ``read_database_url`` ($LEDGER_READ_DATABASE_URL, a PostgreSQL
 streaming replica of the ledger's database), the raw log and the views' queries
 are read there; appends, proofs and everything else stay on the primary. Those
 answers say how far behind the replica is (``Ledger-Replica-Lag-Seconds``).
+
+This module is the server's reader of the environment (with scripts.serve):
+the ledger's own settings (``ledger.config.LedgerSettings``: the database, the
+folders, the master keys) are built here, by ``Settings.ledger_settings``.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from dataclasses import dataclass, replace
 from functools import cache
 from typing import Final
 
-from ledger.config import LedgerPaths
+from ledger.config import LedgerPaths, LedgerSettings
 from ledger.errors import InputError
 
 MIB: Final = 1024 * 1024
@@ -90,10 +94,16 @@ class Settings:
         values["time_zone"] = _time_zone(ENV_PREFIX + "TIME_ZONE", environ.get(ENV_PREFIX + "TIME_ZONE") or "UTC")
         return cls(**values)  # type: ignore[arg-type]
 
+    def ledger_settings(self) -> LedgerSettings:
+        """The ledger's settings: these settings' database and folders, the rest (master keys) from the environment."""
+        settings = LedgerSettings.from_environ(
+            os.environ, self.database_url, keys_dir=self.keys_dir, checkpoint_dir=self.checkpoint_dir
+        )
+        return settings if self.origin is None else replace(settings, paths=replace(settings.paths, origin=self.origin))
+
     def ledger_paths(self) -> LedgerPaths:
         """The signing-key folder, the checkpoint folder and the origin (settings, else the environment)."""
-        paths = LedgerPaths.from_env(self.database_url, keys_dir=self.keys_dir, checkpoint_dir=self.checkpoint_dir)
-        return paths if self.origin is None else replace(paths, origin=self.origin)
+        return self.ledger_settings().paths
 
 
 # The numeric settings read from the environment: (type, least value allowed).

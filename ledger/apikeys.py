@@ -38,7 +38,7 @@ from psycopg import sql
 from ledger.catalogue.control import RESERVED_SOURCE
 from ledger.dberrors import translated
 from ledger.errors import InputError
-from ledger.store.url import DatabaseUrl, database_url
+from ledger.store.url import DatabaseUrl, parse_database_url
 
 TABLE: Final = "ledger_api_keys"
 PREFIX: Final = "lk"
@@ -150,8 +150,8 @@ class _Backend(Protocol):
 class KeyStore:
     """The API keys of one ledger database."""
 
-    def __init__(self, url: str | DatabaseUrl | None = None, *, create_table: bool = True) -> None:
-        parsed = url if isinstance(url, DatabaseUrl) else database_url(url)
+    def __init__(self, url: str | DatabaseUrl, *, create_table: bool = True) -> None:
+        parsed = url if isinstance(url, DatabaseUrl) else parse_database_url(url)
         self._backend: _Backend = _SQLite(parsed) if parsed.backend == "sqlite" else _Postgres(parsed)
         if create_table:
             self._backend.create_table()

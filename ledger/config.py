@@ -1,7 +1,13 @@
-"""Where the ledger keeps what is not in the database: signing keys and published checkpoints.
+"""The ledger's settings, and where it keeps what is not in the database: signing keys and published checkpoints.
 
-That state belongs to one ledger, so its default place is derived from the
-database, never shared by two of them::
+``LedgerSettings`` is everything the ledger is configured with: the database,
+the folders below and where the master keys are. Only the two composition
+roots read the environment: the command line (``scripts.common``) and the
+server (``api.settings``, ``scripts.serve``); each passes it to
+``LedgerSettings.from_environ`` and hands the settings down.
+
+The folders' default place is derived from the database, so that state
+belonging to one ledger is never shared by two of them::
 
     sqlite:///DIR/NAME.sqlite3           DIR/NAME.d/                       beside the file
     postgresql://HOST:PORT/DB?schema=S   var/postgresql/HOST_PORT_DB_S/    under the working folder
@@ -23,9 +29,12 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from ledger.masterkey import MASTER_KEY_ENV, MASTER_KEY_FILE_ENV, PREVIOUS_KEYS_ENV, MasterKeySource
 
 if TYPE_CHECKING:
     from ledger.store.url import DatabaseUrl
@@ -34,6 +43,7 @@ DEFAULT_ORIGIN = "clinical-ai-ledger.example/demo"
 STATE_DIR_ENV = "LEDGER_STATE_DIR"
 KEYS_DIR_ENV = "LEDGER_KEYS_DIR"
 CHECKPOINT_DIR_ENV = "LEDGER_CHECKPOINT_DIR"
+ORIGIN_ENV = "LEDGER_ORIGIN"
 POSTGRES_STATE_ROOT = Path("var/postgresql")
 # Before state folders, every ledger run from one folder shared these; the default database keeps them.
 LEGACY_DATABASE = Path("var/ledger.sqlite3")
@@ -54,30 +64,62 @@ class LedgerPaths:
     origin: str
     state_dir: Path | None = None
 
+
+@dataclass(frozen=True)
+class LedgerSettings:
+    """One ledger's configuration: its database, its folders and origin, and where its master keys are.
+
+    Built once by a composition root (``from_environ``) and passed down; nothing
+    below the roots reads the environment. The master keys are only located
+    here: they are read, and a missing one reported, when the ledger first
+    needs them (``Ledger.keys``).
+    """
+
+    database: DatabaseUrl
+    paths: LedgerPaths
+    master_keys: MasterKeySource
+
     @classmethod
-    def from_env(
+    def from_environ(
         cls,
+        environ: Mapping[str, str],
         database: DatabaseUrl | str | None = None,
         *,
         keys_dir: str | None = None,
         checkpoint_dir: str | None = None,
-    ) -> LedgerPaths:
-        """The paths of the ledger at ``database`` (else $LEDGER_DATABASE_URL, else the embedded default).
+    ) -> LedgerSettings:
+        """The settings of the ledger at ``database`` (else $LEDGER_DATABASE_URL, else the embedded default).
 
-        Explicit values win, then $LEDGER_KEYS_DIR / $LEDGER_CHECKPOINT_DIR, then
-        the state folder ($LEDGER_STATE_DIR, else derived from the database).
+        ``environ`` is the process's environment, passed by the root that reads
+        it. Folders: explicit values win, then $LEDGER_KEYS_DIR /
+        $LEDGER_CHECKPOINT_DIR, then the state folder ($LEDGER_STATE_DIR, else
+        derived from the database). The master key: $LEDGER_MASTER_KEY, else
+        $LEDGER_MASTER_KEY_FILE, else master.key in the keys folder the
+        environment names (an explicit ``keys_dir`` holds signing keys only).
         """
-        url = _resolve(database)
-        state = Path(os.environ.get(STATE_DIR_ENV) or default_state_dir(url))
+        url = _resolve(database, environ)
+        state = Path(environ.get(STATE_DIR_ENV) or default_state_dir(url))
         keys, checkpoints = state / "keys", state / "checkpoints"
-        if url.sqlite_path == LEGACY_DATABASE and not os.environ.get(STATE_DIR_ENV) and _legacy_layout(state):
+        if url.sqlite_path == LEGACY_DATABASE and not environ.get(STATE_DIR_ENV) and _legacy_layout(state):
             keys, checkpoints = LEGACY_KEYS, LEGACY_CHECKPOINTS
-        return cls(
-            Path(keys_dir or os.environ.get(KEYS_DIR_ENV) or keys),
-            Path(checkpoint_dir or os.environ.get(CHECKPOINT_DIR_ENV) or checkpoints),
-            os.environ.get("LEDGER_ORIGIN") or DEFAULT_ORIGIN,
+        env_keys = Path(environ.get(KEYS_DIR_ENV) or keys)
+        paths = LedgerPaths(
+            Path(keys_dir or env_keys),
+            Path(checkpoint_dir or environ.get(CHECKPOINT_DIR_ENV) or checkpoints),
+            environ.get(ORIGIN_ENV) or DEFAULT_ORIGIN,
             state,
         )
+        master_keys = MasterKeySource(
+            file=Path(environ.get(MASTER_KEY_FILE_ENV) or env_keys / "master.key"),
+            secret=environ.get(MASTER_KEY_ENV) or None,
+            previous_files=tuple(p for p in environ.get(PREVIOUS_KEYS_ENV, "").split(os.pathsep) if p),
+        )
+        return cls(url, paths, master_keys)
+
+    @classmethod
+    def for_database(cls, database: DatabaseUrl | str) -> LedgerSettings:
+        """The settings of the ledger at ``database`` when nothing is configured (as from an empty environment)."""
+        return cls.from_environ({}, database)
 
 
 def default_state_dir(database: DatabaseUrl) -> Path:
@@ -109,8 +151,10 @@ def _legacy_layout(state: Path) -> bool:
     return not state.exists() and (LEGACY_KEYS.is_dir() or LEGACY_CHECKPOINTS.is_dir())
 
 
-def _resolve(database: DatabaseUrl | str | None) -> DatabaseUrl:
+def _resolve(database: DatabaseUrl | str | None, environ: Mapping[str, str]) -> DatabaseUrl:
     # Imported here: ledger.store imports this module, and ledger.store.url would import ledger.store first.
-    from ledger.store.url import DatabaseUrl, database_url
+    from ledger.store.url import DEFAULT_URL, ENV_VAR, DatabaseUrl, parse_database_url
 
-    return database if isinstance(database, DatabaseUrl) else database_url(database)
+    if isinstance(database, DatabaseUrl):
+        return database
+    return parse_database_url(database or environ.get(ENV_VAR) or DEFAULT_URL)

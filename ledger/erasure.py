@@ -27,7 +27,8 @@ import orjson
 
 from ledger.catalogue import RESERVED_SOURCE, recorded_by_ledger
 from ledger.errors import EventConflict, InputError
-from ledger.privacy import MasterKey, sealed_subject
+from ledger.masterkey import MasterKey
+from ledger.privacy import sealed_subject
 from ledger.store import Ledger, Record
 from ledger.vault import Vault
 

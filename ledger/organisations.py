@@ -28,7 +28,7 @@ The top-level ledger itself is verified like any other (``verify_store``).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,7 +37,7 @@ from typing import Any, Final
 import orjson
 
 from ledger.catalogue import RESERVED_SOURCE, recorded_by_ledger
-from ledger.config import LedgerPaths
+from ledger.config import LedgerPaths, LedgerSettings
 from ledger.errors import InputError, IntegrityError, MalformedProof
 from ledger.proof import merkle
 from ledger.proof.checkpoint import Checkpoint, open_checkpoint
@@ -212,12 +212,12 @@ def _checked(
     return checkpoint
 
 
-def open_members(deployment: Deployment) -> dict[str, Ledger]:
-    """Each member's ledger, opened (the caller closes them)."""
+def open_members(deployment: Deployment, settings: Callable[[Organisation], LedgerSettings]) -> dict[str, Ledger]:
+    """Each member's ledger, opened with the settings the composition root gives it (the caller closes them)."""
     opened: dict[str, Ledger] = {}
     try:
         for name, organisation in deployment.members.items():
-            opened[name] = Ledger(organisation.database_url)
+            opened[name] = Ledger(settings(organisation))
     except BaseException:
         for ledger in opened.values():
             ledger.close()

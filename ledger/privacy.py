@@ -29,7 +29,7 @@ operation per event; the first sensitive field holds the ciphertext of all)::
   placeholder of the right type.
 
 Data keys are random 256-bit keys, wrapped (AES-256-GCM) by a master key the
-operator supplies (``MasterKey``, a small interface a KMS can implement).
+operator supplies (``ledger.masterkey.MasterKey``, a small interface a KMS can implement).
 Rotating the master key rewraps data keys and touches no event.
 """
 
@@ -43,122 +43,23 @@ import os
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cache, cached_property
-from pathlib import Path
-from typing import Any, Protocol
+from functools import cache
+from typing import Any
 
 import orjson
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM, AESGCMSIV
+from cryptography.hazmat.primitives.ciphers.aead import AESGCMSIV
 
 from ledger.catalogue import sensitive_fields
 from ledger.errors import InputError, IntegrityError, KeyNotConfigured
+from ledger.masterkey import PREVIOUS_KEYS_ENV as PREVIOUS_KEYS_ENV
+from ledger.masterkey import LocalMasterKey as LocalMasterKey
+from ledger.masterkey import MasterKey
 from ledger.proof import sealed as sealed_form
-from ledger.proof.files import read_text
 from ledger.proof.sealed import ERASED as ERASED
 from ledger.proof.sealed import sealed_subject as sealed_subject
 from ledger.vault import Vault, WrappedKey
 
 INDEX_SUBJECT = "__index__"
-
-
-class MasterKey(Protocol):
-    """What wraps data keys: a local key today, a KMS tomorrow."""
-
-    @property
-    def key_id(self) -> str: ...
-
-    def wrap(self, data_key: bytes, *, context: bytes) -> bytes: ...
-
-    def unwrap(self, wrapped: bytes, *, context: bytes) -> bytes: ...
-
-
-@dataclass(frozen=True)
-class LocalMasterKey:
-    """A 256-bit master key held by the operator (a file or an environment variable)."""
-
-    secret: bytes
-
-    def __repr__(self) -> str:
-        return f"LocalMasterKey(key_id={self.key_id})"
-
-    @cached_property
-    def key_id(self) -> str:
-        """A public name for the key (a hash prefix), stored beside what it wraps."""
-        return hashlib.sha256(b"ledger master key id\x00" + self.secret).hexdigest()[:16]
-
-    @cached_property
-    def _aead(self) -> AESGCM:
-        return AESGCM(self.secret)
-
-    def wrap(self, data_key: bytes, *, context: bytes) -> bytes:
-        """AES-256-GCM with a random nonce, bound to ``context``."""
-        nonce = os.urandom(12)
-        return nonce + self._aead.encrypt(nonce, data_key, context)
-
-    def unwrap(self, wrapped: bytes, *, context: bytes) -> bytes:
-        """The data key; IntegrityError if the key or context is wrong."""
-        try:
-            return self._aead.decrypt(wrapped[:12], wrapped[12:], context)
-        except InvalidTag as exc:
-            raise IntegrityError("a data key does not unwrap under this master key") from exc
-
-    @classmethod
-    def from_file(cls, path: Path) -> LocalMasterKey:
-        """Read a key file (base64 of 32 bytes); InputError names the file and its defect."""
-        text = read_text(path, what="master key file")
-        try:
-            return cls(_decode_key(text.strip()))
-        except InputError as exc:
-            raise InputError(f"master key file {path}: {exc}") from exc
-
-    @classmethod
-    def create(cls, path: Path) -> LocalMasterKey:
-        """Generate a key and save it with mode 0600 (never overwriting)."""
-        secret = AESGCM.generate_key(bit_length=256)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(base64.b64encode(secret).decode() + "\n")
-        return cls(secret)
-
-
-def master_key_from_env(keys_dir: Path, *, create: bool) -> LocalMasterKey:
-    """$LEDGER_MASTER_KEY (base64), else $LEDGER_MASTER_KEY_FILE, else <keys_dir>/master.key (made if asked)."""
-    if text := os.environ.get("LEDGER_MASTER_KEY"):
-        return LocalMasterKey(_decode_key(text))
-    path = Path(os.environ.get("LEDGER_MASTER_KEY_FILE") or keys_dir / "master.key")
-    if path.is_file():
-        return LocalMasterKey.from_file(path)
-    if create:
-        return LocalMasterKey.create(path)
-    raise KeyNotConfigured(f"no master key: set LEDGER_MASTER_KEY or LEDGER_MASTER_KEY_FILE (looked for {path})")
-
-
-PREVIOUS_KEYS_ENV = "LEDGER_PREVIOUS_MASTER_KEY_FILES"
-
-
-def previous_master_keys_from_env() -> list[LocalMasterKey]:
-    """Master keys a rotation in progress retires: $LEDGER_PREVIOUS_MASTER_KEY_FILES (os.pathsep-separated paths).
-
-    They only unwrap data keys wrapped before the rotation rewrapped them; new
-    data keys are always wrapped with the current master key.
-    """
-    paths = [p for p in os.environ.get(PREVIOUS_KEYS_ENV, "").split(os.pathsep) if p]
-    missing = [p for p in paths if not Path(p).is_file()]
-    if missing:
-        raise KeyNotConfigured(f"{PREVIOUS_KEYS_ENV} names {len(missing)} file(s) that do not exist")
-    return [LocalMasterKey.from_file(Path(p)) for p in paths]
-
-
-def _decode_key(text: str) -> bytes:
-    try:
-        secret = base64.b64decode(text, validate=True)
-    except ValueError as exc:
-        raise InputError("the master key is not base64") from exc
-    if len(secret) != 32:
-        raise InputError("the master key must be 32 bytes (base64)")
-    return secret
 
 
 def subject_of(event_type: str, data: Mapping[str, Any], *, event_id: str, actor_id: str) -> str:

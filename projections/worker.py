@@ -33,7 +33,7 @@ class ProjectionWorker:
 
     def __init__(
         self,
-        ledger: Ledger | str | DatabaseUrl | None,
+        ledger: Ledger | str | DatabaseUrl,
         *,
         interval: float = 0.1,
         batch_size: int = DEFAULT_BATCH,

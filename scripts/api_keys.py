@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from ledger.apikeys import ApiKey, KeyStore, Role
-from scripts.common import Exit, add_database_option, counted, say
+from scripts.common import Exit, add_database_option, counted, say, settings_of
 
 
 def add_parser(subparsers: Any, name: str) -> None:
@@ -46,7 +46,7 @@ def add_parser(subparsers: Any, name: str) -> None:
 
 def run_create(args: argparse.Namespace) -> int:
     """Create a key; the token goes to stdout, the explanation to stderr."""
-    new = KeyStore(args.database_url).create(Role(args.role), source=args.source, label=args.label)
+    new = KeyStore(settings_of(args).database).create(Role(args.role), source=args.source, label=args.label)
     bound = f", source {new.key.source}" if new.key.source else ""
     say(f"created API key {new.key.key_id} (role {new.key.role}{bound}); it is shown only this once")
     print(new.token)
@@ -55,7 +55,7 @@ def run_create(args: argparse.Namespace) -> int:
 
 def run_list(args: argparse.Namespace) -> int:
     """Every key: id, role, source, label, created, revoked."""
-    keys = KeyStore(args.database_url).list(include_revoked=not args.active)
+    keys = KeyStore(settings_of(args).database).list(include_revoked=not args.active)
     if args.format == "json":
         sys.stdout.buffer.write(orjson.dumps([k.to_json() for k in keys], option=orjson.OPT_INDENT_2) + b"\n")
         return Exit.OK
@@ -67,7 +67,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_revoke(args: argparse.Namespace) -> int:
     """Revoke one key (a running server stops accepting it within its key cache time, 2 s by default)."""
-    key = KeyStore(args.database_url).revoke(args.key_id)
+    key = KeyStore(settings_of(args).database).revoke(args.key_id)
     say(f"revoked API key {key.key_id} at {key.revoked_at}")
     return Exit.OK
 

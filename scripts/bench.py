@@ -39,6 +39,7 @@ from ledger.proof.merkle import CompactRange
 from ledger.store import Ledger
 from ledger.store.app import Fact
 from scripts.benchkit import _SIDES, PlainRecorded, UnsealedLedger, _privacy_row, _Side, machine, percentile, rate
+from scripts.common import ledger_settings
 from scripts.loadgen import generated_events, sample_events
 
 PG_URL = os.environ.get("LEDGER_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -162,7 +163,7 @@ def _append_row(store: Store, size: int, count: int, rounds: int) -> str:
     def save_plain(items: Sequence[Any]) -> None:
         plain.save(*items)
 
-    with Ledger(store.ledger_url) as ledger:
+    with Ledger(ledger_settings(store.ledger_url)) as ledger:
         for _ in range(rounds):
             baseline = [PlainRecorded.of(f) for f in facts_of(sample_events(count))]
             plain_rates.append(run_batches(save_plain, baseline, size))
@@ -210,7 +211,7 @@ def bench_verify(args: argparse.Namespace) -> None:
           "chain ev/s | inclusion proof p50 / p95 ms |")  # fmt: skip
     print("|---|---|---|---|---|---|")
     loaded, costs = 0, []
-    with Ledger(url) as ledger:
+    with Ledger(ledger_settings(url)) as ledger:
         for target in args.verify_sizes:
             load_rate = load(ledger, target - loaded)
             loaded = target
@@ -365,8 +366,9 @@ def bench_privacy(args: argparse.Namespace) -> None:
 def _privacy_rounds(store: Store, *, events: int, rounds: int) -> list[list[_Side]]:
     """Each round's totals per side (in _SIDES order); the sides move to the next ledger each round."""
     with contextlib.ExitStack() as stack:
-        handles = [{seal: stack.enter_context(Ledger(url) if seal else UnsealedLedger(url)) for seal in (False, True)}
-                   for url in store.ledger_urls]  # fmt: skip
+        opened = [ledger_settings(url) for url in store.ledger_urls]
+        handles = [{seal: stack.enter_context((Ledger if seal else UnsealedLedger)(settings)) for seal in (False, True)}
+                   for settings in opened]  # fmt: skip
         for handle in handles:
             _ = handle[True].keys  # open the key vault outside the timings
         found = []
@@ -406,7 +408,7 @@ def bench_projections(args: argparse.Namespace) -> None:
         conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         conn.execute(f"CREATE SCHEMA {schema}")
     url = f"{args.postgres_url}?schema={schema}"
-    with Ledger(url) as ledger:
+    with Ledger(ledger_settings(url)) as ledger:
         loaded = pb.load_synthetic(ledger, events=args.projection_events)
         rebuild = pb.measure_rebuild(ledger)
         queries = pb.measure_queries(ledger)

@@ -22,6 +22,7 @@ from typing import Any
 from ledger.store import Ledger
 from projections.runner import REBUILD_BATCH, Projector
 from projections.timefmt import HOUR, MINUTE, SECOND, iso, now_us
+from scripts.common import ledger_settings
 
 _NAMESPACE = uuid.UUID("8e0b5f2c-4a71-4f0e-9d3c-5b7a1e2f6c90")
 _T0 = 1_767_225_600 * SECOND  # 2026-01-01T00:00:00Z
@@ -313,7 +314,7 @@ def measure_lag(url: str, *, rate: float = 1000.0, seconds: float = 30.0, batch:
 
     appended: dict[int, float] = {}
     lags: list[float] = []
-    with Ledger(url) as writer_ledger, Ledger(url) as reader_ledger:
+    with Ledger(ledger_settings(url)) as writer_ledger, Ledger(ledger_settings(url)) as reader_ledger:
         worker = ProjectionWorker(reader_ledger)  # the server's own pacing (its default interval)
         worker.catch_up()
         worker.start()
@@ -374,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=1000.0)
     args = parser.parse_args(argv)
     figures: dict[str, Any] = {}
-    with Ledger(args.database_url) as ledger:
+    with Ledger(ledger_settings(args.database_url)) as ledger:
         if ledger.head_seq() == 0:
             started = time.perf_counter()
             figures["loaded"] = {

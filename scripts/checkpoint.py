@@ -7,10 +7,9 @@ import sys
 from typing import Any
 
 from ledger.checkpointing import make_checkpoint
-from ledger.config import LedgerPaths
 from ledger.proof.checkpoint import CheckpointDirectory
 from ledger.signing import KeyFolder
-from scripts.common import Exit, add_database_option, open_ledger, say
+from scripts.common import Exit, add_database_option, open_ledger, say, settings_of
 
 
 def add_parser(subparsers: Any, name: str) -> None:
@@ -36,7 +35,7 @@ def add_parser(subparsers: Any, name: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Sign and publish; print the signed note."""
-    paths = LedgerPaths.from_env(args.database_url, keys_dir=args.keys_dir, checkpoint_dir=args.checkpoint_dir)
+    paths = settings_of(args).paths
     key = KeyFolder(paths.keys_dir).active_key()
     paths.checkpoint_dir.mkdir(parents=True, exist_ok=True)
     with open_ledger(args, create_tables=False) as ledger:

@@ -1,15 +1,22 @@
-"""What every subcommand shares: exit codes, the database option, messages to stderr."""
+"""What every subcommand shares: exit codes, the database option, the ledger's settings, messages to stderr.
+
+With scripts.serve, this module is the command line's one reader of the
+environment: ``ledger_settings`` builds the ledger's settings from the
+command's options and the environment, and every subcommand passes them down.
+"""
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from collections.abc import Callable
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported where used: ledger.store loads the database drivers, which verify-bundle does without
+    from ledger.config import LedgerSettings
     from ledger.store import Ledger
 
 
@@ -38,6 +45,24 @@ def say(message: str) -> None:
     print(message, file=sys.stderr)
 
 
+def ledger_settings(
+    database_url: str | None = None, *, keys_dir: str | None = None, checkpoint_dir: str | None = None
+) -> LedgerSettings:
+    """The ledger's settings: the options given (None: not given), the rest from the environment."""
+    from ledger.config import LedgerSettings
+
+    return LedgerSettings.from_environ(os.environ, database_url, keys_dir=keys_dir, checkpoint_dir=checkpoint_dir)
+
+
+def settings_of(args: argparse.Namespace) -> LedgerSettings:
+    """The ledger's settings from a subcommand's --database-url (and --keys-dir, --checkpoint-dir where it has them)."""
+    return ledger_settings(
+        args.database_url,
+        keys_dir=getattr(args, "keys_dir", None),
+        checkpoint_dir=getattr(args, "checkpoint_dir", None),
+    )
+
+
 def open_ledger(args: argparse.Namespace, *, create_tables: bool = True) -> Ledger:
     """Open the ledger named by --database-url or the environment.
 
@@ -46,14 +71,13 @@ def open_ledger(args: argparse.Namespace, *, create_tables: bool = True) -> Ledg
     schema that does not exist, or holds no ledger, in one line (exit 3).
     """
     from ledger.store import Ledger
-    from ledger.store.url import database_url
 
-    url = database_url(args.database_url)
-    if url.backend == "postgres":
+    settings = settings_of(args)
+    if settings.database.backend == "postgres":
         from scripts.pgschema import prepare_schema  # psycopg's import is paid only where it is used
 
-        prepare_schema(url, create=create_tables)
-    return Ledger(url, create_tables=create_tables)
+        prepare_schema(settings.database, create=create_tables)
+    return Ledger(settings, create_tables=create_tables)
 
 
 def counted(number: int, noun: str, plural: str | None = None) -> str:

@@ -10,13 +10,12 @@ from typing import Any
 import orjson
 
 from ledger.checkpointing import body_of, make_checkpoint
-from ledger.config import LedgerPaths
 from ledger.errors import IntegrityError
 from ledger.evidence import build_bundle, select_evidence
 from ledger.proof.checkpoint import CheckpointDirectory
 from ledger.proof.keys import format_verifier_key
 from ledger.signing import KeyFolder
-from scripts.common import Exit, add_database_option, counted, open_ledger, say
+from scripts.common import Exit, add_database_option, counted, open_ledger, say, settings_of
 
 
 def add_parser(subparsers: Any, name: str) -> None:
@@ -52,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     """Select, prove, write (or, with --format fhir, the incident as a FHIR Bundle)."""
     if args.format == "fhir":
         return run_fhir(args)
-    paths = LedgerPaths.from_env(args.database_url, keys_dir=args.keys_dir, checkpoint_dir=args.checkpoint_dir)
+    paths = settings_of(args).paths
     keys = KeyFolder(paths.keys_dir)
     with open_ledger(args, create_tables=False) as ledger:
         records = select_evidence(ledger, args.incident)

@@ -31,14 +31,14 @@ from api.settings import Settings
 from ledger.apikeys import KeyStore
 from ledger.checkpointing import make_checkpoint
 from ledger.client.http import EventConflict, LedgerApiError, LedgerClient
-from ledger.config import LedgerPaths
+from ledger.config import LedgerSettings
 from ledger.errors import LedgerError, StoreUnavailable
 from ledger.ownership import check_belongs
 from ledger.proof.checkpoint import CheckpointDirectory
 from ledger.signing import KeyFolder
 from ledger.store import Ledger
-from ledger.store.url import ENV_VAR, database_url
-from scripts.common import Exit, add_database_option, say
+from ledger.store.url import ENV_VAR
+from scripts.common import Exit, add_database_option, ledger_settings, say
 from scripts.demo_keys import DEMO_SOURCE, DemoKeys, demo_keys
 
 APP = "api.app:create_app"
@@ -70,18 +70,18 @@ def run(args: argparse.Namespace) -> int:
         return Exit.USAGE
     if args.database_url:
         os.environ[ENV_VAR] = args.database_url  # the workers read it from the environment
-    url = database_url(None)
+    settings = ledger_settings()
     base = f"http://{args.host}:{args.port}"
-    say(f"serving {url.display} at {base}")
+    say(f"serving {settings.database.display} at {base}")
     say(f"  pages: {base}/   API docs: {base}/docs   OpenAPI: {base}/openapi.json")
     _check_settings()
-    _check_master_keys()
-    _check_checkpoint_folder()
+    _check_master_keys(settings)
+    _check_checkpoint_folder(settings)
     if args.demo:
-        _ensure_signing_key()
-        paths = LedgerPaths.from_env()
-        keys = demo_keys(KeyStore(None), paths.state_dir or paths.keys_dir.parent)
-        threading.Thread(target=_load_demo, args=(base, keys), name="demo-loader", daemon=True).start()
+        _ensure_signing_key(settings)
+        paths = settings.paths
+        keys = demo_keys(KeyStore(settings.database), paths.state_dir or paths.keys_dir.parent)
+        threading.Thread(target=_load_demo, args=(base, keys, settings), name="demo-loader", daemon=True).start()
     uvicorn.run(
         APP,
         factory=True,
@@ -105,7 +105,7 @@ def _check_settings() -> None:
     Settings.from_env()
 
 
-def _check_master_keys() -> None:
+def _check_master_keys(settings: LedgerSettings) -> None:
     """Before uvicorn starts: master keys that cannot open the ledger's key table stop `serve` with one clear line.
 
     Otherwise the app's startup fails on them inside uvicorn, which logs a
@@ -113,39 +113,39 @@ def _check_master_keys() -> None:
     until it comes up.
     """
     try:
-        with Ledger(None) as ledger:
+        with Ledger(settings) as ledger:
             _ = ledger.keys
     except StoreUnavailable:
         return
 
 
-def _check_checkpoint_folder() -> None:
+def _check_checkpoint_folder(settings: LedgerSettings) -> None:
     """Before uvicorn starts: a checkpoint folder that belongs to another ledger stops `serve` (exit 2, one line).
 
     Otherwise every scheduled signing would be refused, and the server would
     publish nothing while it seemed to run.
     """
-    folder = LedgerPaths.from_env().checkpoint_dir
+    folder = settings.paths.checkpoint_dir
     if not folder.is_dir():
         return
     try:
-        with Ledger(None) as ledger:
+        with Ledger(settings) as ledger:
             check_belongs(folder, ledger)
     except StoreUnavailable:
         return
 
 
-def _ensure_signing_key() -> None:
+def _ensure_signing_key(settings: LedgerSettings) -> None:
     """Generate and activate a demo signing key (recorded in the log) unless one is active."""
-    folder = KeyFolder(LedgerPaths.from_env().keys_dir)
+    folder = KeyFolder(settings.paths.keys_dir)
     if folder.has_active_key():
         return
-    with Ledger(None) as ledger:
+    with Ledger(settings) as ledger:
         key = folder.activate_new(DEMO_SIGNING_KEY, ledger=ledger, actor=DEMO_OPERATOR, reason="demo").key
     say(f"demo: signing key {key.name} {key.verifier().key_id:08x} generated in {folder.path}")
 
 
-def _load_demo(base: str, keys: DemoKeys) -> None:
+def _load_demo(base: str, keys: DemoKeys, settings: LedgerSettings) -> None:
     """Wait for the server, load the story through the client, then say where everything is."""
     from scripts.demo_hospital import DEFAULT_SEED, load
 
@@ -161,7 +161,7 @@ def _load_demo(base: str, keys: DemoKeys) -> None:
             say(f"demo: the demo hospital could not be loaded: {exc}")
             return
     say(load.describe(loaded))
-    _sign_checkpoint()
+    _sign_checkpoint(settings)
     kept = "minted now" if keys.minted else "kept from an earlier start"
     say(f"demo ready. Pages: {base}/ (sign in with the reader key below)   API docs: {base}/docs")
     say(f"  demo API keys ({kept}, in {keys.path}):")
@@ -171,15 +171,15 @@ def _load_demo(base: str, keys: DemoKeys) -> None:
     say("  more keys: ledger api-keys create --help")
     for line in load.where_to_look(base):
         say(line)
-    say(f"  verify the ledger: {_command()} verify --database-url {database_url(None).display}")
+    say(f"  verify the ledger: {_command()} verify --database-url {settings.database.display}")
 
 
-def _sign_checkpoint() -> None:
+def _sign_checkpoint(settings: LedgerSettings) -> None:
     """Publish a checkpoint of the story now (the schedule would in a minute), so `verify` has one to check."""
-    paths = LedgerPaths.from_env()
+    paths = settings.paths
     try:
         paths.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-        with Ledger(None) as ledger:
+        with Ledger(settings) as ledger:
             key = KeyFolder(paths.keys_dir).active_key()
             folder = CheckpointDirectory(paths.checkpoint_dir)
             signed = make_checkpoint(ledger, key, origin=paths.origin, folder=folder)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ledger.config import LedgerPaths
 from ledger.signing import KeyFolder
-from scripts.common import Exit, add_database_option, open_ledger, say
+from scripts.common import Exit, add_database_option, open_ledger, say, settings_of
 
 
 def add_parser(subparsers: Any, name: str) -> None:
@@ -30,7 +29,7 @@ def add_parser(subparsers: Any, name: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Carry out the action."""
-    folder = KeyFolder(LedgerPaths.from_env(args.database_url, keys_dir=args.keys_dir).keys_dir)
+    folder = KeyFolder(settings_of(args).paths.keys_dir)
     if args.action == "list":
         listed = folder.list()
         for info in listed:

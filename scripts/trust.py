@@ -8,14 +8,14 @@ from pathlib import Path
 
 import orjson
 
-from ledger.config import LedgerPaths
+from ledger.config import LedgerSettings
 from ledger.errors import InputError
 from ledger.ownership import check_belongs
 from ledger.proof.keys import Keyring, parse_verifier_key
 from ledger.proof.verify import Claim
 from ledger.signing import TRUSTED, key_activations
-from ledger.store import DatabaseUrl, Ledger
-from scripts.common import counted, say
+from ledger.store import Ledger
+from scripts.common import counted, ledger_settings, say
 from scripts.files import checkpoint_file, keyring_file
 
 
@@ -56,7 +56,7 @@ def keyring_for(args: argparse.Namespace) -> Keyring | None:
     """
     if args.trusted_keys:
         return keyring_file(args.trusted_keys)
-    folder = LedgerPaths.from_env(_database(args, None), keys_dir=args.keys_dir).keys_dir / TRUSTED
+    folder = _settings(args).paths.keys_dir / TRUSTED
     if folder.is_file():
         say(f"trusting the verifier keys in {folder} (pass --trusted-keys to use keys you hold)")
         return keyring_file(folder)
@@ -82,7 +82,7 @@ def claims_for(args: argparse.Namespace) -> list[Claim]:
     proves nothing about the log. docs/auditing.md says what to do about one.
     """
     claims = [checkpoint_file(path, source="trusted", what="trusted checkpoint") for path in args.trusted_checkpoint]
-    folder = LedgerPaths.from_env(_database(args, None), checkpoint_dir=args.checkpoint_dir).checkpoint_dir
+    folder = _settings(args).paths.checkpoint_dir
     if folder.exists() and not folder.is_dir():
         raise InputError(f"checkpoint folder {folder} is not a folder")
     if not folder.exists():
@@ -97,14 +97,16 @@ def claims_for(args: argparse.Namespace) -> list[Claim]:
 
 def refuse_foreign_folder(args: argparse.Namespace, ledger: Ledger) -> None:
     """Stop (exit 2) before another ledger's published checkpoints are checked against this one."""
-    folder = LedgerPaths.from_env(ledger.url, checkpoint_dir=args.checkpoint_dir).checkpoint_dir
+    folder = ledger.settings.paths.checkpoint_dir
     if folder.is_dir():
         check_belongs(folder, ledger)
 
 
-def _database(args: argparse.Namespace, ledger: Ledger | None) -> DatabaseUrl | str | None:
-    """The ledger whose state folder holds the defaults (verify-bundle has none: the configured one's)."""
-    return ledger.url if ledger is not None else getattr(args, "database_url", None)
+def _settings(args: argparse.Namespace) -> LedgerSettings:
+    """The settings whose folders hold the defaults (verify-bundle names no database: the configured one's)."""
+    return ledger_settings(
+        getattr(args, "database_url", None), keys_dir=args.keys_dir, checkpoint_dir=args.checkpoint_dir
+    )
 
 
 def _verifier_key(state: bytes) -> str:

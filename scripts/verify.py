@@ -10,7 +10,6 @@ from typing import Any
 import orjson
 
 from ledger.audit import verify_store
-from ledger.config import LedgerPaths
 from ledger.proof.verify import Report
 from scripts.common import Exit, add_database_option, counted, open_ledger, say
 from scripts.trust import add_trust_options, claims_for, keyring_for, recorded_keyring, refuse_foreign_folder
@@ -42,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         say(f"verifying {ledger.url.display}")
         refuse_foreign_folder(args, ledger)
         keyring = trusted if trusted is not None else recorded_keyring(ledger)
-        origin = args.origin or LedgerPaths.from_env(ledger.url).origin
+        origin = args.origin or ledger.settings.paths.origin
         report = verify_store(ledger, claims=claims, keyring=keyring, origin=origin, progress=progress)
     if progress:
         sys.stderr.write("\n")

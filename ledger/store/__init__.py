@@ -2,6 +2,6 @@
 
 from ledger.store.ledger import Ledger
 from ledger.store.records import Receipt, Record
-from ledger.store.url import DatabaseUrl, database_url, parse_database_url
+from ledger.store.url import DatabaseUrl, parse_database_url
 
-__all__ = ["DatabaseUrl", "Ledger", "Receipt", "Record", "database_url", "parse_database_url"]
+__all__ = ["DatabaseUrl", "Ledger", "Receipt", "Record", "parse_database_url"]

@@ -8,25 +8,19 @@ from typing import Any
 from uuid import UUID
 
 from ledger.catalogue import Event, sensitive_fields, validate_event
-from ledger.config import LedgerPaths
+from ledger.config import LedgerSettings
 from ledger.dberrors import translated
 from ledger.errors import EventConflict, InvalidEvent, StoreUnavailable
+from ledger.masterkey import MasterKey
 from ledger.pgcopy import CopySource
-from ledger.privacy import (
-    Keys,
-    MasterKey,
-    NewKey,
-    Sealer,
-    master_key_from_env,
-    previous_master_keys_from_env,
-)
+from ledger.privacy import Keys, NewKey, Sealer
 from ledger.proof.canonical import canonical_json_validated
 from ledger.proof.chain import content_digest
 from ledger.proof.sealed import Opened, open_event
 from ledger.store.app import Fact, LedgerApplication, recorder_topic
 from ledger.store.recorder import topic_of_type
 from ledger.store.records import Receipt, Record, StoredCheckpoint, event_uuid
-from ledger.store.url import DatabaseUrl, database_url
+from ledger.store.url import DatabaseUrl
 from ledger.vault import SubjectKeysTaken, Vault
 
 MAX_BATCH = 10_000
@@ -44,20 +38,28 @@ def _facts(events: Sequence[Event], canonicals: Sequence[dict[str, Any]]) -> lis
 
 
 class Ledger:
-    """An open ledger on SQLite or PostgreSQL."""
+    """An open ledger on SQLite or PostgreSQL.
+
+    ``settings``: what a composition root read from the environment
+    (``LedgerSettings.from_environ``); a database URL alone stands for that
+    database with nothing else configured (``LedgerSettings.for_database``).
+    ``master_key`` and ``previous_master_keys``, when given, replace the
+    settings' master keys.
+    """
 
     def __init__(
         self,
-        url: str | DatabaseUrl | None = None,
+        settings: LedgerSettings | DatabaseUrl | str,
         *,
         create_tables: bool = True,
         master_key: MasterKey | None = None,
         previous_master_keys: Sequence[MasterKey] | None = None,
     ) -> None:
-        self.url = url if isinstance(url, DatabaseUrl) else database_url(url)
+        self.settings = settings if isinstance(settings, LedgerSettings) else LedgerSettings.for_database(settings)
+        self.url = self.settings.database
         self._create_tables = create_tables
         self._master_key = master_key
-        self._previous_master_keys = previous_master_keys  # None: $LEDGER_PREVIOUS_MASTER_KEY_FILES
+        self._previous_master_keys = previous_master_keys  # None: the settings' (a rotation's retired keys)
         self._keys: Keys | None = None
         env = dict(self.url.settings)
         env["APPLICATION_RECORDER_TOPIC"] = recorder_topic(self.url.backend)
@@ -96,17 +98,16 @@ class Ledger:
 
     @property
     def keys(self) -> Keys:
-        """The subject keys (opened on first use, with the master keys from the environment if none were given)."""
+        """The subject keys (opened on first use, with the settings' master keys if none were given)."""
         if self._keys is None:
-            master = self._master_key or master_key_from_env(
-                LedgerPaths.from_env(self.url).keys_dir, create=self._create_tables
-            )
+            configured = self.settings.master_keys
+            master = self._master_key or configured.current(create=self._create_tables)
             previous = self._previous_master_keys
             vault = Vault(self.datastore, self.url.backend)
             with translated():
                 if self._create_tables:
                     vault.create()
-                self._keys = Keys(vault, master, previous_master_keys_from_env() if previous is None else previous)
+                self._keys = Keys(vault, master, configured.previous() if previous is None else previous)
         return self._keys
 
     def facts(self, events: Sequence[Event]) -> list[Fact]:

@@ -1,8 +1,7 @@
-"""LEDGER_DATABASE_URL: the one setting that chooses and locates the store."""
+"""The database URL: the one setting that chooses and locates the store ($LEDGER_DATABASE_URL, read by the roots)."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -26,11 +25,6 @@ class DatabaseUrl:
         """The SQLite file, for the sqlite backend."""
         name = self.settings.get("SQLITE_DBNAME")
         return Path(name) if name else None
-
-
-def database_url(explicit: str | None = None) -> DatabaseUrl:
-    """The URL given, else $LEDGER_DATABASE_URL, else the embedded SQLite default."""
-    return parse_database_url(explicit or os.environ.get(ENV_VAR) or DEFAULT_URL)
 
 
 def parse_database_url(url: str) -> DatabaseUrl:

@@ -25,7 +25,7 @@ from typing import Any, Final
 from scripts.demo_hospital.care import care
 from scripts.demo_hospital.governance import GOVERNANCE_SECTIONS
 from scripts.demo_hospital.incidents import INCIDENT_SECTIONS
-from scripts.demo_hospital.policies import POLICY_SECTIONS
+from scripts.demo_hospital.policies import POLICY_SECTIONS, RESPONSE_SECTIONS
 from scripts.demo_hospital.story import Story, event_id
 
 DEFAULT_SEED: Final = 2026
@@ -37,6 +37,7 @@ SECTIONS: Final[tuple[Callable[[Story], None], ...]] = (
     *POLICY_SECTIONS,
     care,
     *INCIDENT_SECTIONS,
+    *RESPONSE_SECTIONS,  # after the incidents: the steps cite their events
 )
 
 

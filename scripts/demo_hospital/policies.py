@@ -1,16 +1,57 @@
-"""Governance decided before the first error: the go-live policy of each tool that has one.
+"""Governance decided before the first error: each tool's policy, and the response steps taken on the incidents.
 
 Only LungFlag CXR went live with a policy answering all five questions (what
 failure looks like, how it is detected, who reviews it, how fast the
 organisation intervenes, how repeat harm is prevented); the other tools went
-live without one, which the gaps show. Response playbooks and the steps taken
-on the incidents belong here too, as further sections.
+live without one, which the gaps show (``tool_without_policy``, for their
+first weeks of outputs). The committee caught up 30 days before the anchor,
+before the first incident: a policy for each of the four, adopting the default
+playbook (projections.playbooks.DEFAULT_PLAYBOOK). NoteDraft's never says what
+a remediation must show before it counts as effective
+(``policy_question_unanswered``).
+
+The response to each incident, judged against the policy in force when it
+became known:
+
+* INC-D01 (SepsisWatch, false negative): clinical review and escalation
+  analysis, both in time: the playbook followed.
+* INC-D02 (Deterioration Index, false positive): the threshold reassessment
+  came five hours after its seven-day deadline; the workflow reassessment is
+  not yet due.
+* INC-D03 (TriageIQ, misprioritization): case review in time; the process
+  correction is due within hours.
+* INC-D04 (NoteDraft, faulty recommendation): output validation in time; the
+  guardrail review, due a week ago, was never done.
+* INC-D05 (TriageIQ, workflow amplification): nothing yet, and nothing due yet.
 """
 
 from __future__ import annotations
 
-from scripts.demo_hospital.cast import COMMITTEE, CXR
+from typing import Any, Final
+
+from scripts.demo_hospital.cast import CMIO, COMMITTEE, CXR, DETERIORATION, DOC_ASSIST, ED_TRIAGE, SEPSIS, Tool
 from scripts.demo_hospital.story import Story, iso
+
+LATE_POLICY_DAYS: Final = 30  # after go-live (six weeks of care), before the first incident
+SOURCE: Final = "governance"
+# tool -> (the kind of error that matters most for it, what that looks like)
+FAILURES: Final = {
+    SEPSIS.tool_id: ("false_negative", "A septic adult not flagged in time."),
+    ED_TRIAGE.tool_id: ("misprioritization", "A patient triaged below their true acuity."),
+    DETERIORATION.tool_id: ("false_positive", "Alerts on stable patients that teach staff to dismiss them."),
+    DOC_ASSIST.tool_id: ("faulty_recommendation", "A draft that changes a medication the physician did not intend."),
+}
+REVIEWER: Final = {"id": "clin-nicu-01", "role": "attending_physician", "kind": "person"}
+# incident -> [(step, days before the anchor it was taken, the story events it cites as evidence)]
+STEPS: Final[dict[str, list[tuple[str, float, list[str]]]]] = {
+    "INC-D01": [
+        ("clinical_review", 23.5, ["INC-D01/reported"]),
+        ("escalation_analysis", 15, ["INC-D01/reported-externally"]),
+    ],
+    "INC-D02": [("threshold_reassessment", 7.5 - 7 - 5 / 24, ["INC-D02/reported"])],  # aware 7.5 days before
+    "INC-D03": [("case_review", 13, ["INC-D03/reported"])],
+    "INC-D04": [("output_validation", 20, ["INC-D04/reported"])],
+}
 
 
 def policies(story: Story) -> None:
@@ -44,4 +85,46 @@ def policies(story: Story) -> None:
     )
 
 
-POLICY_SECTIONS = (policies,)
+def _late_policy(tool: Tool) -> dict[str, Any]:
+    kind, meaning = FAILURES[tool.tool_id]
+    data: dict[str, Any] = {
+        "policy_id": f"AIGC-POL-{tool.tool_id}-1",
+        "tool_id": tool.tool_id,
+        "failure_modes": [{"error_kind": kind, "clinical_meaning": meaning}],
+        "detection": ["drift_monitoring", "safety_reporting", "clinician_feedback"],
+        "review_owner": CMIO["id"],
+        "intervention": {"review_start_hours": 72, "first_step_hours": 72, "remediation_days": 30},
+        "repeat_prevention": {"required_evidence": ["post_fix_audit", "monitoring_check"]},
+        "escalation_pathway": ["bedside_clinician", "attending_physician", "rapid_response_team"],
+        "documentation": ["rca2_report", "timeline"],
+    }
+    if tool is DOC_ASSIST:
+        del data["repeat_prevention"]  # the committee never said what a fix must show
+    return data
+
+
+def late_policies(story: Story) -> None:
+    """The four tools that went live without a policy get one, before the first incident."""
+    for n, tool in enumerate((SEPSIS, ED_TRIAGE, DETERIORATION, DOC_ASSIST)):
+        when = story.at(LATE_POLICY_DAYS - n / 24)
+        story.add(f"policy/{tool.tool_id}", "governance.policy_set", when, COMMITTEE, SOURCE, _late_policy(tool))
+
+
+def responses(story: Story) -> None:
+    """The response steps taken on the incidents (told after them: the evidence they cite is named)."""
+    for incident, steps in STEPS.items():
+        for step, days, evidence in steps:
+            data = {
+                "incident_id": incident,
+                "step": step,
+                "performed_by": REVIEWER["id"],
+                "performed_by_role": REVIEWER["role"],
+                "performed_at": iso(story.at(days)),
+                "outcome": f"{step.replace('_', ' ').capitalize()} done; findings in the incident file.",
+                "evidence_refs": [story.names[name] for name in evidence],
+            }
+            story.add(f"{incident}/step/{step}", "incident.response_step", story.at(days), REVIEWER, SOURCE, data)
+
+
+POLICY_SECTIONS: Final = (policies, late_policies)
+RESPONSE_SECTIONS: Final = (responses,)

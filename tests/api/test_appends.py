@@ -14,6 +14,7 @@ from ledger.catalogue import CONTROL_TYPES
 from ledger.store import Ledger
 from tests.api.conftest import Keys, bearer
 from tests.factories import many_shown, shown
+from tests.ledgers import env_settings
 
 EVENTS = Path(__file__).parents[1] / "testdata" / "events"
 SECRET = "Patient/pseud-SECRET-4417"  # a value that must never come back in a response
@@ -130,7 +131,7 @@ def test_an_invalid_event_in_a_batch_is_named_by_index_and_nothing_is_appended(
     problems = [(e["index"], e["loc"], e["msg"]) for e in response.json()["errors"]]
     assert (3, "actor", "field required") in problems
     assert (7, "data.output_id", "must not be empty") in problems
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         assert ledger.head_seq() == 0
 
 
@@ -143,7 +144,7 @@ def test_a_conflict_in_a_batch_gets_409_with_its_index_and_appends_nothing(
     response = client.post("/v1/events/batch", json={"events": events}, headers=emitter)
     assert response.status_code == 409
     assert (response.json()["index"], response.json()["event_id"]) == (5, recorded["event_id"])
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         assert ledger.head_seq() == 1
 
 

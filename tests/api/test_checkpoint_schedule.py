@@ -25,6 +25,7 @@ from ledger.signing import KeyFolder
 from ledger.store import Ledger
 from tests.api.conftest import Keys, bearer
 from tests.factories import many_shown
+from tests.ledgers import env_settings
 
 INTERVAL = 0.2
 OPERATOR = {"id": "ops", "role": "ledger_operator", "kind": "person"}
@@ -50,7 +51,7 @@ def ticking(settings: Settings, paths: LedgerPaths) -> Settings:
 @pytest.fixture
 def ledger(store_url: str, paths: LedgerPaths) -> Iterator[Ledger]:
     """The store, with a signing key activated (its event is seq 1)."""
-    with Ledger(store_url) as opened:
+    with Ledger(env_settings(store_url)) as opened:
         KeyFolder(paths.keys_dir).activate_new("ledger.test.example", ledger=opened, actor=OPERATOR, reason=None)
         yield opened
 
@@ -102,7 +103,7 @@ def test_without_a_signing_key_nothing_is_signed_and_it_is_said_once(
         client = make_client(ticking)
         client.post("/v1/events/batch", json={"events": many_shown(3)}, headers=bearer(keys.emitter))
         time.sleep(INTERVAL * 4)
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         assert ledger.checkpoints() == []
     warnings = [line["msg"] for line in lines(caplog, "api.checkpoints")]
     assert warnings == ["no active signing key: checkpoints are not signed until one is generated"]

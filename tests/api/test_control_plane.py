@@ -18,6 +18,7 @@ from ledger.erasure import erasure_event
 from ledger.store import Ledger
 from tests.api.conftest import EMITTER_SOURCE, Keys, bearer
 from tests.factories import envelope
+from tests.ledgers import env_settings
 
 PATIENT = "Patient/FORGE-1"
 ACTOR = {"id": "attacker", "role": "integration_engine", "kind": "system"}
@@ -31,12 +32,12 @@ def token(client: TestClient, keys: Keys, store_url: str) -> str:
         "score": 0.9, "label": "high", "priority": "urgent", "threshold_in_effect": 0.7,
     })  # fmt: skip
     assert client.post("/v1/events", json=event, headers=bearer(keys.emitter)).status_code == 201
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         return ledger.keys.token(f"patient:{PATIENT}")
 
 
 def _head(store_url: str) -> int:
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         return ledger.head_seq()
 
 
@@ -57,7 +58,7 @@ def _refused(response: Any, field: str) -> bool:
 def test_an_emitter_cannot_release_counsels_hold_and_the_erasure_stays_refused(
     client: TestClient, keys: Keys, store_url: str, token: str
 ) -> None:
-    with Ledger(store_url) as ledger:  # counsel's hold, placed by the ledger's own operation
+    with Ledger(env_settings(store_url)) as ledger:  # counsel's hold, placed by the ledger's own operation
         ledger.submit([envelope("legal_hold.placed", {"hold_id": "HOLD-F1", "subject": token, "authority": "c"})])
     head = _head(store_url)
     forged = _forge(client, keys.emitter, "legal_hold.released", {"hold_id": "HOLD-F1", "authority": "c"})
@@ -89,7 +90,7 @@ def test_an_emitter_cannot_record_an_erasure_that_the_real_one_would_finish(
     assert _head(store_url) == head
     erased = _erase(client, keys)
     assert erased.status_code == 200 and erased.json()["key_destroyed"] and not erased.json()["resumed"]
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         recorded = ledger.get(forged_event["event_id"])
         assert recorded is not None and b'"source":"ledger"' in recorded.body and b"attacker" not in recorded.body
 
@@ -114,12 +115,12 @@ def test_an_admin_key_cannot_append_the_ledgers_key_or_access_events_either(
 
 def test_a_reveal_is_recorded_under_the_ledgers_own_source(client: TestClient, keys: Keys, token: str) -> None:
     del token
-    with Ledger(client.app.state.settings.database_url) as ledger:  # type: ignore[attr-defined]
+    with Ledger(env_settings(client.app.state.settings.database_url)) as ledger:  # type: ignore[attr-defined]
         event_id = ledger.read(limit=1)[0].event_id
     answer = client.get(f"/v1/events/{event_id}/revealed", params={"purpose": "incident_review"},
                         headers=bearer(keys.reader))  # fmt: skip
     assert answer.status_code == 200
-    with Ledger(client.app.state.settings.database_url) as ledger:  # type: ignore[attr-defined]
+    with Ledger(env_settings(client.app.state.settings.database_url)) as ledger:  # type: ignore[attr-defined]
         access = ledger.read(after_seq=answer.json()["access_seq"] - 1, limit=1)[0]
     assert access.type == "access.recorded" and b'"source":"ledger"' in access.body
 

@@ -137,3 +137,24 @@ def test_the_governed_tool_shows_no_gap_among_hundreds_of_outputs(demo: Demo) ->
     radiology = demo.get("/v1/metrics/reliance", tool="cxr-triage")
     assert (gaps["total"], gaps["gaps"]) == (0, [])
     assert radiology["actions"] > 300 and radiology["unanswered"]["not_acted_on_within_window"] == 0
+
+
+def test_each_incident_is_judged_against_the_policy_its_tool_had_before_go_live(demo: Demo) -> None:
+    """INC-D01's playbook was followed in time; INC-D02's threshold reassessment came late; INC-D04's guardrail
+    review was never done; four tools went live without a policy; NoteDraft's leaves a go-live question open,
+    LungFlag's answers them all."""
+    steps = {
+        incident: {s["step"]: s["status"] for s in demo.get(f"/v1/incidents/{incident}/response")["response"]["steps"]}
+        for incident in ("INC-D01", "INC-D02", "INC-D04")
+    }
+    assert steps == {
+        "INC-D01": {"clinical_review": "done", "escalation_analysis": "done"},
+        "INC-D02": {"threshold_reassessment": "late", "workflow_reassessment": "pending"},
+        "INC-D04": {"output_validation": "done", "guardrail_review": "missing"},
+    }
+    found = _gaps(demo, kind=["policy_question_unanswered", "tool_without_policy"])["gaps"]
+    assert sorted((g["kind"], g["tool_id"]) for g in found) == [
+        ("policy_question_unanswered", "doc-assistant"),
+        *(("tool_without_policy", t) for t in ("deterioration-index", "doc-assistant", "ed-triage", "sepsis-watch")),
+    ]  # the four went live without a policy, and got one later
+    assert demo.get("/v1/tools/cxr-triage/policy")["policy"]["unanswered"] == []

@@ -16,6 +16,7 @@ from ledger.errors import EventConflict, StoreUnavailable
 from ledger.store import Ledger, Receipt
 from ledger.store.group import GroupCommitter
 from tests.factories import shown
+from tests.ledgers import env_settings
 
 
 class SlowLedger:
@@ -46,7 +47,7 @@ class GatedLedger:
 @pytest.mark.parametrize("max_wait", [0.0, 0.002])
 def test_concurrent_appends_share_transactions_and_each_gets_its_own_receipt(store_url: str, max_wait: float) -> None:
     # With no wait at all, the appends that queue behind one commit share the next.
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         slow = SlowLedger(ledger)
         committer = GroupCommitter(slow, max_batch=64, max_wait=max_wait)
         events = [validate_event(shown(f"out-{i}")) for i in range(80)]
@@ -60,7 +61,7 @@ def test_concurrent_appends_share_transactions_and_each_gets_its_own_receipt(sto
 
 
 def test_one_emitters_conflict_never_fails_anothers_event(sqlite_url: str) -> None:
-    with Ledger(sqlite_url) as ledger:
+    with Ledger(env_settings(sqlite_url)) as ledger:
         recorded = shown()
         ledger.submit([recorded])
         committer = GroupCommitter(ledger, max_batch=10, max_wait=0.2)  # long enough to gather all three
@@ -88,7 +89,7 @@ def test_a_store_failure_reaches_every_waiter_of_the_batch() -> None:
 
 
 def test_close_finishes_every_queued_append_then_refuses_new_ones(sqlite_url: str) -> None:
-    with Ledger(sqlite_url) as ledger:
+    with Ledger(env_settings(sqlite_url)) as ledger:
         gate = threading.Event()
         committer = GroupCommitter(GatedLedger(ledger, gate), max_batch=8)
         futures = [committer.submit(validate_event(shown(f"q-{i}"))) for i in range(30)]
@@ -100,7 +101,7 @@ def test_close_finishes_every_queued_append_then_refuses_new_ones(sqlite_url: st
 
 
 def test_coroutines_awaiting_appends_get_their_own_receipts_and_errors_in_their_loop(sqlite_url: str) -> None:
-    with Ledger(sqlite_url) as ledger:
+    with Ledger(env_settings(sqlite_url)) as ledger:
         recorded = shown()
         ledger.submit([recorded])
         committer = GroupCommitter(SlowLedger(ledger), max_batch=64)
@@ -120,7 +121,7 @@ def test_coroutines_awaiting_appends_get_their_own_receipts_and_errors_in_their_
 
 
 def test_a_waiter_that_gave_up_does_not_stop_the_others(sqlite_url: str) -> None:
-    with Ledger(sqlite_url) as ledger:
+    with Ledger(env_settings(sqlite_url)) as ledger:
         gate = threading.Event()
         committer = GroupCommitter(GatedLedger(ledger, gate), max_batch=64)
 

@@ -40,6 +40,7 @@ from ledger.store import Ledger
 from tests.api.conftest import EMITTER_SOURCE, bearer
 from tests.conftest import PG_ADMIN_URL, _admin, require_postgres
 from tests.factories import envelope, shown
+from tests.ledgers import env_settings
 
 ROLES = ("none", "revoked", "emitter", "other_emitter", "reader", "auditor", "admin")
 PUBLIC = frozenset(ROLES)
@@ -142,7 +143,7 @@ class World:
     event_id: str  # a recorded output.generated of the emitter's source, sealing a patient
 
     def head(self) -> int:
-        with Ledger(self.url, create_tables=False) as ledger:
+        with Ledger(env_settings(self.url), create_tables=False) as ledger:
             return ledger.head_seq()
 
     def headers(self, role: str) -> dict[str, str]:
@@ -193,7 +194,7 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     tmp = tmp_path_factory.mktemp("matrix")
     for url in _store_url(request, tmp):
         generated = _generated()
-        with Ledger(url) as ledger:
+        with Ledger(env_settings(url)) as ledger:
             ledger.submit([generated])
             actor = {"id": "operator", "role": "admin", "kind": "person"}
             KeyFolder(tmp / "keys").activate_new("ledger.matrix.example", ledger=ledger, actor=actor, reason=None)

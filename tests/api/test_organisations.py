@@ -32,6 +32,7 @@ from ledger.signing import KeyFolder
 from ledger.store import Ledger
 from tests.api.conftest import EMITTER_SOURCE, bearer
 from tests.factories import many_shown, shown
+from tests.ledgers import env_settings
 
 ORGANISATIONS = ("northside", "riverside", "hillcrest")
 OPERATOR = {"id": "ops", "role": "ledger_operator", "kind": "person"}
@@ -49,7 +50,7 @@ class Network:
     folders: dict[str, Path]
 
     def ledger(self, name: str) -> Ledger:
-        return Ledger(self.urls[name])
+        return Ledger(env_settings(self.urls[name]))
 
     def sign(self, name: str) -> int:
         """Sign the organisation's head with its own key, into its own folder; the size signed."""
@@ -71,7 +72,7 @@ def network(tmp_path: Path) -> Iterator[Network]:
     tokens = {}
     for name in names:
         (folders[name] / "checkpoints").mkdir(parents=True)
-        with Ledger(urls[name]) as ledger:
+        with Ledger(env_settings(urls[name])) as ledger:
             KeyFolder(folders[name] / "keys").activate_new(f"ledger.{name}", ledger=ledger, actor=OPERATOR, reason=None)
         store = KeyStore(urls[name])
         tokens[name] = store.create(Role.EMITTER, source=EMITTER_SOURCE, label=f"{name} emitter").token

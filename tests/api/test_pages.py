@@ -22,6 +22,7 @@ from api.settings import Settings
 from ledger.apikeys import KeyStore, Role
 from ledger.config import STATE_DIR_ENV
 from ledger.store import Ledger
+from tests.ledgers import env_settings
 from tests.projections.scenarios import false_negative
 
 SECRET = "test-secret-" + "0" * 20
@@ -40,7 +41,7 @@ class Site:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     tmp = tmp_path_factory.mktemp("pages")
     url = f"sqlite:///{tmp}/ledger.sqlite3"
-    with Ledger(url) as ledger:
+    with Ledger(env_settings(url)) as ledger:
         ledger.submit(false_negative().events)
     store = KeyStore(url)
     keys = {role: store.create(Role(role), label=role).token for role in ("reader", "auditor", "admin")}
@@ -200,13 +201,13 @@ def test_revealing_sensitive_fields_is_for_readers_and_is_recorded_first(site: S
     assert refused.status_code == 403
     client.cookies.clear()
     sign_in(client, site.keys["reader"])
-    with Ledger(site.url, create_tables=False) as ledger:
+    with Ledger(env_settings(site.url), create_tables=False) as ledger:
         head = ledger.head_seq()
     shown = client.post(
         "/events/9/reveal", data={"purpose": "incident_review", "form_token": form_token(client, "/events/9")}
     )
     assert shown.status_code == 200 and "This read is recorded in the log as" in shown.text
-    with Ledger(site.url, create_tables=False) as ledger:
+    with Ledger(env_settings(site.url), create_tables=False) as ledger:
         assert ledger.head_seq() == head + 1 and ledger.read(after_seq=head, limit=1)[0].type == "access.recorded"
 
 

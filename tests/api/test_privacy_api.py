@@ -18,6 +18,7 @@ from scripts import serve
 from scripts.bench_apps import create_app_without_sealing
 from tests.api.conftest import Keys, bearer
 from tests.factories import envelope
+from tests.ledgers import env_settings
 
 PATIENT = "Patient/API-PRIV-1"
 
@@ -46,7 +47,7 @@ def test_a_reader_reveals_for_a_purpose_and_the_read_is_logged_with_its_identity
     assert answer.status_code == 200
     body = answer.json()
     assert body["event"]["data"]["patient_ref"] == PATIENT and body["revealed"] == ["encounter_ref", "patient_ref"]
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         access = ledger.get(ledger.read(after_seq=body["access_seq"] - 1, limit=1)[0].event_id)
         assert access is not None and access.type == "access.recorded"
         data = orjson.loads(access.body)["data"]
@@ -79,7 +80,7 @@ def test_an_admin_erases_and_the_field_then_reads_as_erased(client: TestClient, 
 
 
 def test_erasure_under_a_legal_hold_is_a_409_naming_the_hold(client: TestClient, keys: Keys, generated: dict) -> None:
-    with Ledger(client.app.state.settings.database_url) as ledger:  # type: ignore[attr-defined]
+    with Ledger(env_settings(client.app.state.settings.database_url)) as ledger:  # type: ignore[attr-defined]
         token = ledger.keys.token(f"patient:{PATIENT}")
         # A hold is the ledger's own fact: placed by its own operation (``ledger legal-hold place``), not over the API.
         ledger.submit([envelope("legal_hold.placed", {"hold_id": "HOLD-API-1", "subject": token, "authority": "c"})])
@@ -103,7 +104,7 @@ def test_the_app_without_sealing_is_the_benchmarks_other_side_and_the_served_app
         })  # fmt: skip
         with TestClient(factory()) as client:
             assert client.post("/v1/events", json=event, headers=bearer(keys.admin)).status_code == 201
-        with Ledger(store_url) as ledger:
+        with Ledger(env_settings(store_url)) as ledger:
             record = ledger.get(str(event["event_id"]))
             assert record is not None
             stored.append(PATIENT.encode() in record.body)
@@ -116,7 +117,8 @@ def test_a_data_key_under_a_master_key_the_server_lacks_is_a_500_for_the_operato
 ) -> None:
     served = LocalMasterKey(base64.b64decode(os.environ["LEDGER_MASTER_KEY"]))
     other = LocalMasterKey(bytes(range(32)))
-    with Ledger(store_url, master_key=other, previous_master_keys=[served]) as elsewhere:  # wraps new keys under other
+    settings = env_settings(store_url)
+    with Ledger(settings, master_key=other, previous_master_keys=[served]) as elsewhere:  # wraps new keys under other
         event = envelope("output.generated", {**generated["data"], "output_id": "out-priv-2",  # type: ignore[dict-item]
                                               "patient_ref": "Patient/API-PRIV-2"})  # fmt: skip
         elsewhere.submit([event])
@@ -136,7 +138,7 @@ def test_the_servers_hold_index_stays_current_as_a_held_incident_names_more_pati
         })  # fmt: skip
 
     hold = envelope("legal_hold.placed", {"hold_id": "HOLD-API-H", "incident_id": "INC-API-H", "authority": "c"})
-    with Ledger(client.app.state.settings.database_url) as ledger:  # type: ignore[attr-defined]
+    with Ledger(env_settings(client.app.state.settings.database_url)) as ledger:  # type: ignore[attr-defined]
         ledger.submit([hold])  # the ledger's own operation (``ledger legal-hold place``)
     assert client.post("/v1/events", json=incident("Patient/API-H-1"), headers=bearer(keys.admin)).status_code == 201
     request = {"subject": "patient:Patient/API-H-1", "legal_basis": "gdpr_art17"}

@@ -39,6 +39,7 @@ from ledger.store import Ledger
 from tests import sepsis_story as scenario
 from tests.api.conftest import Keys, bearer
 from tests.factories import many_shown
+from tests.ledgers import env_settings
 from tests.unit.test_merkle import rfc_verify_consistency, rfc_verify_inclusion
 
 INCIDENT = "INC-2026-041"  # the demo story's incident
@@ -102,7 +103,7 @@ def audited(
     receipts: list[dict[str, Any]] = []
     batches = [(scenario.story(), keys.admin), (many_shown(7, prefix="a"), keys.emitter)]
     batches.append((many_shown(13, prefix="b"), keys.emitter))
-    with Ledger(store_url) as ledger:  # the operator's own connection, as `ledger checkpoint` has
+    with Ledger(env_settings(store_url)) as ledger:  # the operator's own connection, as `ledger checkpoint` has
         KeyFolder(keys_dir).activate_new("ledger.test.example", ledger=ledger, actor=OPERATOR, reason=None)
         sizes = [sign_now(ledger, keys_dir, checkpoint_dir)]
         client = make_client(server_settings)

@@ -38,6 +38,7 @@ from ledger.signing import KeyFolder
 from ledger.store import Ledger
 from projections.queries.gaps import KINDS
 from tests.fuzzing import DETERMINISTIC
+from tests.ledgers import env_settings
 from tests.projections.scenarios import false_negative
 
 EXAMPLES_PER_ROUTE: Final = 25  # x the GET routes (20 today): 500 fuzzed queries per store
@@ -131,7 +132,7 @@ def target(store_url: str, tmp_path: Path, make_client: Callable[[Settings], Tes
     headers = {"Authorization": f"Bearer {token}"}
     keys, checkpoints = tmp_path / "keys", tmp_path / "checkpoints"
     checkpoints.mkdir()
-    with Ledger(store_url) as ledger:  # a signing key, as a real server has: evidence bundles need one
+    with Ledger(env_settings(store_url)) as ledger:  # a signing key, as a real server has: evidence bundles need one
         KeyFolder(keys).activate_new("ledger.fuzz.example", ledger=ledger, actor=OPERATOR, reason=None)
     settings_ = Settings(database_url=store_url, key_cache_s=0, keys_dir=str(keys), checkpoint_dir=str(checkpoints))
     client = make_client(settings_)
@@ -142,7 +143,7 @@ def target(store_url: str, tmp_path: Path, make_client: Callable[[Settings], Tes
     planted = dict(
         scenario.events[reported], data={**scenario.events[reported]["data"], "aware_at": "9999-12-31T23:00:00Z"}
     )
-    with Ledger(store_url) as ledger:  # written as the code before the range did
+    with Ledger(env_settings(store_url)) as ledger:  # written as the code before the range did
         ledger.append(CATALOGUE.validate_event(planted, stored=True))
     done = client.post("/v1/events/batch", json={"events": scenario.events[reported + 1 :]}, headers=headers)
     assert done.status_code == 201, done.text
@@ -152,7 +153,7 @@ def target(store_url: str, tmp_path: Path, make_client: Callable[[Settings], Tes
         "output_id": "out-fn-1",
         "event_id": planted["event_id"],
     }
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         yield Target(client, headers, ledger, get_routes(client.app, values))  # type: ignore[arg-type]
 
 

@@ -10,6 +10,7 @@ from ledger.audit import verify_store
 from ledger.catalogue import canonical_bytes, validate_event
 from ledger.store import Ledger
 from tests.factories import many_shown, shown
+from tests.ledgers import env_settings
 
 
 def test_an_event_reads_back_as_its_canonical_bytes_and_receipt_hashes(
@@ -49,7 +50,7 @@ def test_the_log_pages_through_every_record_in_seq_order(
         seqs += [r["seq"] for r in page["records"]]
         after = page["next_after_seq"]
     assert seqs == list(range(1, 26))
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         stored = ledger.read(after_seq=0, limit=100)
         assert verify_store(ledger).intact
     first = client.get("/v1/log", params={"limit": 1}, headers=auditor).json()["records"][0]

@@ -21,6 +21,7 @@ from api.settings import Settings
 from ledger.apikeys import KeyStore, Role
 from ledger.signing import KeyFolder
 from ledger.store import Ledger
+from tests.ledgers import env_settings
 
 OPERATOR = {"id": "ops", "role": "ledger_operator", "kind": "person"}
 
@@ -31,7 +32,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, d
     folder = tmp_path_factory.mktemp("schemathesis")
     url = f"sqlite:///{folder / 'ledger.sqlite3'}"
     token = KeyStore(url).create(Role.ADMIN, label="schemathesis").token
-    with Ledger(url) as ledger:  # a signing key, as a real server has: evidence bundles need one
+    with Ledger(env_settings(url)) as ledger:  # a signing key, as a real server has: evidence bundles need one
         KeyFolder(folder / "keys").activate_new("ledger.fuzz.example", ledger=ledger, actor=OPERATOR, reason=None)
     (folder / "checkpoints").mkdir()
     settings = Settings(database_url=url, keys_dir=str(folder / "keys"), checkpoint_dir=str(folder / "checkpoints"))

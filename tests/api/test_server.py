@@ -23,6 +23,7 @@ from ledger.audit import verify_store
 from ledger.store import Ledger
 from tests.api.conftest import EMITTER_SOURCE, Keys, bearer
 from tests.factories import envelope, shown
+from tests.ledgers import env_settings
 
 CLIENTS = 16
 PER_CLIENT = 40
@@ -80,7 +81,7 @@ def test_16_concurrent_clients_get_dense_distinct_seqs_and_the_chain_verifies(
     seqs = sorted(int(r["seq"]) for r in receipts)  # type: ignore[call-overload]
     assert seqs == list(range(1, CLIENTS * PER_CLIENT + 1))
     stats = httpx.get(f"{base}/v1/stats", headers=bearer(keys.auditor)).json()
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         report = verify_store(ledger)
         assert report.intact and report.events == ledger.head_seq() == CLIENTS * PER_CLIENT
     assert stats["events"] == CLIENTS * PER_CLIENT
@@ -107,7 +108,7 @@ def test_ledger_serve_finishes_in_flight_appends_on_sigterm(sqlite_url: str, tmp
     logs = (tmp_path / "serve.log").read_text()
     answered = [o for o in outcomes if isinstance(o, int)]
     assert answered and set(answered) <= {201, 503}, set(answered)
-    with Ledger(sqlite_url) as ledger:
+    with Ledger(env_settings(sqlite_url)) as ledger:
         assert ledger.head_seq() == answered.count(201)
         assert verify_store(ledger).intact
     json_lines = [line for line in logs.splitlines() if line.startswith("{")]
@@ -232,7 +233,7 @@ def test_a_server_killed_under_load_keeps_every_acknowledged_event_and_a_restart
         process.wait(timeout=30)
     assert len(acked) > CLIENTS and unanswered
 
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         assert verify_store(ledger).intact
         recorded = {eid: (record.seq if (record := ledger.get(eid)) else None) for eid in acked}
         assert recorded == acked
@@ -248,5 +249,5 @@ def test_a_server_killed_under_load_keeps_every_acknowledged_event_and_a_restart
         process.wait(timeout=30)
     assert statuses.count(200) == head - len(acked)  # those that had landed are answered as retries
     assert set(statuses) <= {200, 201}
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         assert verify_store(ledger).intact and ledger.head_seq() == len(acked) + len(unanswered)

@@ -18,6 +18,7 @@ from ledger.signing import KeyFolder
 from ledger.store import Ledger
 from scripts.cli import main
 from tests import sepsis_story as scenario
+from tests.ledgers import env_settings
 
 OPERATOR = {"id": "ops", "role": "ledger_operator", "kind": "person"}
 BINARY = bytes(range(256)) * 4  # byte 128 is the first that is not UTF-8
@@ -49,7 +50,7 @@ class Setup:
 def setup(store_url: str, tmp_path: Path) -> Setup:
     """A ledger holding the demo story, a signing key, a published checkpoint and an exported bundle."""
     keys, checkpoints, bundle, binary = (tmp_path / n for n in ("keys", "checkpoints", "bundle.json", "binary"))
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         ledger.submit(scenario.story())
         KeyFolder(keys).activate_new("ledger.test.example", ledger=ledger, actor=OPERATOR, reason=None)
     binary.write_bytes(BINARY)

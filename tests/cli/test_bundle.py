@@ -16,13 +16,14 @@ from ledger.signing import KeyFolder
 from ledger.store import Ledger
 from scripts.cli import main
 from tests import sepsis_story as scenario
+from tests.ledgers import env_settings
 
 INCIDENT = "INC-2026-041"
 
 
 def export(url: str, tmp_path: Path) -> tuple[Path, Path]:
     keys, checkpoints, bundle = tmp_path / "keys", tmp_path / "checkpoints", tmp_path / "bundle.json"
-    with Ledger(url) as ledger:
+    with Ledger(env_settings(url)) as ledger:
         ledger.submit(scenario.story())
         actor = {"id": "ops", "role": "ledger_operator", "kind": "person"}
         KeyFolder(keys).activate_new("ledger.test.example", ledger=ledger, actor=actor, reason=None)
@@ -259,7 +260,7 @@ def test_an_unreadable_bundle_cannot_run(exported: tuple[bytes, Path], tmp_path:
 
 
 def test_export_of_an_unknown_incident_is_a_usage_error(sqlite_url: str, tmp_path: Path) -> None:
-    with Ledger(sqlite_url) as ledger:
+    with Ledger(env_settings(sqlite_url)) as ledger:
         ledger.submit(scenario.story())
     args = ["export", "--incident", "INC-NONE", "--database-url", sqlite_url]
     assert main([*args, "--keys-dir", str(tmp_path), "--checkpoint-dir", str(tmp_path)]) == 2

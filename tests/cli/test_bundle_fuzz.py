@@ -31,6 +31,7 @@ from ledger.store import Ledger
 from scripts.cli import main
 from tests import sepsis_story as scenario
 from tests.fuzzing import DETERMINISTIC
+from tests.ledgers import env_settings
 
 CASES = 300
 """Examples per in-process property (two of them)."""
@@ -46,7 +47,7 @@ def seed(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, Path]:
     """(a real exported bundle, the trusted keys file that verifies it)."""
     tmp = tmp_path_factory.mktemp("fuzz-seed")
     url = f"sqlite:///{tmp}/ledger.sqlite3"
-    with Ledger(url) as ledger:
+    with Ledger(env_settings(url)) as ledger:
         ledger.submit(scenario.story())
         KeyFolder(tmp / "keys").activate_new("ledger.test.example", ledger=ledger, actor=OPERATOR, reason=None)
     folders = ["--keys-dir", str(tmp / "keys"), "--checkpoint-dir", str(tmp / "checkpoints")]

@@ -10,6 +10,7 @@ from ledger.signing import KeyFolder
 from ledger.store import Ledger
 from scripts.cli import main
 from tests.factories import many_shown
+from tests.ledgers import env_settings
 
 ACTOR = {"id": "ops", "role": "ledger_operator", "kind": "person"}
 
@@ -17,7 +18,7 @@ ACTOR = {"id": "ops", "role": "ledger_operator", "kind": "person"}
 def test_the_command_waits_for_the_folders_signing_lock_then_signs(sqlite_url: str, tmp_path: Path) -> None:
     keys, published = tmp_path / "keys", tmp_path / "published"
     published.mkdir()
-    with Ledger(sqlite_url) as ledger:
+    with Ledger(env_settings(sqlite_url)) as ledger:
         KeyFolder(keys).activate_new("ledger.test.example", ledger=ledger, actor=ACTOR, reason=None)
         ledger.submit(many_shown(5))
     args = ["checkpoint", "--database-url", sqlite_url, "--keys-dir", str(keys), "--checkpoint-dir", str(published)]

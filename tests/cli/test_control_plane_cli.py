@@ -18,6 +18,7 @@ from ledger.catalogue.examples import EXAMPLES
 from ledger.store import Ledger
 from scripts.cli import main
 from tests.factories import many_shown, shown
+from tests.ledgers import env_settings
 
 
 def test_no_emitter_key_can_be_bound_to_the_ledgers_own_source(
@@ -40,7 +41,7 @@ def test_import_refuses_a_file_holding_a_control_event_and_appends_nothing(
     assert main(["import", str(file), "--database-url", store_url]) == 2
     err = capsys.readouterr().err
     assert "line 4: type: this event type is a control event" in err and "nothing was appended" in err
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         assert ledger.head_seq() == 0
 
 
@@ -51,5 +52,5 @@ def test_import_refuses_an_event_of_the_ledgers_own_source(
     file.write_text(json.dumps(shown(source=RESERVED_SOURCE)) + "\n")
     assert main(["import", str(file), "--database-url", sqlite_url]) == 2
     assert "line 1: source: this source is reserved" in capsys.readouterr().err
-    with Ledger(sqlite_url) as ledger:
+    with Ledger(env_settings(sqlite_url)) as ledger:
         assert ledger.head_seq() == 0

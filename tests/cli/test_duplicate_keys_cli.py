@@ -13,6 +13,7 @@ from ledger.store import Ledger
 from scripts.cli import main
 from tests.cli.test_bundle import exported  # noqa: F401 - the module's fixture, reused
 from tests.factories import shown
+from tests.ledgers import env_settings
 
 
 def test_import_refuses_a_line_with_a_repeated_key_naming_line_and_field(
@@ -24,7 +25,7 @@ def test_import_refuses_a_line_with_a_repeated_key_naming_line_and_field(
     assert main(["import", str(file), "--database-url", sqlite_url]) == 2
     err = capsys.readouterr().err
     assert "line 2: source: appears more than once in its object" in err and "lis.cerner" not in err
-    with Ledger(sqlite_url) as ledger:
+    with Ledger(env_settings(sqlite_url)) as ledger:
         assert ledger.head_seq() == 0
 
 

@@ -13,6 +13,7 @@ from ledger.signing import KeyFolder
 from ledger.store import Ledger
 from scripts.cli import main
 from tests import sepsis_story as scenario
+from tests.ledgers import env_settings
 
 OPERATOR = {"id": "ops", "role": "ledger_operator", "kind": "person"}
 
@@ -28,7 +29,7 @@ OPERATOR = {"id": "ops", "role": "ledger_operator", "kind": "person"}
 def test_a_missing_file_is_could_not_run_in_one_line(
     sqlite_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], arguments: list[str]
 ) -> None:
-    with Ledger(sqlite_url) as ledger:
+    with Ledger(env_settings(sqlite_url)) as ledger:
         ledger.submit(scenario.story())
         KeyFolder(tmp_path / "keys").activate_new("ledger.test.example", ledger=ledger, actor=OPERATOR, reason=None)
     missing = str(tmp_path / "absent")

@@ -10,6 +10,7 @@ import pytest
 from ledger.store import Ledger
 from scripts.cli import main
 from tests.factories import many_shown, shown
+from tests.ledgers import env_settings
 
 
 def write_jsonl(path: Path, events: list[dict[str, object]]) -> Path:
@@ -29,7 +30,7 @@ def test_import_appends_every_line_and_a_rerun_appends_nothing(
     assert "25 appended, 0 already recorded" in capsys.readouterr().err
     assert run("import", str(file), "--database-url", store_url) == 0
     assert "0 appended, 25 already recorded" in capsys.readouterr().err
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         assert ledger.head_seq() == 25
 
 
@@ -42,7 +43,7 @@ def test_an_invalid_line_is_named_with_its_field_and_nothing_is_appended(
     assert run("import", str(file), "--database-url", sqlite_url) == 2
     err = capsys.readouterr().err
     assert "line 4: data.surface" in err and "nothing was appended" in err
-    with Ledger(sqlite_url) as ledger:
+    with Ledger(env_settings(sqlite_url)) as ledger:
         assert ledger.head_seq() == 0
 
 
@@ -57,13 +58,13 @@ def test_a_line_conflicting_with_the_ledger_appends_nothing(
     sqlite_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     recorded = shown()
-    with Ledger(sqlite_url) as ledger:
+    with Ledger(env_settings(sqlite_url)) as ledger:
         ledger.submit([recorded])
     later = [*many_shown(3), shown(event_id=recorded["event_id"], clinician_id="dr-other")]
     file = write_jsonl(tmp_path / "conflict.jsonl", later)
     assert run("import", str(file), "--database-url", sqlite_url) == 2
     assert "line 4: event_id" in capsys.readouterr().err
-    with Ledger(sqlite_url) as ledger:
+    with Ledger(env_settings(sqlite_url)) as ledger:
         assert ledger.head_seq() == 1
 
 

@@ -11,6 +11,7 @@ from ledger.store import Ledger
 from scripts.cli import main
 from scripts.common import counted
 from tests.factories import many_shown
+from tests.ledgers import env_settings
 
 
 @pytest.mark.parametrize("years", ["nan", "1e308", "inf", "-inf", "-1", "0", "1000.5", "abc", ""])
@@ -65,7 +66,7 @@ def test_counts_agree_with_their_noun(number: int, text: str) -> None:
 def test_verify_counts_one_event_and_one_published_checkpoint_in_the_singular(
     store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         ledger.submit(many_shown(1))
     keys, published = tmp_path / "keys", tmp_path / "published"
     published.mkdir()

@@ -14,8 +14,8 @@ import orjson
 import pytest
 
 from ledger.apikeys import KeyStore, Role
-from ledger.config import LedgerPaths
 from scripts.demo_keys import DEMO_KEYS_FILE, demo_keys
+from tests.ledgers import env_settings
 
 ROOT = Path(__file__).parents[2]
 
@@ -113,4 +113,4 @@ def test_serve_demo_restarted_prints_the_same_keys_and_leaves_no_new_key(sqlite_
     assert lines[0] == lines[1] and len(lines[0]) == 3
     assert "minted now" in first and "kept from an earlier start" in second
     assert "/docs" in first and f"verify --database-url {sqlite_url}" in second
-    assert f"{LedgerPaths.from_env(sqlite_url).state_dir}/{DEMO_KEYS_FILE}" in second
+    assert f"{env_settings(sqlite_url).paths.state_dir}/{DEMO_KEYS_FILE}" in second

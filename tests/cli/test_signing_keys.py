@@ -18,6 +18,7 @@ from ledger.signing import KeyFolder, key_activations
 from ledger.store import Ledger
 from scripts.cli import main
 from tests.factories import many_shown
+from tests.ledgers import env_settings
 
 
 def _keys(store_url: str, keys: Path, action: str, name: str = "ledger.test.example") -> int:
@@ -25,7 +26,7 @@ def _keys(store_url: str, keys: Path, action: str, name: str = "ledger.test.exam
 
 
 def _key_events(store_url: str) -> list[tuple[str, str]]:
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         bodies = [orjson.loads(r.body) for r in ledger.records()]
     return [(b["type"], b["data"]["key_id"]) for b in bodies if b["type"].startswith("ledger.signing_key")]
 
@@ -38,7 +39,7 @@ def test_rotation_is_recorded_and_checkpoints_signed_before_it_still_verify(
     checkpoint = ["checkpoint", *folders]
     assert _keys(store_url, keys, "generate") == 0
     first = KeyFolder(keys).active_key().verifier()
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         ledger.submit(many_shown(3))
     assert main(checkpoint) == 0
     assert _keys(store_url, keys, "rotate", "ledger.test2.example") == 0
@@ -84,7 +85,7 @@ def test_a_key_change_cut_off_after_it_was_recorded_is_finished_by_running_it_ag
     assert _key_events(store_url) == recorded
     trusted = (keys / "trusted.keys").read_text().splitlines()
     assert len(trusted) == len(before) + 1 and len(set(trusted)) == len(trusted)
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         assert len(key_activations(ledger)) == len(before) + 1
 
 

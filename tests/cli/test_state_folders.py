@@ -14,12 +14,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from ledger.config import CHECKPOINT_DIR_ENV, KEYS_DIR_ENV, STATE_DIR_ENV, LedgerPaths, default_state_dir
+from ledger.config import CHECKPOINT_DIR_ENV, KEYS_DIR_ENV, STATE_DIR_ENV, default_state_dir
 from ledger.ownership import IDENTITY_FILE
 from ledger.store import parse_database_url
 from scripts import serve
 from scripts.cli import main
 from tests.conftest import PG_ADMIN_URL
+from tests.ledgers import env_settings
 
 
 @pytest.fixture
@@ -78,7 +79,7 @@ def test_two_ledgers_run_from_one_folder_each_verify_intact_against_their_own_ch
 
     err = capsys.readouterr().err
     assert codes == [0, 0] and "BROKEN" not in err and err.count("2 checkpoints checked") == 2
-    assert LedgerPaths.from_env(store_url).state_dir != LedgerPaths.from_env(other).state_dir
+    assert env_settings(store_url).paths.state_dir != env_settings(other).paths.state_dir
 
 
 def test_each_sqlite_ledger_keeps_its_keys_and_checkpoints_beside_its_file(
@@ -223,12 +224,12 @@ def test_explicit_folders_win_over_the_environment_which_wins_over_the_state_fol
 ) -> None:
     url = f"sqlite:///{tmp_path}/a.sqlite3"
     monkeypatch.delenv(STATE_DIR_ENV)
-    assert LedgerPaths.from_env(url).keys_dir == tmp_path / "a.d" / "keys"
+    assert env_settings(url).paths.keys_dir == tmp_path / "a.d" / "keys"
     monkeypatch.setenv(STATE_DIR_ENV, str(tmp_path / "state"))
-    assert LedgerPaths.from_env(url).checkpoint_dir == tmp_path / "state" / "checkpoints"
+    assert env_settings(url).paths.checkpoint_dir == tmp_path / "state" / "checkpoints"
     monkeypatch.setenv(KEYS_DIR_ENV, str(tmp_path / "env-keys"))
-    assert LedgerPaths.from_env(url).keys_dir == tmp_path / "env-keys"
-    assert LedgerPaths.from_env(url, keys_dir="given").keys_dir == Path("given")
+    assert env_settings(url).paths.keys_dir == tmp_path / "env-keys"
+    assert env_settings(url, keys_dir="given").paths.keys_dir == Path("given")
 
 
 def test_a_clone_with_the_earlier_shared_folders_keeps_them_for_the_default_ledger_only(
@@ -237,16 +238,16 @@ def test_a_clone_with_the_earlier_shared_folders_keeps_them_for_the_default_ledg
     Path("var/keys").mkdir(parents=True)
     Path("var/checkpoints").mkdir()
 
-    default, other = LedgerPaths.from_env(), LedgerPaths.from_env("sqlite:///other.sqlite3")
+    default, other = env_settings().paths, env_settings("sqlite:///other.sqlite3").paths
 
     assert (default.keys_dir, default.checkpoint_dir) == (Path("var/keys"), Path("var/checkpoints"))
     assert (other.keys_dir, other.checkpoint_dir) == (Path("other.d/keys"), Path("other.d/checkpoints"))
     Path("var/ledger.d").mkdir()  # once moved into its state folder, the state folder is used
-    assert LedgerPaths.from_env().keys_dir == Path("var/ledger.d/keys")
+    assert env_settings().paths.keys_dir == Path("var/ledger.d/keys")
 
 
 def test_no_test_sees_the_working_folders_var(request: pytest.FixtureRequest) -> None:
-    paths = LedgerPaths.from_env()
+    paths = env_settings().paths
     root = Path(str(request.config.rootpath)).resolve()
     for folder in (paths.state_dir, paths.keys_dir, paths.checkpoint_dir):
         assert root not in folder.resolve().parents

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ledger.store import Ledger
 from tests.factories import many_shown
+from tests.ledgers import env_settings
 
 
 def ledger_cmd(*args: str) -> subprocess.CompletedProcess[str]:
@@ -18,7 +19,7 @@ def ledger_cmd(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_intact_ledger_exits_0_with_a_json_report_on_stdout(sqlite_url: str) -> None:
-    with Ledger(sqlite_url) as ledger:
+    with Ledger(env_settings(sqlite_url)) as ledger:
         ledger.submit(many_shown(3))
     done = ledger_cmd("verify", "--database-url", sqlite_url, "--format", "json")
     assert done.returncode == 0, done.stderr

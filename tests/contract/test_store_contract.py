@@ -12,11 +12,12 @@ from ledger.errors import EventConflict, InvalidEvent
 from ledger.proof import merkle
 from ledger.store import Ledger
 from tests.factories import many_shown, shown
+from tests.ledgers import env_settings
 
 
 @pytest.fixture
 def ledger(store_url: str):
-    with Ledger(store_url) as opened:
+    with Ledger(env_settings(store_url)) as opened:
         yield opened
 
 
@@ -105,7 +106,7 @@ def test_concurrent_writers_make_one_dense_chain(store_url: str) -> None:
 
     def write(index: int) -> None:
         try:
-            with Ledger(store_url) as own:
+            with Ledger(env_settings(store_url)) as own:
                 events = many_shown(per_writer, prefix=f"w{index}")
                 sent[index] = [e["event_id"] for e in events]
                 for start in range(0, per_writer, 10):  # mix of small batches and singles
@@ -117,7 +118,7 @@ def test_concurrent_writers_make_one_dense_chain(store_url: str) -> None:
         except BaseException as exc:  # reported below, never swallowed
             errors.append(exc)
 
-    Ledger(store_url).close()  # create the tables once, before the race
+    Ledger(env_settings(store_url)).close()  # create the tables once, before the race
     threads = [threading.Thread(target=write, args=(i,)) for i in range(writers)]
     for thread in threads:
         thread.start()
@@ -126,7 +127,7 @@ def test_concurrent_writers_make_one_dense_chain(store_url: str) -> None:
     assert not errors, errors
     all_seqs = sorted(seq for seqs in receipts for seq in seqs)
     assert all_seqs == list(range(1, writers * per_writer + 1))
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         report = verify_store(ledger)
         assert report.intact, report.findings[:5]
         assert report.events == writers * per_writer
@@ -135,7 +136,7 @@ def test_concurrent_writers_make_one_dense_chain(store_url: str) -> None:
 
 
 def test_writers_whose_head_another_moved_chain_onto_the_real_head(store_url: str) -> None:
-    with Ledger(store_url) as first, Ledger(store_url) as second:
+    with Ledger(env_settings(store_url)) as first, Ledger(env_settings(store_url)) as second:
         for turn in range(4):  # each writer's cached head is stale at every turn
             first.submit(many_shown(3, prefix=f"a{turn}"))
             singles = many_shown(2, prefix=f"b{turn}")

@@ -32,6 +32,7 @@ from ledger.apikeys import KeyStore, Role
 from ledger.signing import KeyFolder
 from ledger.store import Ledger
 from tests.e2e.chromium import CHROMIUM, required
+from tests.ledgers import env_settings
 from tests.projections.scenarios import ALL
 
 ARTIFACTS = Path(os.environ.get("LEDGER_TEST_ARTIFACTS") or Path(__file__).parents[2] / "test-artifacts")
@@ -92,7 +93,7 @@ def _ledger(tmp: Path) -> tuple[str, Settings]:
         time_zone="Europe/Paris",
         session_secret="e2e-" + os.urandom(16).hex(),
     )
-    with Ledger(url) as ledger:
+    with Ledger(env_settings(url)) as ledger:
         for scenario in ALL:
             ledger.submit(scenario().events)
         actor = {"id": "operator", "role": "admin", "kind": "person"}

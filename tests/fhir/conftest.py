@@ -13,6 +13,7 @@ from api.app import create_app
 from api.settings import Settings
 from ledger.apikeys import KeyStore, Role
 from ledger.store import Ledger
+from tests.ledgers import env_settings
 
 SOURCE = "ehr.epic-prod"  # the source the scenarios' EHR events carry
 
@@ -31,7 +32,7 @@ class App:
 
     def head(self) -> int:
         """The log's last seq."""
-        with Ledger(self.url, create_tables=False) as ledger:
+        with Ledger(env_settings(self.url), create_tables=False) as ledger:
             return ledger.head_seq()
 
 
@@ -39,7 +40,7 @@ class App:
 def app(tmp_path: Path) -> Iterator[App]:
     """The app (lifespan included) on a fresh SQLite ledger."""
     url = f"sqlite:///{tmp_path}/ledger.sqlite3"
-    with Ledger(url):
+    with Ledger(env_settings(url)):
         pass
     store = KeyStore(url)
     tokens = {

@@ -25,6 +25,7 @@ from ledger.apikeys import KeyStore, Role
 from ledger.store import Ledger
 from tests.factories import envelope
 from tests.fhir import checks
+from tests.ledgers import env_settings
 
 DATA = Path(__file__).parents[1] / "testdata" / "cds-hooks"
 BASE = "https://ledger.example.org"
@@ -63,7 +64,7 @@ class Cds:
         return self.client.post(FEEDBACK, json=body, headers={"Authorization": f"Bearer {token or self.token()}"})
 
     def head(self) -> int:
-        with Ledger(self.url, create_tables=False) as ledger:
+        with Ledger(env_settings(self.url), create_tables=False) as ledger:
             return ledger.head_seq()
 
     def event(self, event_id: str) -> dict[str, Any]:
@@ -74,7 +75,7 @@ class Cds:
 @pytest.fixture
 def cds(tmp_path: Path) -> Iterator[Cds]:
     url = f"sqlite:///{tmp_path}/ledger.sqlite3"
-    with Ledger(url):
+    with Ledger(env_settings(url)):
         pass
     store = KeyStore(url)
     admin = store.create(Role.ADMIN, label="admin").token

@@ -15,6 +15,7 @@ from projections.fhir import incident_bundle, output_bundle, tool_bundle
 from projections.views import Views
 from tests.fhir import checks
 from tests.fhir.conftest import App
+from tests.ledgers import env_settings
 from tests.projections.scenarios import ALL
 
 
@@ -22,7 +23,7 @@ from tests.projections.scenarios import ALL
 def views(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Views]:
     """One SQLite ledger holding the five scenarios, with its views."""
     path = Path(tmp_path_factory.mktemp("fhir")) / "ledger.sqlite3"
-    with Ledger(f"sqlite:///{path}") as ledger:
+    with Ledger(env_settings(f"sqlite:///{path}")) as ledger:
         for make in ALL:
             ledger.submit(make().events)
         views = Views(ledger)
@@ -97,12 +98,12 @@ def test_ledger_export_format_fhir_writes_the_incidents_bundle(tmp_path: Path) -
 
     url = f"sqlite:///{tmp_path}/ledger.sqlite3"
     scenario = ALL[0]()
-    with Ledger(url) as ledger:
+    with Ledger(env_settings(url)) as ledger:
         ledger.submit(scenario.events)
     incident = next(e for e in scenario.events if e["type"] == "incident.reported")["data"]["incident_id"]
     out = tmp_path / "bundle.json"
     args = ["export", "--database-url", url, "--incident", incident, "--format", "fhir", "--fhir-version", "R5"]
     assert main([*args, "--output", str(out)]) == 0
-    with Ledger(url) as ledger:
+    with Ledger(env_settings(url)) as ledger:
         checks.check_all(json.loads(out.read_text()), "R5", ledger)
     assert main(["export", "--database-url", url, "--incident", "INC-NONE", "--format", "fhir"]) == 2

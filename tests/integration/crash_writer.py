@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 from ledger.store import Ledger
+from tests.ledgers import env_settings
 
 BATCH = 10
 _NAMESPACE = uuid.UUID("5f0c2d1e-8b7a-4c3d-9e2f-1a0b9c8d7e6f")
@@ -49,7 +50,7 @@ def batch(number: int) -> list[dict[str, Any]]:
 
 def main(url: str, first: int) -> None:
     """Append batches from ``first`` on, forever (until killed)."""
-    with Ledger(url) as ledger:
+    with Ledger(env_settings(url)) as ledger:
         number = first
         while True:
             receipts = ledger.submit(batch(number))

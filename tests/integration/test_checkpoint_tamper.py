@@ -18,6 +18,7 @@ from ledger.store import Ledger
 from scripts.cli import main
 from tests.attacker import Attacker
 from tests.factories import many_shown
+from tests.ledgers import env_settings
 
 ACTOR = {"id": "ops", "role": "ledger_operator", "kind": "person"}
 
@@ -27,7 +28,7 @@ def setup(audited_url: str, tmp_path: Path) -> dict[str, object]:
     """40 events, a checkpoint at 30 that the auditor kept, another at 40 in the ledger and its folder."""
     keys, published = tmp_path / "keys", tmp_path / "published"
     published.mkdir()
-    with Ledger(audited_url) as ledger:
+    with Ledger(env_settings(audited_url)) as ledger:
         key = KeyFolder(keys).activate_new("ledger.test.example", ledger=ledger, actor=ACTOR, reason=None).key
         ledger.submit(many_shown(29, prefix="a"))  # 1 key event + 29 = 30
         kept = make_checkpoint(ledger, key, origin="test/log", folder=CheckpointDirectory(published))
@@ -90,7 +91,7 @@ def test_log_rewritten_from_a_seq_with_every_hash_recomputed_is_caught_by_signed
 
 def test_the_ledger_refuses_to_sign_a_rewritten_log(setup: dict[str, object], tmp_path: Path) -> None:
     _rewrite_from(Attacker(str(setup["url"])), first=35, last=40)
-    with Ledger(str(setup["url"])) as ledger:
+    with Ledger(env_settings(str(setup["url"]))) as ledger:
         ledger.submit(many_shown(1, prefix="c"))
         key = KeyFolder(Path(str(setup["keys"]))).active_key()
         with pytest.raises(InconsistentCheckpoint, match="no longer matches the checkpoint at size 40"):

@@ -30,6 +30,7 @@ from scripts.cli import main
 from scripts.trust import recorded_keyring
 from tests.factories import envelope
 from tests.integration.test_key_race import ACTOR, generated
+from tests.ledgers import env_settings
 
 PATIENT = "Patient/control-1"
 FOREIGN = "ehr.epic-prod"
@@ -52,14 +53,14 @@ def _revealed(ledger: Ledger) -> object:
 
 def test_the_catalogue_refuses_a_control_event_of_another_source_even_on_the_ledgers_own_path(store_url: str) -> None:
     hold = envelope("legal_hold.placed", {"hold_id": "H-0", "subject": "0" * 32, "authority": "c"}, source=FOREIGN)
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         with pytest.raises(InvalidEvent, match="event 0: source: a control event's source must be"):
             ledger.submit([hold])
         assert ledger.head_seq() == 0
 
 
 def test_a_release_of_another_source_does_not_lift_the_ledgers_hold(store_url: str) -> None:
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         ledger.submit([generated(PATIENT, "out-1")])
         token = ledger.keys.token(f"patient:{PATIENT}")
         ledger.submit([envelope("legal_hold.placed", {"hold_id": "HOLD-C", "subject": token, "authority": "counsel"})])
@@ -71,7 +72,7 @@ def test_a_release_of_another_source_does_not_lift_the_ledgers_hold(store_url: s
 
 
 def test_a_hold_of_another_source_does_not_block_a_lawful_erasure(store_url: str) -> None:
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         ledger.submit([generated(PATIENT, "out-1")])
         token = ledger.keys.token(f"patient:{PATIENT}")
         plant(ledger, envelope("legal_hold.placed", {"hold_id": "HOLD-F", "subject": token, "authority": "counsel"}))
@@ -81,7 +82,7 @@ def test_a_hold_of_another_source_does_not_block_a_lawful_erasure(store_url: str
 
 
 def test_an_erasure_record_of_another_source_is_a_conflict_not_a_finished_erasure(store_url: str) -> None:
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         ledger.submit([generated(PATIENT, "out-1")])
         token = ledger.keys.token(f"patient:{PATIENT}")
         forged = erasure_event(token, kind="patient", legal_basis="gdpr_art17", actor=ACTOR)
@@ -95,7 +96,7 @@ def test_an_erasure_record_of_another_source_is_a_conflict_not_a_finished_erasur
 
 
 def test_another_event_under_the_erasures_id_is_a_conflict_not_a_finished_erasure(store_url: str) -> None:
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         ledger.submit([generated(PATIENT, "out-1")])
         token = ledger.keys.token(f"patient:{PATIENT}")
         squatter = generated("Patient/other", "out-2")  # any emitter may choose any event_id
@@ -107,7 +108,7 @@ def test_another_event_under_the_erasures_id_is_a_conflict_not_a_finished_erasur
 
 
 def test_the_ledgers_own_erasure_record_is_still_finished_by_the_next_run(store_url: str) -> None:
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         ledger.submit([generated(PATIENT, "out-1")])
         token = ledger.keys.token(f"patient:{PATIENT}")
         recorded = ledger.submit([erasure_event(token, kind="patient", legal_basis="gdpr_art17", actor=ACTOR)])[0]
@@ -124,12 +125,12 @@ def test_an_activation_of_another_source_does_not_bring_a_retired_key_back(
 ) -> None:
     keys = tmp_path / "keys"
     assert _rotate(store_url, keys, "generate", "ledger.one.example") == 0
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         retired_file = next(keys.glob("*.key"))
         first = orjson.loads(key_activations(ledger)[-1].body)
     assert _rotate(store_url, keys, "rotate", "ledger.two.example") == 0
     second_file = (keys / "active").read_text().strip()
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         plant(ledger, envelope("ledger.signing_key_activated", first["data"]))  # names the retired key
         assert [orjson.loads(r.body)["source"] for r in key_activations(ledger)] == [RESERVED_SOURCE] * 2
     capsys.readouterr()
@@ -141,7 +142,7 @@ def test_an_activation_of_another_source_does_not_bring_a_retired_key_back(
 
 
 def test_events_of_types_reads_only_those_types_in_seq_order_across_pages(store_url: str) -> None:
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         ledger.submit([generated(f"Patient/p-{i}", f"out-{i}") for i in range(3)])
         holds = [envelope("legal_hold.placed", {"hold_id": f"H-{i}", "subject": "0" * 32, "authority": "c"})
                  for i in range(5)]  # fmt: skip
@@ -166,7 +167,7 @@ def test_verify_falling_back_to_the_logs_keys_trusts_no_activation_of_another_so
     forged = generate("ledger.one.example").verifier()  # the forger's key, under the ledger's key name
     key_id, verifier_key = format_key_id(forged.key_id), format_verifier_key(forged)
     data = {"key_name": forged.name, "key_id": key_id, "verifier_key": verifier_key}
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         plant(ledger, envelope("ledger.signing_key_activated", data))
         keyring = recorded_keyring(ledger)  # what verify falls back to with no trusted.keys to hand
     assert keyring is not None and keyring.lookup(own.name, own.key_id) == own

@@ -21,6 +21,7 @@ from pathlib import Path
 from ledger.audit import verify_store
 from ledger.store import Ledger
 from tests.integration.crash_writer import BATCH, batch
+from tests.ledgers import env_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 KILLS = 3
@@ -53,14 +54,14 @@ def _run_until_killed(url: str, first: int, *, acks: int) -> dict[int, int]:
 
 
 def test_a_killed_writer_loses_no_acknowledged_event_and_its_batch_in_flight_lands_once(store_url: str) -> None:
-    Ledger(store_url).close()  # the tables exist before the first writer starts
+    Ledger(env_settings(store_url)).close()  # the tables exist before the first writer starts
     acked: dict[int, int] = {}
     first = 0
     for _ in range(KILLS):
         acked |= _run_until_killed(store_url, first, acks=5)
         in_flight = max(acked) + 1
         assert sorted(acked) == list(range(in_flight))
-        with Ledger(store_url) as ledger:
+        with Ledger(env_settings(store_url)) as ledger:
             assert verify_store(ledger).intact
             for number, seq in acked.items():
                 records = [ledger.get(e["event_id"]) for e in batch(number)]
@@ -79,5 +80,5 @@ def test_a_killed_writer_loses_no_acknowledged_event_and_its_batch_in_flight_lan
                 assert opened["patient_ref"] == event["data"]["patient_ref"]
             acked[in_flight] = receipts[0].seq
         first = in_flight + 1
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         assert verify_store(ledger).intact and ledger.head_seq() == first * BATCH

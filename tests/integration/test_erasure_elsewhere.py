@@ -21,10 +21,11 @@ from ledger.store import Ledger
 from ledger.vault import ERASED_INDEX
 from tests.conftest import PG_ADMIN_URL
 from tests.integration.test_key_race import ACTOR, generated
+from tests.ledgers import env_settings
 
 
 def test_a_subject_erased_by_another_process_is_not_revealed_by_one_that_cached_its_key(store_url: str) -> None:
-    with Ledger(store_url) as server, Ledger(store_url) as command:
+    with Ledger(env_settings(store_url)) as server, Ledger(env_settings(store_url)) as command:
         receipt = server.submit([generated("Patient/el-1", "out-1")])[0]
         assert server.open(server.get(receipt.event_id)).envelope["data"]["patient_ref"] == "Patient/el-1"
         erase(command, subject="patient:Patient/el-1", legal_basis="gdpr_art17", actor=ACTOR)
@@ -37,7 +38,7 @@ def test_an_append_for_a_subject_erased_by_another_process_is_refused_once_the_k
     store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(privacy, "RECHECK_S", 0.0)  # every append reads the key table again (1 s by default)
-    with Ledger(store_url) as server, Ledger(store_url) as command:
+    with Ledger(env_settings(store_url)) as server, Ledger(env_settings(store_url)) as command:
         server.submit([generated("Patient/el-2", "out-1")])  # the key is now cached by the server
         erase(command, subject="patient:Patient/el-2", legal_basis="gdpr_art17", actor=ACTOR)
         with pytest.raises(InputError, match="erased"):
@@ -62,7 +63,7 @@ def test_a_cached_key_is_not_read_again_while_no_key_has_been_erased(
     store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(privacy, "RECHECK_S", 0.0)  # the erased keys are counted before every append
-    with Ledger(store_url) as server:
+    with Ledger(env_settings(store_url)) as server:
         server.submit([generated("Patient/el-3", "out-1")])
         reads = _key_reads(monkeypatch, server)
         server.submit([generated("Patient/el-3", "out-2")])
@@ -73,7 +74,7 @@ def test_an_erasure_of_another_subject_makes_cached_keys_be_read_again_and_still
     store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(privacy, "RECHECK_S", 0.0)
-    with Ledger(store_url) as server, Ledger(store_url) as command:
+    with Ledger(env_settings(store_url)) as server, Ledger(env_settings(store_url)) as command:
         server.submit([generated("Patient/el-4", "out-1"), generated("Patient/el-5", "out-2")])
         erase(command, subject="patient:Patient/el-5", legal_basis="gdpr_art17", actor=ACTOR)
         reads = _key_reads(monkeypatch, server)
@@ -87,7 +88,7 @@ def test_within_recheck_s_of_the_last_count_sealing_trusts_its_cache(
 ) -> None:
     # The documented window: an erasure by another process reaches appends after at most RECHECK_S.
     monkeypatch.setattr(privacy, "RECHECK_S", 3600.0)
-    with Ledger(store_url) as server, Ledger(store_url) as command:
+    with Ledger(env_settings(store_url)) as server, Ledger(env_settings(store_url)) as command:
         server.submit([generated("Patient/el-6", "out-1")])
         erase(command, subject="patient:Patient/el-6", legal_basis="gdpr_art17", actor=ACTOR)
         server.submit([generated("Patient/el-6", "out-2")])  # within the window: not yet known here
@@ -113,10 +114,10 @@ def _erased_index(ledger: Ledger, *, drop: bool = False) -> bool:
 
 
 def test_a_key_table_made_before_its_index_of_erased_keys_gets_it_when_next_opened(store_url: str) -> None:
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         ledger.submit([generated("Patient/el-7", "out-1")])
         assert _erased_index(ledger)
         assert not _erased_index(ledger, drop=True)
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         assert ledger.keys.vault.erased_count() == 0
         assert _erased_index(ledger)

@@ -19,6 +19,7 @@ from ledger.store import Ledger
 from ledger.vault import Vault
 from scripts.cli import main
 from tests.integration.test_key_race import ACTOR, generated
+from tests.ledgers import env_settings
 
 PATIENT = "Patient/resume-1"
 
@@ -30,7 +31,7 @@ def _erased_events(ledger: Ledger) -> list[dict[str, object]]:
 def test_an_erasure_cut_off_before_the_key_was_destroyed_completes_when_run_again(
     store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         ledger.submit([generated(PATIENT, "out-1")])
 
         def lost(self: Vault, token: str, *, erased_us: int) -> bool:
@@ -54,7 +55,7 @@ def test_an_erasure_cut_off_before_the_key_was_destroyed_completes_when_run_agai
 
 
 def test_the_dry_run_of_an_unfinished_erasure_says_it_would_finish_it(store_url: str) -> None:
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         ledger.submit([generated(PATIENT, "out-1")])
         token = ledger.keys.token(f"patient:{PATIENT}")
         ledger.submit([erasure.erasure_event(token, kind="patient", legal_basis="gdpr_art17", actor=ACTOR)])
@@ -63,7 +64,7 @@ def test_the_dry_run_of_an_unfinished_erasure_says_it_would_finish_it(store_url:
 
 
 def test_the_cli_says_it_finishes_an_unfinished_erasure(store_url: str, capsys: pytest.CaptureFixture[str]) -> None:
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         ledger.submit([generated(PATIENT, "out-1")])
         token = ledger.keys.token(f"patient:{PATIENT}")
         ledger.submit([erasure.erasure_event(token, kind="patient", legal_basis="gdpr_art17", actor=ACTOR)])
@@ -73,5 +74,5 @@ def test_the_cli_says_it_finishes_an_unfinished_erasure(store_url: str, capsys: 
     assert main(argv) == 0
     err = capsys.readouterr().err
     assert "finished erasing" in err and "recorded at seq 2" in err and PATIENT not in err
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         assert ledger.open(ledger.read(limit=1)[0]).envelope["data"]["patient_ref"] == "[erased]"

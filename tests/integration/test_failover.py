@@ -42,6 +42,7 @@ from ledger.signing import KeyFolder
 from ledger.store import Ledger
 from ledger.store.records import Receipt
 from tests.factories import shown
+from tests.ledgers import env_settings
 from tests.pgcluster import PgCluster, throwaway_pair
 
 pytestmark = pytest.mark.slow
@@ -128,7 +129,7 @@ def test_a_killed_primary_loses_no_acknowledged_event_and_the_promoted_standby_c
     primary.sql('CREATE SCHEMA "ledger"')
     (tmp_path / "checkpoints").mkdir()
     keys, folder = KeyFolder(tmp_path / "keys"), CheckpointDirectory(tmp_path / "checkpoints")
-    old = Ledger(f"{primary.url()}?schema=ledger")
+    old = Ledger(env_settings(f"{primary.url()}?schema=ledger"))
     keys.activate_new("failover.test", ledger=old, actor=OPERATOR, reason=None)
     load = Emitters(old)
     threads = [threading.Thread(target=load.run, args=(n,)) for n in range(EMITTERS)]
@@ -136,7 +137,7 @@ def test_a_killed_primary_loses_no_acknowledged_event_and_the_promoted_standby_c
         thread.start()
     load.wait_for(ACKS_BEFORE_CHECKPOINT)
     before = _sign(old, keys, folder)
-    with Ledger(f"{standby.url()}?schema=ledger", create_tables=False) as replica:
+    with Ledger(env_settings(f"{standby.url()}?schema=ledger"), create_tables=False) as replica:
         lags = []
         while len(load.acked) < ACKS_BEFORE_KILL:
             lags.append(replica.replica_lag_s() or 0.0)
@@ -150,7 +151,7 @@ def test_a_killed_primary_loses_no_acknowledged_event_and_the_promoted_standby_c
     killed = time.monotonic()
     primary.stop("immediate")
     standby.promote()
-    load.ledger = Ledger(f"{standby.url()}?schema=ledger")
+    load.ledger = Ledger(env_settings(f"{standby.url()}?schema=ledger"))
     load.promoted.set()
     promoted_s = time.monotonic() - killed
     for thread in threads:

@@ -21,6 +21,7 @@ from ledger.errors import EventConflict, InputError
 from ledger.privacy import Keys, NewKey
 from ledger.store import Ledger
 from tests.factories import envelope
+from tests.ledgers import env_settings
 
 ACTOR = {"id": "privacy-officer", "role": "privacy_officer", "kind": "person"}
 
@@ -58,7 +59,7 @@ def key_rows(keys: Keys, token: str) -> int:
 
 
 def opened_patients(url: str) -> list[str]:
-    with Ledger(url) as fresh:  # no cached key: every event opens with what the key table holds
+    with Ledger(env_settings(url)) as fresh:  # no cached key: every event opens with what the key table holds
         return [fresh.open(r).envelope["data"]["patient_ref"] for r in fresh.records()]
 
 
@@ -66,7 +67,7 @@ def test_the_writer_that_loses_the_race_for_a_new_patients_key_reseals_under_the
     store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     patient = "Patient/race-1"
-    with Ledger(store_url) as a, Ledger(store_url) as b:
+    with Ledger(env_settings(store_url)) as a, Ledger(env_settings(store_url)) as b:
         seals = after_first_seal(monkeypatch, a, lambda: b.submit([generated(patient, "out-b")]))
         a.submit([generated(patient, "out-a")])
         assert seals == [1, 0]  # a fresh key the first time; the second time the stored one, no fresh key
@@ -81,7 +82,7 @@ def test_a_key_stored_outside_an_append_after_sealing_stops_the_append_on_the_ti
     # The writer holds the chain head, so it appends on its tip in one step; the head does not
     # move (``facts`` stores the key in a transaction of its own), only the key table does.
     patient = "Patient/race-2"
-    with Ledger(store_url) as a, Ledger(store_url) as b:
+    with Ledger(env_settings(store_url)) as a, Ledger(env_settings(store_url)) as b:
         a.submit([generated("Patient/earlier", "out-0")])
         event = validate_event(generated(patient, "out-b"))
         seals = after_first_seal(monkeypatch, a, lambda: b.facts([event]))
@@ -100,7 +101,7 @@ def test_a_patient_erased_between_sealing_and_the_lock_is_refused_and_nothing_is
         b.submit([generated(patient, "out-b")])
         erase(b, subject=f"patient:{patient}", legal_basis="gdpr_art17", actor=ACTOR)
 
-    with Ledger(store_url) as a, Ledger(store_url) as b:
+    with Ledger(env_settings(store_url)) as a, Ledger(env_settings(store_url)) as b:
         after_first_seal(monkeypatch, a, lambda: append_then_erase(b))
         head = a.head_seq()
         with pytest.raises(InputError, match="has been erased"):
@@ -110,7 +111,7 @@ def test_a_patient_erased_between_sealing_and_the_lock_is_refused_and_nothing_is
 
 def test_the_key_of_a_failed_append_is_neither_stored_nor_cached(store_url: str) -> None:
     patient = "Patient/never-kept"
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         first = generated("Patient/earlier", "out-0")
         ledger.submit([first])
         changed = {**first, "data": {**first["data"], "score": 0.99}}
@@ -138,7 +139,8 @@ def test_two_writers_appending_the_same_new_patients_at_once_both_commit_and_eve
         except BaseException as exc:  # reported below, in the test's own thread
             failures.append(exc)
 
-    with Ledger(store_url) as a, Ledger(store_url) as b:  # opened one after the other: only the appends race
+    settings = env_settings(store_url)
+    with Ledger(settings) as a, Ledger(settings) as b:  # opened one after the other: only the appends race
         threads = [threading.Thread(target=write, args=pair) for pair in ((a, "a"), (b, "b"))]
         for thread in threads:
             thread.start()
@@ -147,7 +149,7 @@ def test_two_writers_appending_the_same_new_patients_at_once_both_commit_and_eve
     assert failures == []
     patients = opened_patients(store_url)
     assert sorted(patients) == sorted([f"Patient/p-{i}-{j}" for i in range(batches) for j in range(per_batch)] * 2)
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         rows = [r.subject for r in ledger.keys.vault.all()]
         assert len(rows) == len(set(rows)) == batches * per_batch + 1  # one key per patient, and the index key
         assert verify_store(ledger).intact

@@ -16,6 +16,7 @@ from ledger.store import Ledger
 from tests.conftest import PG_ADMIN_URL
 from tests.factories import many_shown
 from tests.integration.test_key_race import ACTOR, generated
+from tests.ledgers import env_settings
 
 GRANTS = """
 GRANT USAGE ON SCHEMA "{schema}" TO {role};
@@ -29,7 +30,7 @@ GRANT SELECT, INSERT, UPDATE ON "{schema}".ledger_subject_keys TO {role};
 @pytest.fixture
 def app_role(pg_schema: str) -> str:
     """A login role with the grants of docs/operations.md, on tables an administrator created."""
-    with Ledger(f"{PG_ADMIN_URL}?schema={pg_schema}") as admin:
+    with Ledger(env_settings(f"{PG_ADMIN_URL}?schema={pg_schema}")) as admin:
         _ = admin.keys  # the key table too
     role = f"ledger_app_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
@@ -42,7 +43,7 @@ def app_role(pg_schema: str) -> str:
 
 def test_insert_and_select_suffice_to_append_and_verify(app_role: str, pg_schema: str) -> None:
     url = PG_ADMIN_URL.replace("postgres@", f"{app_role}@") + f"?schema={pg_schema}"
-    with Ledger(url, create_tables=False) as ledger:
+    with Ledger(env_settings(url), create_tables=False) as ledger:
         receipts = ledger.submit(many_shown(20))
         assert [r.seq for r in receipts] == list(range(1, 21))
         assert verify_store(ledger).intact
@@ -50,7 +51,7 @@ def test_insert_and_select_suffice_to_append_and_verify(app_role: str, pg_schema
 
 def test_with_the_key_table_granted_it_seals_new_patients_and_erases_them(app_role: str, pg_schema: str) -> None:
     url = PG_ADMIN_URL.replace("postgres@", f"{app_role}@") + f"?schema={pg_schema}"
-    with Ledger(url, create_tables=False) as ledger:
+    with Ledger(env_settings(url), create_tables=False) as ledger:
         receipt = ledger.submit([generated("Patient/lp-1", "out-1")])[0]  # a first-seen patient: a new key
         assert ledger.open(ledger.get(receipt.event_id)).envelope["data"]["patient_ref"] == "Patient/lp-1"
         erase(ledger, subject="patient:Patient/lp-1", legal_basis="gdpr_art17", actor=ACTOR)

@@ -27,6 +27,7 @@ from ledger.privacy import PREVIOUS_KEYS_ENV, LocalMasterKey
 from ledger.store import Ledger
 from scripts.cli import main
 from tests.integration.test_key_race import ACTOR, generated
+from tests.ledgers import env_settings
 
 OLD = LocalMasterKey(bytes(range(32)))
 NEW = LocalMasterKey(bytes(range(32, 64)))
@@ -39,24 +40,24 @@ def _patient(ledger: Ledger, seq: int) -> str:
 def test_a_server_given_the_new_key_and_the_old_as_previous_opens_both_and_wraps_new_keys_under_the_new(
     store_url: str,
 ) -> None:
-    with Ledger(store_url, master_key=OLD) as before:
+    with Ledger(env_settings(store_url), master_key=OLD) as before:
         before.submit([generated("Patient/rot-1", "out-1")])
-    with Ledger(store_url, master_key=NEW, previous_master_keys=[OLD]) as server:
+    with Ledger(env_settings(store_url), master_key=NEW, previous_master_keys=[OLD]) as server:
         server.submit([generated("Patient/rot-2", "out-2")])
         assert [_patient(server, 1), _patient(server, 2)] == ["Patient/rot-1", "Patient/rot-2"]
         assert master_key_use(server) == {OLD.key_id: 2, NEW.key_id: 1}  # the lookup-token key, rot-1; rot-2
 
 
 def test_rotation_rewraps_every_key_under_any_configured_master_key_and_reports_none_left(store_url: str) -> None:
-    with Ledger(store_url, master_key=OLD) as before:
+    with Ledger(env_settings(store_url), master_key=OLD) as before:
         before.submit([generated("Patient/rot-3", "out-1")])
-    with Ledger(store_url, master_key=NEW, previous_master_keys=[OLD]) as server:
+    with Ledger(env_settings(store_url), master_key=NEW, previous_master_keys=[OLD]) as server:
         server.submit([generated("Patient/rot-4", "out-2")])
         rotation = rotate_master_key(server, NEW, actor=ACTOR)
         assert (rotation.rewrapped, rotation.remaining) == (2, {})
         recorded = orjson.loads(server.read(after_seq=server.head_seq() - 1)[0].body)["data"]
         assert recorded == {"old_key_id": OLD.key_id, "new_key_id": NEW.key_id, "keys_rewrapped": 2}
-    with Ledger(store_url, master_key=NEW, previous_master_keys=[]) as after:
+    with Ledger(env_settings(store_url), master_key=NEW, previous_master_keys=[]) as after:
         assert [_patient(after, 1), _patient(after, 2)] == ["Patient/rot-3", "Patient/rot-4"]
         assert verify_store(after).intact
 
@@ -64,18 +65,19 @@ def test_rotation_rewraps_every_key_under_any_configured_master_key_and_reports_
 def test_a_key_wrapped_under_a_retired_master_key_is_reported_and_named_never_opened_as_something_else(
     store_url: str,
 ) -> None:
-    with Ledger(store_url, master_key=OLD) as stale_server, Ledger(store_url, master_key=OLD) as command:
+    settings = env_settings(store_url)
+    with Ledger(settings, master_key=OLD) as stale_server, Ledger(settings, master_key=OLD) as command:
         stale_server.submit([generated("Patient/rot-5", "out-1")])
         assert rotate_master_key(command, NEW, actor=ACTOR).remaining == {}
         stale_server.submit([generated("Patient/rot-6", "out-2")])  # not restarted: wraps under OLD still
         assert master_key_use(command, besides=NEW.key_id) == {OLD.key_id: 1}
-    with Ledger(store_url, master_key=NEW, previous_master_keys=[]) as after:
+    with Ledger(env_settings(store_url), master_key=NEW, previous_master_keys=[]) as after:
         assert _patient(after, 1) == "Patient/rot-5"
         with pytest.raises(KeyNotConfigured, match=f"master key {OLD.key_id}, which is not configured"):
             _patient(after, 3)
-    with Ledger(store_url, master_key=LocalMasterKey(bytes(32)), previous_master_keys=[]) as lost:
+    with Ledger(env_settings(store_url), master_key=LocalMasterKey(bytes(32)), previous_master_keys=[]) as lost:
         assert master_key_use(lost) == {NEW.key_id: 2, OLD.key_id: 1}  # read with no key that unwraps any
-    with Ledger(store_url, master_key=NEW, previous_master_keys=[OLD]) as again:
+    with Ledger(env_settings(store_url), master_key=NEW, previous_master_keys=[OLD]) as again:
         assert rotate_master_key(again, NEW, actor=ACTOR).remaining == {}
         assert _patient(again, 3) == "Patient/rot-6"
 
@@ -83,22 +85,23 @@ def test_a_key_wrapped_under_a_retired_master_key_is_reported_and_named_never_op
 def test_previous_master_keys_come_from_the_environment_and_a_missing_file_is_refused(
     store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with Ledger(store_url, master_key=OLD) as before:
+    with Ledger(env_settings(store_url), master_key=OLD) as before:
         before.submit([generated("Patient/rot-7", "out-1")])
     old_file = tmp_path / "old.key"
     old_file.write_text(base64.b64encode(OLD.secret).decode())
     monkeypatch.setenv(PREVIOUS_KEYS_ENV, str(old_file))
-    with Ledger(store_url, master_key=NEW) as server:
+    with Ledger(env_settings(store_url), master_key=NEW) as server:
         assert _patient(server, 1) == "Patient/rot-7"
     monkeypatch.setenv(PREVIOUS_KEYS_ENV, str(tmp_path / "absent.key"))
-    with Ledger(store_url, master_key=NEW) as server, pytest.raises(KeyNotConfigured, match="do not exist"):
+    settings = env_settings(store_url)
+    with Ledger(settings, master_key=NEW) as server, pytest.raises(KeyNotConfigured, match="do not exist"):
         _ = server.keys
 
 
 def test_cli_rotation_that_leaves_keys_under_another_master_key_says_so_and_exits_3(
     store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         ledger.submit([generated("Patient/rot-8", "out-1")])
     monkeypatch.setattr(erasure, "ROTATION_PASSES", 0)  # as if writers kept wrapping under the old key
     new_file = tmp_path / "new.key"
@@ -119,14 +122,14 @@ def test_a_server_whose_previous_master_key_file_is_missing_does_not_start(
 
 
 def test_cli_status_of_a_ledger_that_never_sealed_says_none(store_url: str, capsys: pytest.CaptureFixture[str]) -> None:
-    Ledger(store_url).close()  # the events' tables, and no key table: nothing was ever sealed
+    Ledger(env_settings(store_url)).close()  # the events' tables, and no key table: nothing was ever sealed
     assert main(["master-key", "status", "--database-url", store_url]) == 0
     assert orjson.loads(capsys.readouterr().out) == {}
 
 
 def _sealed_then_only_the_new_key(store_url: str, monkeypatch: pytest.MonkeyPatch, patient: str) -> None:
     """A ledger sealed under OLD, and an environment that configures NEW alone."""
-    with Ledger(store_url, master_key=OLD) as before:
+    with Ledger(env_settings(store_url), master_key=OLD) as before:
         before.submit([generated(patient, "out-1")])
     monkeypatch.setenv("LEDGER_MASTER_KEY", base64.b64encode(NEW.secret).decode())
     monkeypatch.delenv(PREVIOUS_KEYS_ENV, raising=False)
@@ -142,7 +145,7 @@ def test_cli_without_the_master_key_its_keys_are_wrapped_under_could_not_run_and
     err = capsys.readouterr().err
     assert f"could not run: a data key is wrapped under master key {OLD.key_id}" in err
     assert "rot-9" not in err
-    with Ledger(store_url, master_key=OLD) as after:  # nothing was changed
+    with Ledger(env_settings(store_url), master_key=OLD) as after:  # nothing was changed
         assert _patient(after, 1) == "Patient/rot-9"
 
 

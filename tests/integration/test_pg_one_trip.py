@@ -20,15 +20,16 @@ from ledger.audit import verify_store
 from ledger.catalogue import validate_event
 from ledger.errors import StoreUnavailable
 from ledger.store import Ledger, Receipt
-from ledger.store.url import database_url
+from ledger.store.url import parse_database_url
 from tests.conftest import PG_ADMIN_URL
 from tests.factories import shown
 from tests.integration.test_key_race import generated, key_rows, opened_patients
+from tests.ledgers import env_settings
 
 
 def _ledger(pg_url: str, **settings: str) -> Ledger:
-    url = database_url(pg_url)
-    return Ledger(replace(url, settings={**url.settings, **settings}))
+    url = parse_database_url(pg_url)
+    return Ledger(env_settings(replace(url, settings={**url.settings, **settings})))
 
 
 def _lock_key(ledger: Ledger, schema: str) -> str:

@@ -12,6 +12,7 @@ import pytest
 from ledger.store import Ledger
 from tests.conftest import PG_ADMIN_URL
 from tests.factories import shown
+from tests.ledgers import env_settings
 
 
 def _open_at_once(url: str, handles: int) -> list[Exception]:
@@ -21,7 +22,7 @@ def _open_at_once(url: str, handles: int) -> list[Exception]:
     def open_ledger() -> None:
         barrier.wait()
         try:
-            Ledger(url).close()
+            Ledger(env_settings(url)).close()
         except Exception as exc:  # reported by the caller
             errors.append(exc)
 
@@ -68,19 +69,20 @@ def test_four_handles_opening_an_empty_schema_at_once_all_open_it(pg_schema: str
 def test_opening_a_complete_ledger_runs_no_ddl_so_a_long_read_holds_nothing_up(pg_url: str, pg_schema: str) -> None:
     # The DDL locks the tables ACCESS EXCLUSIVE: behind a reader's transaction it would wait,
     # and every append would queue behind it.
-    Ledger(pg_url).close()
+    Ledger(env_settings(pg_url)).close()
     reading = f'SELECT 1 FROM "{pg_schema}".ledger_events LIMIT 1'  # ACCESS SHARE until rollback
-    assert _opens_beside(reading, lambda: Ledger(pg_url).close()), "opening the ledger waited for a reader"
+    settings = env_settings(pg_url)
+    assert _opens_beside(reading, lambda: Ledger(settings).close()), "opening the ledger waited for a reader"
 
 
 @pytest.mark.postgres
 def test_opening_a_ledger_missing_a_trigger_makes_it_again(pg_url: str, pg_schema: str) -> None:
-    with Ledger(pg_url) as ledger:
+    with Ledger(env_settings(pg_url)) as ledger:
         ledger.submit([shown()])
     events = f'"{pg_schema}".ledger_events'
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
         admin.execute(f"DROP TRIGGER ledger_refuse_change_row ON {events}")  # type: ignore[arg-type]
-    Ledger(pg_url).close()
+    Ledger(env_settings(pg_url)).close()
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
         with pytest.raises(psycopg.errors.IntegrityConstraintViolation, match="append-only"):
             admin.execute(f"DELETE FROM {events}")  # type: ignore[arg-type]
@@ -92,7 +94,7 @@ def test_opening_the_key_vault_of_a_complete_ledger_waits_for_no_writer(pg_url: 
     # writer's transaction that stores a new subject's key it would wait, and hold up every
     # append that stores one after it.
     def open_vault() -> None:
-        with Ledger(pg_url) as ledger:
+        with Ledger(env_settings(pg_url)) as ledger:
             _ = ledger.keys
 
     open_vault()

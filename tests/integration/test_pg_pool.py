@@ -10,9 +10,10 @@ import pytest
 
 from ledger.store import Ledger
 from ledger.store.pg_pool import RecentlyAlive
-from ledger.store.url import database_url
+from ledger.store.url import parse_database_url
 from tests.conftest import PG_ADMIN_URL
 from tests.factories import shown
+from tests.ledgers import env_settings
 
 
 class _Conn:
@@ -44,9 +45,9 @@ def test_a_connection_idle_longer_than_the_window_is_pinged() -> None:
 
 
 def _one_connection_ledger(pg_url: str) -> Ledger:
-    url = database_url(pg_url)
+    url = parse_database_url(pg_url)
     one = {"POSTGRES_PRE_PING": "y", "POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "0"}
-    return Ledger(replace(url, settings={**url.settings, **one}))
+    return Ledger(env_settings(replace(url, settings={**url.settings, **one})))
 
 
 @pytest.mark.postgres

@@ -35,6 +35,7 @@ from tests import pgcluster
 from tests.api.conftest import EMITTER_SOURCE, bearer
 from tests.api.test_server import ROOT, _serve
 from tests.factories import shown
+from tests.ledgers import env_settings
 from tests.pgcluster import PgCluster, StopMode, throwaway_cluster
 
 EMITTERS = 8
@@ -204,7 +205,7 @@ def test_a_database_stopped_and_started_under_8_emitters_answers_503_recovers_al
     assert not tally.given_up, f"{len(tally.given_up)} events never acknowledged before the deadline"
     assert set(tally.answers) <= {"200", "201", "503"}, tally.answers
     assert views == 200, "the projections did not catch up with the log after the restarts"
-    with Ledger(url) as ledger:
+    with Ledger(env_settings(url)) as ledger:
         assert ledger.head_seq() == len(tally.acked)
         recorded = {event_id: (r.seq if (r := ledger.get(event_id)) else None) for event_id in tally.acked}
     assert recorded == tally.acked

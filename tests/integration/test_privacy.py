@@ -20,6 +20,7 @@ from ledger.store import Ledger
 from scripts.cli import main
 from tests.conftest import PG_ADMIN_URL
 from tests.factories import envelope
+from tests.ledgers import env_settings
 
 PATIENT = "Patient/SECRET-PT-9931"
 ENCOUNTER = "Encounter/SECRET-ENC-5521"
@@ -47,7 +48,7 @@ def story() -> list[dict[str, object]]:
 
 @pytest.fixture
 def filled(store_url: str) -> str:
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         ledger.submit(story())
     return store_url
 
@@ -68,13 +69,13 @@ def test_no_clear_patient_reference_or_free_text_is_stored(filled: str, tmp_path
     for marker in MARKERS:
         assert marker.encode() not in raw, marker
         assert base64.b64encode(marker.encode()) not in raw
-    with Ledger(filled) as ledger:
+    with Ledger(env_settings(filled)) as ledger:
         for record in ledger.records():
             assert not any(marker.encode() in record.body for marker in MARKERS)
 
 
 def test_sealed_fields_open_with_the_key_and_lookup_uses_a_token(filled: str) -> None:
-    with Ledger(filled) as ledger:
+    with Ledger(env_settings(filled)) as ledger:
         first = ledger.read(limit=1)[0]
         opened = ledger.open(first)
         assert opened.envelope["data"]["patient_ref"] == PATIENT
@@ -85,37 +86,38 @@ def test_sealed_fields_open_with_the_key_and_lookup_uses_a_token(filled: str) ->
 
 def test_an_erased_lookup_token_key_is_an_integrity_error_not_new_tokens(sqlite_url: str) -> None:
     # Only an edit of the key table can empty it; fresh tokens would orphan every patient lookup.
-    with Ledger(sqlite_url) as ledger:
+    with Ledger(env_settings(sqlite_url)) as ledger:
         ledger.submit(story())
     path = sqlite_url.removeprefix("sqlite:///")
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE ledger_subject_keys SET wrapped = NULL WHERE subject = ?", (INDEX_SUBJECT,))
-    with Ledger(sqlite_url) as ledger, pytest.raises(IntegrityError, match="lookup-token key has been erased"):
+    settings = env_settings(sqlite_url)
+    with Ledger(settings) as ledger, pytest.raises(IntegrityError, match="lookup-token key has been erased"):
         ledger.keys.token(f"patient:{PATIENT}")
 
 
 def test_retrying_sealed_events_returns_the_original_receipts(store_url: str) -> None:
     events = story()
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         first = ledger.submit(events)
-    with Ledger(store_url) as ledger:  # another process: sealing is deterministic, so the bytes match
+    with Ledger(env_settings(store_url)) as ledger:  # another process: sealing is deterministic, so the bytes match
         again = ledger.submit(events)
     assert [(r.seq, r.hash, r.created) for r in again] == [(r.seq, r.hash, False) for r in first]
 
 
 def test_after_erasure_everything_verifies_and_reads_as_erased(filled: str, tmp_path: Path) -> None:
     keys = tmp_path / "keys"
-    with Ledger(filled) as ledger:
+    with Ledger(env_settings(filled)) as ledger:
         KeyFolder(keys).activate_new("ledger.test.example", ledger=ledger, actor=ACTOR, reason=None)
     bundle_file = tmp_path / "before.json"
     export = ["export", "--incident", "INC-P1", "--database-url", filled, "--keys-dir", str(keys),
               "--checkpoint-dir", str(tmp_path / "cp"), "--output", str(bundle_file)]  # fmt: skip
     assert main(export) == 0
-    with Ledger(filled) as ledger:
+    with Ledger(env_settings(filled)) as ledger:
         done = erase(ledger, subject=f"patient:{PATIENT}", legal_basis="gdpr_art17", actor=ACTOR)
         assert done.key_destroyed
     trusted = parse_keyring((keys / "trusted.keys").read_text())
-    with Ledger(filled) as ledger:  # a fresh process: no cached key
+    with Ledger(env_settings(filled)) as ledger:  # a fresh process: no cached key
         assert verify_store(ledger, keyring=trusted).intact
         data = ledger.open(ledger.read(limit=1)[0]).envelope["data"]
         assert data["patient_ref"] == ERASED and data["explanation"] == ERASED and data["score"] == 0.64
@@ -136,7 +138,7 @@ def test_after_erasure_everything_verifies_and_reads_as_erased(filled: str, tmp_
 
 def test_erasure_under_a_legal_hold_is_refused_until_released(filled: str) -> None:
     hold = {"hold_id": "HOLD-1", "incident_id": "INC-P1", "authority": "litigation_counsel"}
-    with Ledger(filled) as ledger:
+    with Ledger(env_settings(filled)) as ledger:
         ledger.submit([envelope("legal_hold.placed", hold)])
         with pytest.raises(ErasureRefused, match=r"under legal hold \(HOLD-1\)"):
             erase(ledger, subject=f"patient:{PATIENT}", legal_basis="gdpr_art17", actor=ACTOR)
@@ -147,7 +149,7 @@ def test_erasure_under_a_legal_hold_is_refused_until_released(filled: str) -> No
 
 
 def test_a_hold_on_the_subject_itself_blocks_its_erasure(filled: str) -> None:
-    with Ledger(filled) as ledger:
+    with Ledger(env_settings(filled)) as ledger:
         token = ledger.keys.token("clinician:clin-bob")
         ledger.submit([envelope("legal_hold.placed", {"hold_id": "H2", "subject": token, "authority": "counsel"})])
         with pytest.raises(ErasureRefused, match="H2"):
@@ -155,7 +157,7 @@ def test_a_hold_on_the_subject_itself_blocks_its_erasure(filled: str) -> None:
 
 
 def test_retention_lists_what_is_due_and_names_holds(filled: str) -> None:
-    with Ledger(filled) as ledger:
+    with Ledger(env_settings(filled)) as ledger:
         assert retention_due(ledger, years=6) == []
         due = retention_due(ledger, years=6, now_us=2**62)
         assert {d.token for d in due} == {ledger.keys.token(f"patient:{PATIENT}"),
@@ -163,17 +165,18 @@ def test_retention_lists_what_is_due_and_names_holds(filled: str) -> None:
 
 
 def test_master_key_rotation_rewraps_keys_and_touches_no_event(filled: str, tmp_path: Path) -> None:
-    with Ledger(filled) as ledger:
+    with Ledger(env_settings(filled)) as ledger:
         before = [(r.seq, r.hash, r.body) for r in ledger.records()]
         new = LocalMasterKey.create(tmp_path / "new.key")
         rotation = rotate_master_key(ledger, new, actor=ACTOR)
         assert rotation.rewrapped >= 3 and rotation.remaining == {}
-    with Ledger(filled, master_key=new) as ledger:
+    with Ledger(env_settings(filled), master_key=new) as ledger:
         after = [(r.seq, r.hash, r.body) for r in ledger.records()]
         assert after[: len(before)] == before
         assert ledger.open(ledger.read(limit=1)[0]).envelope["data"]["patient_ref"] == PATIENT
         assert verify_store(ledger).intact
-    with pytest.raises(KeyNotConfigured, match="which is not configured"), Ledger(filled) as stale:  # the old key
+    settings = env_settings(filled)
+    with pytest.raises(KeyNotConfigured, match="which is not configured"), Ledger(settings) as stale:  # the old key
         stale.open(stale.read(limit=1)[0])
 
 

@@ -15,6 +15,7 @@ from ledger.erasure import ErasureRefused, HoldIndex, erase, retention_due
 from ledger.store import Ledger
 from tests.factories import envelope
 from tests.integration.test_key_race import ACTOR, generated
+from tests.ledgers import env_settings
 
 FAR_FUTURE = 2**62
 
@@ -33,7 +34,7 @@ def _hold(hold_id: str, incident_id: str) -> dict[str, object]:
 def test_a_retention_run_reads_the_log_once_and_spares_the_held_incidents_patients(
     store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         ledger.submit([generated(f"Patient/ret-{i}", f"out-{i}") for i in range(20)])
         ledger.submit([_incident("INC-R1", "Patient/ret-3"), _hold("HOLD-R1", "INC-R1")])
         reads: list[int] = []
@@ -58,7 +59,7 @@ def test_a_retention_run_reads_the_log_once_and_spares_the_held_incidents_patien
 
 
 def test_the_index_sees_events_and_holds_recorded_after_it_was_made(store_url: str) -> None:
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         ledger.submit([generated("Patient/late-1", "out-1"), generated("Patient/late-2", "out-2")])
         ledger.submit([_hold("HOLD-L1", "INC-L1")])  # a hold on an incident not reported yet
         holds = HoldIndex(ledger)

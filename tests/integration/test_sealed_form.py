@@ -16,13 +16,14 @@ from ledger.errors import InputError
 from ledger.privacy import Keys, LocalMasterKey, Sealer, subject_of
 from ledger.proof.sealed import open_event
 from ledger.store import Ledger
+from tests.ledgers import env_settings
 
 MASTER = LocalMasterKey(bytes(range(32)))
 
 
 @pytest.fixture
 def keys(tmp_path: Path) -> Any:
-    with Ledger(f"sqlite:///{tmp_path}/ledger.sqlite3", master_key=MASTER) as ledger:
+    with Ledger(env_settings(f"sqlite:///{tmp_path}/ledger.sqlite3"), master_key=MASTER) as ledger:
         yield ledger.keys
 
 

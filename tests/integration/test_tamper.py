@@ -13,13 +13,14 @@ from ledger.store import Ledger
 from scripts.cli import main
 from tests.attacker import Attacker
 from tests.factories import many_shown, shown
+from tests.ledgers import env_settings
 
 COUNT = 12
 
 
 @pytest.fixture
 def filled(audited_url: str) -> str:
-    with Ledger(audited_url) as ledger:
+    with Ledger(env_settings(audited_url)) as ledger:
         for start in range(0, COUNT, 4):
             ledger.submit(many_shown(4, prefix=f"b{start}"))
     return audited_url

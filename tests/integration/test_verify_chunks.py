@@ -15,6 +15,7 @@ from ledger.signing import KeyFolder
 from ledger.store import Ledger
 from tests.attacker import Attacker
 from tests.factories import many_shown
+from tests.ledgers import env_settings
 
 ACTOR = {"id": "ops", "role": "ledger_operator", "kind": "person"}
 COPY_OF_8 = (
@@ -53,7 +54,7 @@ def keys(tmp_path: Path) -> KeyFolder:
 @pytest.fixture
 def log(pg_url: str, tmp_path: Path, keys: KeyFolder) -> str:
     """30 events and checkpoints at sizes 7, 13 and 22 (a key event comes first)."""
-    with Ledger(pg_url) as ledger:
+    with Ledger(env_settings(pg_url)) as ledger:
         key = keys.activate_new("ledger.test.example", ledger=ledger, actor=ACTOR, reason=None).key
         (tmp_path / "published").mkdir()
         folder = CheckpointDirectory(tmp_path / "published")
@@ -73,7 +74,7 @@ def test_chunked_verification_reports_what_the_reference_reports(
     attacker.run(*(statement.replace("{schema}", f'"{schema}"') for statement in attack))
     monkeypatch.setattr(verify_chunks, "CHUNK_SEQS", 4)
     monkeypatch.setattr(verify_chunks, "PROCESSES", 2)
-    with Ledger(log, create_tables=False) as ledger:
+    with Ledger(env_settings(log), create_tables=False) as ledger:
         claims = [Claim("database", c.note) for c in ledger.checkpoints()]
         assert [c.size for c in ledger.checkpoints()] == [7, 13, 22]
         keyring, unchained = keys.keyring(), ledger.unchained_events
@@ -96,12 +97,12 @@ def test_chunks_cover_every_seq_once_and_stay_few() -> None:
 
 
 def test_one_row_in_each_chunk_reports_the_gaps_between(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    with Ledger(pg_url) as ledger:
+    with Ledger(env_settings(pg_url)) as ledger:
         ledger.submit(many_shown(12))
     Attacker(pg_url).run("DELETE FROM {events} WHERE seq NOT IN (1, 6, 12)")
     monkeypatch.setattr(verify_chunks, "CHUNK_SEQS", 4)
     monkeypatch.setattr(verify_chunks, "PROCESSES", 2)
-    with Ledger(pg_url, create_tables=False) as ledger:
+    with Ledger(env_settings(pg_url), create_tables=False) as ledger:
         source = ledger.copy_source()
         assert source is not None
         report = verify_chunks.verify_chunks(source, unchained=ledger.unchained_events)
@@ -123,7 +124,7 @@ def test_an_error_mid_chunk_propagates_instead_of_hanging_on_the_half_read_copy(
     outcome: list[str] = []
 
     def verify() -> None:
-        with Ledger(log, create_tables=False) as ledger:
+        with Ledger(env_settings(log), create_tables=False) as ledger:
             source = ledger.copy_source()
             assert source is not None
             try:

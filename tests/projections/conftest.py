@@ -15,6 +15,7 @@ from ledger.apikeys import KeyStore, Role
 from ledger.store import Ledger
 from projections.views import Views
 from projections.worker import ProjectionWorker
+from tests.ledgers import env_settings
 from tests.projections.scenarios import Scenario
 
 
@@ -39,14 +40,14 @@ class Opened:
 @pytest.fixture
 def opened(store_url: str) -> Iterator[Opened]:
     """A fresh ledger on each store, with its views."""
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         yield Opened(ledger, Views(ledger))
 
 
 @pytest.fixture
 def opened_sqlite(sqlite_url: str) -> Iterator[Opened]:
     """A fresh SQLite ledger with its views (for tests whose subject is not the store)."""
-    with Ledger(sqlite_url) as ledger:
+    with Ledger(env_settings(sqlite_url)) as ledger:
         yield Opened(ledger, Views(ledger))
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from ledger.store import Ledger
 from tests.attacker import Attacker
 from tests.factories import many_shown
+from tests.ledgers import env_settings
 
 
 def ledger_cmd(*args: str) -> subprocess.CompletedProcess[str]:
@@ -23,7 +24,7 @@ def ledger_cmd(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_run_then_status_shows_every_view_current_with_exit_0(sqlite_url: str) -> None:
-    with Ledger(sqlite_url) as ledger:
+    with Ledger(env_settings(sqlite_url)) as ledger:
         ledger.submit(many_shown(12))
     done = ledger_cmd("run", "--database-url", sqlite_url)
     assert done.returncode == 0, done.stderr
@@ -40,7 +41,7 @@ def test_run_then_status_shows_every_view_current_with_exit_0(sqlite_url: str) -
 
 
 def test_status_shows_the_lag_of_views_behind_the_log(sqlite_url: str) -> None:
-    with Ledger(sqlite_url) as ledger:
+    with Ledger(env_settings(sqlite_url)) as ledger:
         ledger.submit(many_shown(3))
         assert ledger_cmd("run", "--database-url", sqlite_url).returncode == 0
         ledger.submit(many_shown(2, prefix="new"))
@@ -49,7 +50,7 @@ def test_status_shows_the_lag_of_views_behind_the_log(sqlite_url: str) -> None:
 
 
 def test_rebuild_reports_its_rate(sqlite_url: str) -> None:
-    with Ledger(sqlite_url) as ledger:
+    with Ledger(env_settings(sqlite_url)) as ledger:
         ledger.submit(many_shown(40))
     done = ledger_cmd("rebuild", "--database-url", sqlite_url, "--batch-size", "7")
     assert done.returncode == 0, done.stderr
@@ -57,7 +58,7 @@ def test_rebuild_reports_its_rate(sqlite_url: str) -> None:
 
 
 def test_a_failed_projection_exits_1_naming_the_seq_and_status_keeps_saying_so(sqlite_url: str) -> None:
-    with Ledger(sqlite_url) as ledger:
+    with Ledger(env_settings(sqlite_url)) as ledger:
         ledger.submit(many_shown(6))
     Attacker(sqlite_url).run("UPDATE {events} SET state = %s WHERE seq = 5", params=(b"garbage",))
     done = ledger_cmd("run", "--database-url", sqlite_url)

@@ -22,6 +22,7 @@ from projections.queries import (
 from projections.timefmt import parse_us
 from projections.views import Views
 from projections.worker import ProjectionWorker
+from tests.ledgers import env_settings
 from tests.projections.scenarios import ALL, NOW
 from tests.projections.viewdump import Dump, dump, strip
 
@@ -45,7 +46,7 @@ QUESTIONS: dict[str, Question] = {
 
 def live_then_rebuilt(url: str) -> tuple[Dump, Dump, dict[str, Any]]:
     """Append the five scenarios while a worker follows; dump the views; rebuild; dump again; ask every question."""
-    with Ledger(url) as ledger:
+    with Ledger(env_settings(url)) as ledger:
         worker = ProjectionWorker(ledger, interval=0.01, batch_size=7)
         worker.start()
         try:
@@ -78,7 +79,7 @@ def test_live_and_rebuilt_views_agree_row_for_row_on_sqlite_and_on_postgres(sqli
     assert all(sqlite_live[table] for table in sqlite_live)  # every table has rows to compare
 
     # Across stores every row is the same but for when each ledger recorded it (its own clock).
-    with Ledger(sqlite_url) as a, Ledger(pg_url) as b:
+    with Ledger(env_settings(sqlite_url)) as a, Ledger(env_settings(pg_url)) as b:
         assert dump(Views(a), without=("recorded_us",)) == dump(Views(b), without=("recorded_us",))
     for name in QUESTIONS:
         assert strip(sqlite_answers[name]) == strip(pg_answers[name]), name

@@ -22,6 +22,7 @@ from projections.queries.policy_gaps import KINDS as POLICY_GAP_KINDS
 from projections.timefmt import iso, parse_us
 from projections.views import Views
 from projections.worker import ProjectionWorker
+from tests.ledgers import env_settings
 from tests.projections.conftest import Api, Opened
 from tests.projections.governance_scenarios import (
     NOW,
@@ -253,7 +254,7 @@ QUESTIONS: dict[str, Question] = {
 def _measured(url: str) -> dict[str, Any]:
     """Append the stories while a worker follows in small batches, ask every question, rebuild, ask again."""
     stories = (kind_story("false_negative"), policy_change(), recurrence_story(), gaps_story())
-    with Ledger(url) as ledger:
+    with Ledger(env_settings(url)) as ledger:
         worker = ProjectionWorker(ledger, interval=0.01, batch_size=5)
         worker.start()
         try:

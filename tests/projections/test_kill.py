@@ -16,6 +16,7 @@ from projections import share
 from projections.runner import Projector
 from projections.views import Views
 from scripts.bench_projections import synthetic_events
+from tests.ledgers import env_settings
 from tests.projections.viewdump import dump
 
 EVENTS = 3000
@@ -47,7 +48,7 @@ def _load(ledger: Ledger) -> list[dict[str, Any]]:
 
 
 def test_sigkill_mid_way_and_restart_loses_and_duplicates_nothing(store_url: str) -> None:
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         events = _load(ledger)
         head = ledger.head_seq()
         projector = Projector(ledger)
@@ -78,7 +79,7 @@ def test_sigkill_mid_way_and_restart_loses_and_duplicates_nothing(store_url: str
 
 @pytest.mark.postgres
 def test_a_split_rebuilds_helper_stops_when_its_parent_goes_and_what_it_wrote_holds_exactly_once(pg_url: str) -> None:
-    with Ledger(pg_url) as ledger:
+    with Ledger(env_settings(pg_url)) as ledger:
         _load(ledger)
         head = ledger.head_seq()
         projector = Projector(ledger)  # fresh views: every position at 0, as after a rebuild's reset

@@ -22,6 +22,7 @@ from projections.views import Views
 from scripts.bench_projections import synthetic_events
 from tests.attacker import Attacker
 from tests.factories import many_shown
+from tests.ledgers import env_settings
 from tests.projections.conftest import Opened
 from tests.projections.scenarios import false_negative
 from tests.projections.viewdump import dump
@@ -59,14 +60,14 @@ def test_a_position_that_moved_refuses_the_write_and_writes_nothing(opened: Open
 
 
 def test_concurrent_projectors_write_each_event_exactly_once(store_url: str) -> None:
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         ledger.submit(many_shown(600))
         Projector(ledger)  # create the tables once
     errors: list[BaseException] = []
 
     def run() -> None:
         try:
-            with Ledger(store_url) as own:
+            with Ledger(env_settings(store_url)) as own:
                 Projector(own).catch_up(batch_size=25)
         except BaseException as exc:  # reported below
             errors.append(exc)
@@ -77,7 +78,7 @@ def test_concurrent_projectors_write_each_event_exactly_once(store_url: str) -> 
     for thread in threads:
         thread.join()
     assert errors == []
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         projector = Projector(ledger)
         assert seqs(projector) == list(range(1, 601))
         assert count(projector, "displays") == 600
@@ -141,10 +142,10 @@ def test_a_missing_seq_stops_the_projection_rather_than_skip_it(opened: Opened) 
 
 def _unreadable_at_4(url: str) -> Ledger:
     """A ledger of 8 events whose 4th stored event's bytes an attacker replaced with what is not JSON."""
-    with Ledger(url) as ledger:
+    with Ledger(env_settings(url)) as ledger:
         ledger.submit(many_shown(8))
     Attacker(url).run("UPDATE {events} SET state = %s WHERE seq = 4", params=(b"{not json",))
-    return Ledger(url)
+    return Ledger(env_settings(url))
 
 
 def test_a_stored_event_that_cannot_be_read_stops_the_projection_at_its_seq(store_url: str) -> None:
@@ -228,7 +229,7 @@ def test_a_split_rebuild_whose_helper_cannot_run_still_builds_every_view_exactly
     def failing_helper(*_: Any) -> subprocess.Popen[bytes]:
         return subprocess.Popen([sys.executable, "-c", "raise SystemExit(1)"], stdin=subprocess.PIPE)
 
-    with Ledger(pg_url) as ledger:
+    with Ledger(env_settings(pg_url)) as ledger:
         ledger.submit(list(synthetic_events(1500)))
         projector = Projector(ledger)
         projector.catch_up()
@@ -248,10 +249,10 @@ def test_a_stored_event_without_its_bytes_stops_the_projection_and_the_rebuild_a
     pg_url: str, split: bool
 ) -> None:
     # SQLite declares the column NOT NULL; on PostgreSQL only an edit of the table can empty it.
-    with Ledger(pg_url) as ledger:
+    with Ledger(env_settings(pg_url)) as ledger:
         ledger.submit(many_shown(8))
     Attacker(pg_url).run("UPDATE {events} SET state = NULL WHERE seq = 4")
-    with Ledger(pg_url) as ledger:
+    with Ledger(env_settings(pg_url)) as ledger:
         projector = Projector(ledger)
         with pytest.raises(ProjectionFailed, match="seq 4 .*missing chain column: the row has a seq but no state"):
             projector.catch_up()

@@ -26,6 +26,7 @@ from projections.timefmt import (
     parse_query_time,
     parse_us,
 )
+from tests.ledgers import env_settings
 from tests.projections.conftest import Api
 from tests.projections.scenarios import Scenario, check, false_negative
 
@@ -46,7 +47,7 @@ def _plant(api: Api, store_url: str, scenario: Scenario, name: str, change: Any)
     change(planted)
     if before:
         api.append(Scenario(scenario.name, before))
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         seq = ledger.append(CATALOGUE.validate_event(planted, stored=True)).seq
     if after:
         api.append(Scenario(scenario.name, after))
@@ -73,7 +74,7 @@ def test_an_event_past_the_range_is_refused_at_intake_and_nothing_is_written(api
     assert done.status_code == 422
     assert [e["loc"] for e in done.json()["errors"]] == ["data.aware_at"]
     assert FAR_AWARE not in done.text
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         assert ledger.head_seq() == 0
 
 

@@ -12,6 +12,7 @@ from projections.errors import ProjectionFailed
 from projections.worker import ProjectionWorker
 from tests.attacker import Attacker
 from tests.factories import many_shown
+from tests.ledgers import env_settings
 from tests.projections.conftest import Api
 from tests.projections.scenarios import false_negative
 
@@ -19,7 +20,7 @@ from tests.projections.scenarios import false_negative
 def test_the_worker_follows_appends_and_wait_for_gives_read_your_writes(
     store_url: str, worker_factory: Callable[[Ledger], ProjectionWorker]
 ) -> None:
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         worker = worker_factory(ledger)
         worker.start()
         for round_ in range(3):
@@ -34,10 +35,10 @@ def test_the_worker_follows_appends_and_wait_for_gives_read_your_writes(
 def test_a_failure_stops_the_worker_and_is_kept_for_status(
     sqlite_url: str, worker_factory: Callable[[Ledger], ProjectionWorker]
 ) -> None:
-    with Ledger(sqlite_url) as ledger:
+    with Ledger(env_settings(sqlite_url)) as ledger:
         ledger.submit(many_shown(4))
     Attacker(sqlite_url).run("UPDATE {events} SET state = %s WHERE seq = 3", params=(b"[",))
-    with Ledger(sqlite_url) as ledger:
+    with Ledger(env_settings(sqlite_url)) as ledger:
         worker = worker_factory(ledger)
         worker.start()
         with pytest.raises(ProjectionFailed, match="seq 3"):
@@ -47,7 +48,7 @@ def test_a_failure_stops_the_worker_and_is_kept_for_status(
 
 
 def test_a_worker_opened_from_a_url_closes_its_own_ledger(sqlite_url: str) -> None:
-    with Ledger(sqlite_url) as ledger:
+    with Ledger(env_settings(sqlite_url)) as ledger:
         ledger.submit(many_shown(2))
     worker = ProjectionWorker(sqlite_url)
     assert worker.catch_up() == 2

@@ -169,3 +169,32 @@ SERVICES = ("ledger.apikeys", "ledger.erasure", "ledger.signing", "ledger.checkp
 @pytest.mark.parametrize("module", sorted(name for name in MODULES if name.startswith("ledger.store")))
 def test_the_store_imports_no_service_built_on_it(module: str) -> None:
     assert sorted(name for name in reachable(module) if name.startswith(SERVICES)) == []
+
+
+# -- Configuration -----------------------------------------------------------------------
+
+# The composition roots: the server's (its settings, and `ledger serve`) and the command line's.
+ENVIRONMENT_READERS = {"api/settings.py", "scripts/common.py", "scripts/serve.py"}
+
+
+def reads_the_environment(path: Path) -> bool:
+    """Whether a module touches ``os.environ`` or calls ``os.getenv`` (or imports either by name)."""
+    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "environb", "getenvb"):
+            if isinstance(node.value, ast.Name) and node.value.id == "os":
+                return True
+        if isinstance(node, ast.ImportFrom) and node.module == "os":
+            if {a.name for a in node.names} & {"environ", "getenv", "environb", "getenvb"}:
+                return True
+    return False
+
+
+def test_only_the_composition_roots_read_the_environment() -> None:
+    """ledger, projections and api take their configuration as settings, read by the roots and passed down."""
+    readers = sorted(
+        str(path.relative_to(ROOT))
+        for package in ("ledger", "projections", "api")
+        for path in (ROOT / package).rglob("*.py")
+        if reads_the_environment(path)
+    )
+    assert set(readers) <= ENVIRONMENT_READERS, readers
