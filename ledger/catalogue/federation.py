@@ -28,9 +28,9 @@ class OrganisationCheckpointRecorded(DataModel):
 
     event_type: ClassVar[str] = "ledger.organisation_checkpoint_recorded"
 
-    organisation: Identifier  # the member organisation whose ledger signed the checkpoint
-    origin: Origin  # the checkpoint's origin line: the member ledger's name
-    tree_size: PositiveCount  # the number of entries the checkpoint commits to
+    organisation: Identifier  # the member organisation, as the deployment names it
+    origin: Origin  # the origin line of the member's checkpoints (its log's name)
+    tree_size: PositiveCount  # the number of entries the checkpoint covers
     root_hash: RootHash  # hex of the RFC 6962 root the checkpoint signs
     checkpoint: SignedNote  # the C2SP signed note, verifiable with the organisation's keys
 
