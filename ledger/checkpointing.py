@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from ledger import ownership
 from ledger.errors import InconsistentCheckpoint, IntegrityError, MalformedProof
+from ledger.index import commit_index
 from ledger.proof import merkle
 from ledger.proof.chain import link_hash
 from ledger.proof.checkpoint import Checkpoint, CheckpointDirectory, parse_checkpoint_body, sign_checkpoint
@@ -64,9 +65,13 @@ def last_signed(ledger: Ledger, folder: CheckpointDirectory | None) -> str | Non
 
 
 def make_checkpoint(
-    ledger: Ledger, key: SigningKey, *, origin: str, folder: CheckpointDirectory | None
+    ledger: Ledger, key: SigningKey, *, origin: str, folder: CheckpointDirectory | None, index: bool = False
 ) -> Signed | None:
     """Sign the current head (steps 1-4); None for an empty log.
+
+    With ``index``, the completeness index is first committed to the log
+    (``ledger.index.commit_index``) when the log holds anything new, so the
+    checkpoint covers its ``index.committed`` event.
 
     With a folder, the whole procedure holds the folder's signing lock, so
     concurrent signers (server workers, the command line) take turns; a folder
@@ -74,9 +79,13 @@ def make_checkpoint(
     that names no ledger is claimed by this one (ledger.ownership).
     """
     if folder is None:
+        if index:
+            commit_index(ledger)
         return _sign_head(ledger, key, origin=origin, folder=None)
     with folder.signing_lock():
         ownership.check_belongs(folder.path, ledger)
+        if index:
+            commit_index(ledger)
         signed = _sign_head(ledger, key, origin=origin, folder=folder)
         if signed is not None:
             ownership.claim(folder.path, ledger)

@@ -23,9 +23,11 @@ from typing import Any
 import orjson
 
 from ledger.errors import InputError
+from ledger.index import IndexStore, committed_events
 from ledger.proof import merkle
-from ledger.proof.bundle import Bundle, BundleEntry
+from ledger.proof.bundle import Bundle, BundleEntry, BundleIndex
 from ledger.proof.checkpoint import Checkpoint
+from ledger.proof.index import index_keys
 from ledger.store import Ledger, Record
 
 TOOL_EVENTS = ("tool.", "monitoring.")
@@ -76,8 +78,46 @@ def _relevant(record: Record, data: dict[str, Any], links: _Links) -> bool:
     )
 
 
+def with_index(
+    ledger: Ledger, incident_id: str, records: list[Record], *, size: int
+) -> tuple[list[Record], BundleIndex | None]:
+    """The records, completed by every event the index names for the incident and its outputs, and the proofs.
+
+    The proofs are at the last index commit whose ``index.committed`` event is
+    among the first ``size`` entries (the checkpoint's); that event joins the
+    records. (records, None) if there is no such commit.
+    """
+    commits = [c for c in committed_events(ledger) if c[0] <= size]
+    if not commits:
+        return records, None
+    commit_seq, tree_size, _ = commits[-1]
+    store = IndexStore(ledger)
+    proofs = [store.prove(key, tree_size=tree_size) for key in _proven_keys(incident_id, records)]
+    have = {r.seq for r in records}
+    wanted = sorted(({s for p in proofs for s in p.seqs} | {commit_seq}) - have)
+    extra = [r for s in wanted for r in ledger.read(after_seq=s - 1, limit=1)]
+    return sorted([*records, *extra], key=lambda r: r.seq), BundleIndex(commit_seq, proofs)
+
+
+def _proven_keys(incident_id: str, records: list[Record]) -> list[str]:
+    """The incident's key and those of the outputs its own events name."""
+    keys = {f"incident:{incident_id}"}
+    for record in records:
+        data = orjson.loads(record.body).get("data", {})
+        if data.get("incident_id") == incident_id:
+            keys.update(k for k in index_keys(data) if k.startswith("output:"))
+    return sorted(keys)
+
+
 def build_bundle(
-    ledger: Ledger, incident_id: str, records: list[Record], *, note: str, checkpoint: Checkpoint, keys: list[str]
+    ledger: Ledger,
+    incident_id: str,
+    records: list[Record],
+    *,
+    note: str,
+    checkpoint: Checkpoint,
+    keys: list[str],
+    index: BundleIndex | None = None,
 ) -> Bundle:
     """Pack the records with inclusion proofs against ``checkpoint`` (which must cover them)."""
     last = records[-1].seq if records else 0
@@ -94,4 +134,4 @@ def build_bundle(
         )
         for r in records
     ]
-    return Bundle(incident_id=incident_id, checkpoint=note, verifier_keys=keys, entries=entries)
+    return Bundle(incident_id=incident_id, checkpoint=note, verifier_keys=keys, entries=entries, index=index)

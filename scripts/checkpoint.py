@@ -39,7 +39,9 @@ def run(args: argparse.Namespace) -> int:
     key = KeyFolder(paths.keys_dir).active_key()
     paths.checkpoint_dir.mkdir(parents=True, exist_ok=True)
     with open_ledger(args, create_tables=False) as ledger:
-        signed = make_checkpoint(ledger, key, origin=paths.origin, folder=CheckpointDirectory(paths.checkpoint_dir))
+        signed = make_checkpoint(
+            ledger, key, origin=paths.origin, folder=CheckpointDirectory(paths.checkpoint_dir), index=True
+        )
     if signed is None:
         say("the log is empty: nothing to sign")
         return Exit.OK

@@ -79,6 +79,11 @@ MEANINGS: Final[Mapping[str, str]] = {
     "key_id": "the signing key's id: 8 hexadecimal digits",
     "subject": "the subject's keyed token (never a clear identifier): docs/privacy.md",
     "hold_id": "the legal hold's identifier",
+    "organisation": "the member organisation whose ledger signed the checkpoint",
+    "origin": "the member ledger's checkpoint origin (the first line of its C2SP checkpoints)",
+    "tree_size": "the number of log entries the checkpoint covers",
+    "index.committed/tree_size": "the number of log entries the index covers (seqs 1..tree_size)",
+    "index.committed/root": "the completeness index's root over those entries, hex (docs/auditing.md)",
     # tool.registered, approved, updated, threshold_changed
     "name": "the product's name",
     "vendor": "who makes it",

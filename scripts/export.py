@@ -11,7 +11,7 @@ import orjson
 
 from ledger.checkpointing import body_of, make_checkpoint
 from ledger.errors import IntegrityError
-from ledger.evidence import build_bundle, select_evidence
+from ledger.evidence import build_bundle, select_evidence, with_index
 from ledger.proof.checkpoint import CheckpointDirectory
 from ledger.proof.keys import format_verifier_key
 from ledger.signing import KeyFolder
@@ -57,13 +57,20 @@ def run(args: argparse.Namespace) -> int:
         records = select_evidence(ledger, args.incident)
         paths.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         signed = make_checkpoint(
-            ledger, keys.active_key(), origin=paths.origin, folder=CheckpointDirectory(paths.checkpoint_dir)
+            ledger, keys.active_key(), origin=paths.origin, folder=CheckpointDirectory(paths.checkpoint_dir), index=True
         )
         if signed is None:  # the incident's events were just read from it: only a wiped log is empty
             raise IntegrityError("the log held the incident's events a moment ago and is now empty")
         verifiers = [format_verifier_key(k) for k in keys.keyring()]
+        records, index = with_index(ledger, args.incident, records, size=signed.checkpoint.size)
         bundle = build_bundle(
-            ledger, args.incident, records, note=signed.note, checkpoint=body_of(signed.note), keys=verifiers
+            ledger,
+            args.incident,
+            records,
+            note=signed.note,
+            checkpoint=body_of(signed.note),
+            keys=verifiers,
+            index=index,
         )
     data = bundle.to_bytes()
     if args.output:

@@ -28,8 +28,8 @@ from scripts.files import keyring_file
 PROVES = (
     "PROVES: each event listed above is, byte for byte, entry seq N of the log whose head (size {size}) "
     "was signed by {keys}.\n"
-    "DOES NOT PROVE: that no other relevant event exists (inclusion, not completeness); that the events are "
-    "true (only that they were recorded, when, and in what order); who holds the signing key."
+    "DOES NOT PROVE: that no other relevant event exists, beyond the keys proven complete (COMPLETE lines); "
+    "that the events are true (only that they were recorded, when, and in what order); who holds the signing key."
 )
 SELF_ONLY = (
     "SELF-CONSISTENCY ONLY: checked against the keys the bundle itself carries, not keys you trust; this cannot "
@@ -101,9 +101,18 @@ def _explain(report: BundleReport) -> None:
     if report.keys_from_bundle:
         say(f"SELF-CONSISTENT (not verified: no trusted keys): {counted(len(report.verified), 'event')}")
         say(SHOWS_ONLY.format(size=report.checkpoint.size))
+        _explain_completeness(report)
         return
     say(f"VERIFIED: {counted(len(report.verified), 'event')}")
     say(PROVES.format(size=report.checkpoint.size, keys="a key you trust"))
+    _explain_completeness(report)
+
+
+def _explain_completeness(report: BundleReport) -> None:
+    for key, events, size in report.complete:
+        say(f"COMPLETE: {key}: these {counted(events, 'event')} are all that name it among the first {size} entries")
+    if not report.complete:
+        say("NOT PROVEN COMPLETE: the bundle carries no completeness index proof")
 
 
 def _write_json(report: dict[str, Any], output: Path | None) -> None:

@@ -27,7 +27,7 @@ from api.models import Problem
 from api.runtime import Store
 from ledger.checkpointing import body_of
 from ledger.errors import FieldError, InputError, IntegrityError
-from ledger.evidence import build_bundle, select_evidence
+from ledger.evidence import build_bundle, select_evidence, with_index
 from ledger.proof import merkle
 from ledger.proof.checkpoint import MAX_SIZE
 from ledger.store import Ledger, Record
@@ -241,8 +241,15 @@ def incident_bundle(store: Store, signer: Signer, incident_id: str) -> tuple[byt
     signed = signer.sign(ledger)
     if signed is None:
         raise IntegrityError("the log is empty although the incident was just read from it")
+    records, index = with_index(ledger, incident_id, records, size=signed.checkpoint.size)
     bundle = build_bundle(
-        ledger, incident_id, records, note=signed.note, checkpoint=body_of(signed.note), keys=signer.verifier_keys()
+        ledger,
+        incident_id,
+        records,
+        note=signed.note,
+        checkpoint=body_of(signed.note),
+        keys=signer.verifier_keys(),
+        index=index,
     )
     return bundle.to_bytes(), f"evidence-{_UNSAFE_IN_FILENAME.sub('_', incident_id)}.json", len(records)
 

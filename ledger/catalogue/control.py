@@ -39,6 +39,7 @@ CONTROL_TYPES: Final = frozenset(
         "ledger.signing_key_activated",
         "ledger.signing_key_retired",
         "ledger.organisation_checkpoint_recorded",
+        "index.committed",
     }
 )
 

@@ -465,6 +465,13 @@ EXAMPLES: Final[dict[str, dict[str, Any]]] = {
             "hLBewZb6jRUCJdb06+dzqQ8=\n",
         },
     ),
+    "index.committed": _event(
+        34,
+        "index.committed",
+        "2026-08-01T00:00:00Z",
+        {"id": "ledger", "role": "ledger", "kind": "system"},
+        {"tree_size": 120000, "root": "5c1f0e9b" * 8},
+    ),
     "subject.erased": _event(
         41,
         "subject.erased",

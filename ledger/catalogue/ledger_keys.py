@@ -12,7 +12,7 @@ from typing import Annotated, ClassVar
 from pydantic import Field
 
 from ledger.catalogue.base import DataModel
-from ledger.catalogue.fields import FreeText, Identifier
+from ledger.catalogue.fields import Count, FreeText, Identifier
 
 KeyId = Annotated[str, Field(pattern=r"^[0-9a-f]{8}$")]
 VerifierKeyText = Annotated[
@@ -42,4 +42,20 @@ class SigningKeyRetired(DataModel):
     reason: FreeText | None = None
 
 
-TYPES: tuple[type[DataModel], ...] = (SigningKeyActivated, SigningKeyRetired)
+RootHex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class IndexCommitted(DataModel):
+    """The completeness index of the log's first ``tree_size`` entries has this root (ledger.proof.index).
+
+    Recorded by the ledger itself when it commits the index, so every later
+    checkpoint covers the root; ``ledger verify`` recomputes it from the log.
+    """
+
+    event_type: ClassVar[str] = "index.committed"
+
+    tree_size: Count
+    root: RootHex
+
+
+TYPES: tuple[type[DataModel], ...] = (SigningKeyActivated, SigningKeyRetired, IndexCommitted)

@@ -21,10 +21,17 @@ Verification, in numbered steps (docs/auditing.md has the same numbers):
      checkpoint's root at leaf index seq - 1.
   5. The events must be well-formed catalogue events, and the incident named by
      the bundle must be among them.
+  6. Completeness, when the bundle carries an index section: its
+     ``index.committed`` entry (verified in step 4, recorded by the ledger
+     itself) gives the index root at size N; every index proof must lead to that
+     root (ledger.proof.index), the incident's own key must be proven, and every
+     seq a proof names must be an entry of the bundle ("seq S, named by the index
+     for KEY, is missing from the bundle").
 
 What a bundle proves: each event, byte for byte, is entry ``seq`` of the log
-whose head the key holder signed. What it cannot prove: that no other relevant
-event exists (a bundle shows inclusion, not completeness), that the events are
+whose head the key holder signed; with an index section, also that its events
+are all the events naming each proven key among the first N entries. What it
+cannot prove: events after N, or naming keys not proven, that the events are
 true (only that they were recorded, when and in what order), or who holds the
 key (compare key ids with those published by the hospital).
 """
@@ -42,6 +49,7 @@ from ledger.proof import merkle, strict_json
 from ledger.proof.chain import entry_bytes, link_hash
 from ledger.proof.checkpoint import MAX_SIZE, Checkpoint, open_checkpoint, parse_signed_checkpoint
 from ledger.proof.files import decode_text
+from ledger.proof.index import IndexProof, parse_index_proof, verify_index_proof
 from ledger.proof.keys import Keyring, parse_verifier_key
 from ledger.proof.sealed import open_event
 
@@ -54,6 +62,20 @@ ABOUT = (
 _I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
 _ENTRY_FIELDS = {"seq", "recorded_us", "event", "prev_hash", "hash", "inclusion_proof"}
 _BUNDLE_FIELDS = {"format", "about", "incident_id", "checkpoint", "verifier_keys", "entries"}
+_INDEX_FIELDS = {"commit_seq", "proofs"}
+COMMITTED = "index.committed"
+
+
+@dataclass(frozen=True)
+class BundleIndex:
+    """The completeness proofs: the seq of the ``index.committed`` entry, and one proof per key."""
+
+    commit_seq: int
+    proofs: list[IndexProof]
+
+    def to_json(self) -> dict[str, Any]:
+        """The section as the file holds it."""
+        return {"commit_seq": self.commit_seq, "proofs": [p.to_json() for p in self.proofs]}
 
 
 @dataclass(frozen=True)
@@ -87,10 +109,11 @@ class Bundle:
     checkpoint: str
     verifier_keys: list[str]
     entries: list[BundleEntry]
+    index: BundleIndex | None = None
 
     def to_bytes(self) -> bytes:
         """The file's bytes (indented JSON)."""
-        document = {
+        document: dict[str, Any] = {
             "format": FORMAT,
             "about": ABOUT,
             "incident_id": self.incident_id,
@@ -98,6 +121,8 @@ class Bundle:
             "verifier_keys": self.verifier_keys,
             "entries": [e.to_json() for e in self.entries],
         }
+        if self.index is not None:
+            document["index"] = self.index.to_json()
         return orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
 
 
@@ -109,6 +134,7 @@ class BundleReport:
     keys_from_bundle: bool = False
     verified: list[tuple[int, str]] = field(default_factory=list)  # (seq, event type)
     failures: list[str] = field(default_factory=list)
+    complete: list[tuple[str, int, int]] = field(default_factory=list)  # (key, events, among the first N)
 
     @property
     def ok(self) -> bool:
@@ -132,6 +158,7 @@ class BundleReport:
             if checkpoint is None
             else {"origin": checkpoint.origin, "size": checkpoint.size, "root": checkpoint.root_hash.hex()},
             "entries": [{"seq": seq, "type": event_type} for seq, event_type in self.verified],
+            "complete": [{"key": k, "events": n, "tree_size": size} for k, n, size in self.complete],
             "failures": list(self.failures),
         }
 
@@ -149,7 +176,8 @@ def parse_bundle(data: bytes) -> Bundle:
         raise InvalidBundle(f"not JSON ({exc})") from exc
     if not isinstance(document, dict):
         raise InvalidBundle(f"the bundle is a JSON {_json_kind(document)}, not an object")
-    _require(set(document) == _BUNDLE_FIELDS, f"fields must be exactly {sorted(_BUNDLE_FIELDS)}")
+    _require(set(document) - {"index"} == _BUNDLE_FIELDS,
+             f"fields must be exactly {sorted(_BUNDLE_FIELDS)}, and index if any")  # fmt: skip
     _require(document["format"] == FORMAT, f"format must be {FORMAT!r}")
     _require(isinstance(document["incident_id"], str) and document["incident_id"] != "", "incident_id: not a string")
     _require(isinstance(document["about"], str), "about: not a string")
@@ -164,7 +192,22 @@ def parse_bundle(data: bytes) -> Bundle:
             raise InvalidBundle(f"verifier_keys[{index}]: {exc}") from exc
     entries = document["entries"]
     _require(isinstance(entries, list) and entries != [], "entries: not a non-empty list")
-    return Bundle(document["incident_id"], document["checkpoint"], keys, [_entry(e, i) for i, e in enumerate(entries)])
+    section = _index(document["index"]) if "index" in document else None
+    parsed = [_entry(e, i) for i, e in enumerate(entries)]
+    return Bundle(document["incident_id"], document["checkpoint"], keys, parsed, section)
+
+
+def _index(raw: Any) -> BundleIndex:
+    _require(isinstance(raw, dict) and set(raw) == _INDEX_FIELDS, f"index: fields must be {sorted(_INDEX_FIELDS)}")
+    _require(_is_int(raw["commit_seq"]) and 1 <= raw["commit_seq"] <= MAX_SIZE, "index.commit_seq: not a seq")
+    proofs = raw["proofs"]
+    _require(isinstance(proofs, list) and proofs != [], "index.proofs: not a non-empty list")
+    try:
+        return BundleIndex(
+            raw["commit_seq"], [parse_index_proof(p, f"index.proofs[{i}]") for i, p in enumerate(proofs)]
+        )
+    except InputError as exc:
+        raise InvalidBundle(str(exc)) from exc
 
 
 def _checkpoint(value: Any) -> None:
@@ -208,7 +251,47 @@ def verify_bundle(bundle: Bundle, *, trusted: Keyring | None) -> BundleReport:
     for entry in bundle.entries:  # step 4
         _verify_entry(entry, report.checkpoint, report)
     _check_incident(bundle, report)  # step 5
+    if bundle.index is not None:  # step 6
+        _check_complete(bundle, bundle.index, report)
     return report
+
+
+def _check_complete(bundle: Bundle, index: BundleIndex, report: BundleReport) -> None:
+    committed = _committed_root(bundle, index.commit_seq, report)
+    if committed is None:
+        return
+    size, root = committed
+    present = {seq for seq, _ in report.verified}
+    keys = {p.key for p in index.proofs}
+    if f"incident:{bundle.incident_id}" not in keys:
+        report.failures.append("index: the bundle's incident has no completeness proof")
+    for proof in index.proofs:
+        if proof.tree_size != size:
+            report.failures.append(f"index proof for {proof.key}: size {proof.tree_size}, not the committed {size}")
+            continue
+        try:
+            seqs = verify_index_proof(proof, root=root)
+        except IntegrityError as exc:
+            report.failures.append(str(exc))
+            continue
+        missing = [s for s in seqs if s not in present]
+        report.failures += [f"seq {s}, named by the index for {proof.key}, is missing from the bundle" for s in missing]
+        if not missing:
+            report.complete.append((proof.key, len(seqs), size))
+
+
+def _committed_root(bundle: Bundle, seq: int, report: BundleReport) -> tuple[int, bytes] | None:
+    """The (size, root) of the verified ``index.committed`` entry at ``seq`` the ledger recorded itself."""
+    entry = next((e for e in bundle.entries if e.seq == seq), None)
+    if entry is None or (seq, COMMITTED) not in report.verified:
+        report.failures.append(f"index: the commit at seq {seq} is not a verified index.committed entry")
+        return None
+    envelope = orjson.loads(entry.event)
+    if envelope.get("source") != "ledger":
+        report.failures.append(f"index: the commit at seq {seq} was not recorded by the ledger itself")
+        return None
+    data = envelope["data"]
+    return int(data["tree_size"]), bytes.fromhex(data["root"])
 
 
 def _bundle_keyring(bundle: Bundle, report: BundleReport) -> Keyring | None:

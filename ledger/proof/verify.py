@@ -22,6 +22,11 @@
      recomputed from one and the same sequence of leaves, so each smaller tree
      is a prefix of each larger one. A checkpoint that is not consistent with
      the others fails step 8 at its own size.
+ 11. The completeness index (ledger.proof.index) is recomputed from the events'
+     bytes, and its root at every committed size must equal the root the log's
+     ``index.committed`` event records ("index root mismatch", at the event's
+     seq) and the root the index's own table keeps ("stored index root
+     mismatch", at the size); a commit beyond the log is "index beyond log".
 
 Memory does not grow with the log: rows are streamed, the tree is kept as a
 compact range (one hash per level), findings are capped.
@@ -41,6 +46,7 @@ from typing import Any, Protocol
 from ledger.errors import InputError, IntegrityError, LedgerError
 from ledger.proof.chain import GENESIS, row_hashes
 from ledger.proof.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint_body
+from ledger.proof.index import IndexClaim, recompute_roots
 from ledger.proof.keys import Keyring
 from ledger.proof.merkle import EMPTY_ROOT, CompactRange
 from ledger.proof.note import parse_note
@@ -265,3 +271,19 @@ def _check_claim(
         open_checkpoint(claim.note, keyring)
     except (IntegrityError, LedgerError) as exc:
         report.add(Finding(None, "checkpoint signature", f"{where}: {exc}"))
+
+
+def check_index(entries: Iterable[tuple[int, bytes]], claims: Sequence[IndexClaim], report: Report) -> None:
+    """Step 11: every claimed index root against the index recomputed from ``(seq, event bytes)``."""
+    roots = recompute_roots(entries, [c.tree_size for c in claims])
+    for claim in claims:
+        computed = roots.get(claim.tree_size)
+        where = claim.at if claim.source == "log" else claim.tree_size
+        if computed is None:
+            report.add(Finding(where, "index beyond log", f"an index committed at size {claim.tree_size}"))
+        elif computed != claim.root:
+            kind = "index root mismatch" if claim.source == "log" else "stored index root mismatch"
+            detail = f"the index at size {claim.tree_size}"
+            report.add(Finding(where, kind, detail, expected=computed.hex(), actual=claim.root.hex()))
+    if claims:
+        report.notes.append(f"completeness index: {len(claims)} committed roots recomputed")

@@ -75,11 +75,11 @@ def test_a_checkpoint_of_the_head_appears_after_appends(
     ledger: Ledger, ticking: Settings, keys: Keys, paths: LedgerPaths, make_client: Callable[[Settings], TestClient]
 ) -> None:
     client = make_client(ticking)
-    wait_for_size(ledger, 1)
+    wait_for_size(ledger, 2)  # the key's event, then the index committed at 1
     client.post("/v1/events/batch", json={"events": many_shown(5)}, headers=bearer(keys.emitter))
-    wait_for_size(ledger, 6)
+    wait_for_size(ledger, 8)  # 3..7, then the index committed at 7
     note = client.get("/v1/checkpoint", headers=bearer(keys.auditor)).text
-    assert open_checkpoint(note, KeyFolder(paths.keys_dir).keyring(), origin=DEFAULT_ORIGIN).size == 6
+    assert open_checkpoint(note, KeyFolder(paths.keys_dir).keyring(), origin=DEFAULT_ORIGIN).size == 8
     assert CheckpointDirectory(paths.checkpoint_dir).latest() == note  # published outside the database too
 
 
@@ -87,8 +87,9 @@ def test_no_checkpoint_is_signed_while_the_log_has_not_grown(
     ledger: Ledger, ticking: Settings, keys: Keys, paths: LedgerPaths, make_client: Callable[[Settings], TestClient]
 ) -> None:
     client = make_client(ticking)
+    wait_for_size(ledger, 2)  # the key's event, then the index committed at 1
     client.post("/v1/events/batch", json={"events": many_shown(3)}, headers=bearer(keys.emitter))
-    wait_for_size(ledger, 4)
+    wait_for_size(ledger, 6)  # 3..5, then the index committed at 5: its own event is no growth
     before = ledger.checkpoints()
     time.sleep(INTERVAL * 5)
     assert ledger.checkpoints() == before
@@ -149,13 +150,13 @@ def test_a_failed_tick_is_logged_by_type_only_and_retried_at_the_next(
         assert schedule.tick() is None
         signed = schedule.tick()
         assert schedule.tick() is None  # not grown since
-    assert signed is not None and signed.new and signed.checkpoint.size == 1
+    assert signed is not None and signed.new and signed.checkpoint.size == 2  # the key's event and the index
     logged = lines(caplog, "api.checkpoints")
     assert [(line["level"], line.get("exc_type")) for line in logged] == [
         ("warning", "StoreUnavailable"),
         ("info", None),
     ]
-    assert logged[1]["seq"] == 1
+    assert logged[1]["seq"] == 2
     assert "LEAK" not in json.dumps(logged) and "db.internal" not in json.dumps(logged)
 
 

@@ -300,7 +300,8 @@ def test_the_evidence_bundle_is_the_exported_file_and_verifies_offline(audited: 
     bundle = parse_bundle(response.content)
     report = verify_bundle(bundle, trusted=audited.keyring)
     assert report.ok, report.failures
-    assert report.checkpoint is not None and report.checkpoint.size == 40
+    assert report.checkpoint is not None and report.checkpoint.size == 41  # the index committed at 40
+    assert [key for key, _, size in report.complete if size == 40][0] == f"incident:{INCIDENT}"
     assert not report.keys_from_bundle
     types = {event_type for _, event_type in report.verified}
     assert {"incident.reported", "output.generated", "output.shown", "tool.approved"} <= types
@@ -311,8 +312,8 @@ def test_evidence_signs_a_checkpoint_when_none_covers_the_log_yet(audited: Audit
     audited.client.post("/v1/events/batch", json={"events": many_shown(2, prefix="c")}, headers=bearer(keys.emitter))
     response = audited.client.get(f"/v1/incidents/{INCIDENT}/evidence", headers=audited.auditor)
     report = verify_bundle(parse_bundle(response.content), trusted=audited.keyring)
-    assert report.ok and report.checkpoint is not None and report.checkpoint.size == 42
-    assert audited.folder.sizes() == [*audited.sizes, 42]
+    assert report.ok and report.checkpoint is not None and report.checkpoint.size == 43  # 42, then the index
+    assert audited.folder.sizes() == [*audited.sizes, 43]
     assert open_checkpoint(audited.client.get("/v1/checkpoint", headers=audited.auditor).text, audited.keyring).size
 
 

@@ -67,7 +67,7 @@ def test_exported_bundle_verifies_offline_with_the_trusted_keys(
     bundle, trusted = export(store_url, tmp_path)
     assert main(["verify-bundle", str(bundle), "--trusted-keys", str(trusted)]) == 0
     err = capsys.readouterr().err
-    assert "VERIFIED: 16 events" in err and "DOES NOT PROVE" in err
+    assert "VERIFIED: 17 events" in err and "DOES NOT PROVE" in err
     document = json.loads(bundle.read_text())
     types = [json.loads(base64.b64decode(e["event"]))["type"] for e in document["entries"]]
     assert {
@@ -105,7 +105,7 @@ def test_self_consistency_only_says_so_first_and_never_says_verified(
     lines = captured.err.splitlines()
     assert lines[0].startswith("SELF-CONSISTENCY ONLY: checked against the keys the bundle itself carries")
     assert "VERIFIED" not in captured.err and "signed by" not in captured.err
-    assert "SELF-CONSISTENT (not verified: no trusted keys): 16 events" in captured.err
+    assert "SELF-CONSISTENT (not verified: no trusted keys): 17 events" in captured.err
     report = json.loads(captured.out)
     assert report["result"] == "self-consistent" and report["keys"] == "bundle"
 
@@ -141,8 +141,8 @@ def test_json_report_goes_to_stdout_and_human_text_to_stderr(
     captured = capsys.readouterr()
     report = json.loads(captured.out)
     assert report["result"] == "verified" and report["keys"] == "trusted" and report["incident_id"] == INCIDENT
-    assert len(report["entries"]) == 16 and report["failures"] == [] and report["checkpoint"]["size"] == 20
-    assert "VERIFIED: 16 events" in captured.err and "{" not in captured.err
+    assert len(report["entries"]) == 17 and report["failures"] == [] and report["checkpoint"]["size"] == 21
+    assert "VERIFIED: 17 events" in captured.err and "{" not in captured.err
 
 
 def test_json_report_with_output_goes_to_the_file_and_names_the_failures(

@@ -34,4 +34,4 @@ def test_the_command_waits_for_the_folders_signing_lock_then_signs(sqlite_url: s
 
     command.join(timeout=60.0)
     assert codes == [0]
-    assert folder.sizes() == [6]
+    assert folder.sizes() == [7]  # 6 events, then the index committed in the log

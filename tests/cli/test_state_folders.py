@@ -91,7 +91,9 @@ def test_each_sqlite_ledger_keeps_its_keys_and_checkpoints_beside_its_file(
 
     for state in (Path("var/ledger.d"), Path("other.d")):
         assert (state / "keys" / "trusted.keys").is_file()
-        assert [p.name for p in (state / "checkpoints").glob("*.checkpoint")] == ["00000000000000000020.checkpoint"]
+        assert [p.name for p in (state / "checkpoints").glob("*.checkpoint")] == [
+            "00000000000000000021.checkpoint"
+        ]  # 20 events and the index commit
     assert not Path("var/keys").exists() and not Path("var/checkpoints").exists()
     assert Path("var/ledger.d/keys/master.key").read_bytes() != Path("other.d/keys/master.key").read_bytes()
 

@@ -23,9 +23,11 @@ FOREIGN = "ehr.epic-prod"
 
 
 def test_every_type_the_ledger_records_about_itself_is_a_control_type() -> None:
-    # The ledger's own operations append these (ledger.erasure, ledger.signing, the reveal route, the CLI).
+    # The ledger's own operations append these (erasure, signing, the index, the reveal route, the CLI).
     assert CONTROL_TYPES <= set(EVENT_TYPES)
-    assert {t for t in EVENT_TYPES if t.startswith(("ledger.", "legal_hold.", "subject.", "access."))} == CONTROL_TYPES
+    assert {
+        t for t in EVENT_TYPES if t.startswith(("ledger.", "legal_hold.", "subject.", "access.", "index."))
+    } == CONTROL_TYPES
 
 
 @pytest.mark.parametrize("event_type", CONTROL)

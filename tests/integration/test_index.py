@@ -1,0 +1,143 @@
+"""The completeness index: exported with a bundle, checked offline, recomputed by `ledger verify` on both stores."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ledger.index import IndexStore, commit_index
+from ledger.proof.bundle import parse_bundle, verify_bundle
+from ledger.proof.index import verify_index_proof
+from ledger.proof.keys import parse_keyring
+from ledger.signing import KeyFolder
+from ledger.store import Ledger
+from scripts.cli import main
+from tests import sepsis_story as scenario
+from tests.attacker import Attacker
+
+INCIDENT = "INC-2026-041"
+ACTOR = {"id": "ops", "role": "ledger_operator", "kind": "person"}
+
+
+@pytest.fixture
+def exported(store_url: str, tmp_path: Path) -> dict[str, Path | str]:
+    """The demo story, a signing key, and the incident exported (which commits the index first)."""
+    keys, bundle = tmp_path / "keys", tmp_path / "bundle.json"
+    with Ledger(store_url) as ledger:
+        ledger.submit(scenario.story())
+        KeyFolder(keys).activate_new("ledger.test.example", ledger=ledger, actor=ACTOR, reason=None)
+    args = ["export", "--incident", INCIDENT, "--database-url", store_url, "--keys-dir", str(keys)]
+    assert main([*args, "--checkpoint-dir", str(tmp_path / "cp"), "--output", str(bundle)]) == 0
+    return {"url": store_url, "keys": keys, "bundle": bundle, "trusted": keys / "trusted.keys", "cp": tmp_path / "cp"}
+
+
+def _verify_bundle(document: dict, trusted: Path) -> tuple[bool, list[str], list[tuple[str, int, int]]]:
+    report = verify_bundle(parse_bundle(json.dumps(document).encode()), trusted=parse_keyring(trusted.read_text()))
+    return report.ok, report.failures, report.complete
+
+
+def _verify(setup: dict[str, Path | str], tmp_path: Path) -> tuple[int, dict]:
+    out = tmp_path / "report.json"
+    args = ["verify", "--database-url", str(setup["url"]), "--keys-dir", str(setup["keys"])]
+    code = main([*args, "--checkpoint-dir", str(setup["cp"]), "--format", "json", "--output", str(out)])
+    return code, json.loads(out.read_text())
+
+
+def test_an_exported_bundle_proves_its_incident_and_outputs_complete(
+    exported: dict[str, Path | str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """verify-bundle says COMPLETE for the incident and each output its events name, among the committed N."""
+    assert main(["verify-bundle", str(exported["bundle"]), "--trusted-keys", str(exported["trusted"])]) == 0
+    err = capsys.readouterr().err
+    assert f"COMPLETE: incident:{INCIDENT}: these 7 events are all that name it among the first 20 entries" in err
+    assert "COMPLETE: output:out-ed-1001: these 4 events" in err
+
+
+def test_removing_one_of_the_incidents_events_is_a_finding_naming_its_seq(exported: dict[str, Path | str]) -> None:
+    """An event the index names for the incident, left out of the bundle, is named by seq."""
+    document = json.loads(Path(exported["bundle"]).read_text())
+    proof = next(p for p in document["index"]["proofs"] if p["key"] == f"incident:{INCIDENT}")
+    dropped = proof["seqs"][2]
+    document["entries"] = [e for e in document["entries"] if e["seq"] != dropped]
+    ok, failures, _ = _verify_bundle(document, Path(exported["trusted"]))
+    assert not ok
+    assert failures == [f"seq {dropped}, named by the index for incident:{INCIDENT}, is missing from the bundle"]
+
+
+def test_a_shortened_seq_list_in_the_proof_does_not_verify(exported: dict[str, Path | str]) -> None:
+    """Dropping the event and its seq from the proof too: the list no longer matches the committed leaf."""
+    document = json.loads(Path(exported["bundle"]).read_text())
+    proof = next(p for p in document["index"]["proofs"] if p["key"] == f"incident:{INCIDENT}")
+    dropped = proof["seqs"].pop(2)
+    document["entries"] = [e for e in document["entries"] if e["seq"] != dropped]
+    ok, failures, _ = _verify_bundle(document, Path(exported["trusted"]))
+    assert not ok and failures == [f"index proof for incident:{INCIDENT}: its 6 seqs are not the committed list"]
+
+
+def test_the_index_proof_for_a_key_with_no_events_proves_absence(exported: dict[str, Path | str]) -> None:
+    """A key no event names has an empty list, and its proof leads to the committed root."""
+    with Ledger(str(exported["url"])) as ledger:
+        store = IndexStore(ledger)
+        size, root = store.commits()[-1]
+        proof = store.prove("incident:INC-NEVER-REPORTED", tree_size=size)
+        assert proof.seqs == [] and verify_index_proof(proof, root=root) == []
+        present = store.prove(f"incident:{INCIDENT}", tree_size=size)
+    forged = type(proof)(proof.key, proof.tree_size, present.seqs[:1], proof.bucket, proof.leaves, proof.path)
+    with pytest.raises(Exception, match="not the committed list"):
+        verify_index_proof(forged, root=root)
+
+
+def test_ledger_verify_recomputes_the_index_and_passes_an_untouched_log(
+    exported: dict[str, Path | str], tmp_path: Path
+) -> None:
+    """Step 11 runs and finds nothing on an honest log."""
+    code, report = _verify(exported, tmp_path)
+    assert code == 0, report["findings"]
+    assert "completeness index: 2 committed roots recomputed" in report["notes"]
+
+
+def test_an_index_root_altered_in_the_database_is_found_by_verify(
+    exported: dict[str, Path | str], tmp_path: Path
+) -> None:
+    """The index's own table says another root: exit 1, stored index root mismatch at its size."""
+    attacker = Attacker(str(exported["url"]))
+    table = (
+        "ledger_index_commits"
+        if attacker.backend == "sqlite"
+        else f'"{attacker.db.settings["POSTGRES_SCHEMA"]}".ledger_index_commits'
+    )
+    attacker.run(f"UPDATE {table} SET root = %s", params=(b"\x01" * 32,))
+    code, report = _verify(exported, tmp_path)
+    assert code == 1
+    assert [(f["seq"], f["kind"]) for f in report["findings"]] == [(20, "stored index root mismatch")]
+
+
+def test_an_index_committed_event_with_another_root_is_found_by_verify(
+    exported: dict[str, Path | str], tmp_path: Path
+) -> None:
+    """A well-chained index.committed whose root is not the recomputed one: exit 1, at the event's seq."""
+    with Ledger(str(exported["url"])) as ledger:
+        receipts = ledger.submit([_commit_event(size=5, root="ab" * 32)])
+    code, report = _verify(exported, tmp_path)
+    assert code == 1
+    assert [(f["seq"], f["kind"]) for f in report["findings"]] == [(receipts[0].seq, "index root mismatch")]
+
+
+def test_a_commit_with_nothing_new_records_nothing(exported: dict[str, Path | str]) -> None:
+    """After a commit, the log holds only its own event: committing again adds no event."""
+    with Ledger(str(exported["url"])) as ledger:
+        head = ledger.head_seq()
+        assert commit_index(ledger) is None and ledger.head_seq() == head
+
+
+def _commit_event(*, size: int, root: str) -> dict:
+    return {
+        "event_id": "6f1c2b7e-3d4a-4c8e-9a10-0000000000ff",
+        "type": "index.committed",
+        "occurred_at": "2026-12-07T10:00:00Z",
+        "source": "ledger",
+        "actor": {"id": "ledger", "role": "ledger", "kind": "system"},
+        "data": {"tree_size": size, "root": root},
+    }
