@@ -31,14 +31,12 @@ from itertools import groupby
 from typing import Any, Final
 
 from ledger.errors import ChainBroken, StoreUnavailable
-from ledger.store import Ledger
-from ledger.store.url import DatabaseUrl
+from ledger.store import DatabaseUrl, Ledger
 from projections import share
 from projections.db import PositionMoved, ViewDatabase, Writer, WriteRefused
 from projections.errors import ProjectionFailed, ViewsOutdated
 from projections.facts import FactUnreadable, Stored, read_fact
 from projections.logic import PROJECTIONS, Change, Projection
-from projections.reading import batches
 from projections.schema import CREATE, CREATE_META, INDEXES, STATEMENTS, TABLES
 from projections.timefmt import iso, now_us
 
@@ -232,7 +230,7 @@ class Projector:
         positions = self.positions()
         start = min(positions.values())
         try:
-            with closing(batches(self.ledger, after_seq=start, size=batch_size)) as stream:
+            with closing(self.ledger.batches(after_seq=start, size=batch_size)) as stream:
                 for records in stream:
                     pending, failure = self._project(records, positions, start)
                     if pending.count:

@@ -24,7 +24,7 @@ from typing import IO, cast
 
 import orjson
 
-from ledger.store.url import DatabaseUrl
+from ledger.store import DatabaseUrl
 
 
 def start(url: DatabaseUrl, names: Sequence[str], batch_size: int) -> subprocess.Popen[bytes]:

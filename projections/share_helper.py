@@ -13,7 +13,7 @@ import threading
 
 import orjson
 
-from ledger.store.url import DatabaseUrl
+from ledger.store import DatabaseUrl
 from projections.runner import load_share
 
 

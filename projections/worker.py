@@ -17,8 +17,7 @@ import threading
 import time
 
 from ledger.errors import StoreUnavailable
-from ledger.store import Ledger
-from ledger.store.url import DatabaseUrl
+from ledger.store import DatabaseUrl, Ledger
 from projections.errors import ProjectionError, ProjectionFailed
 from projections.runner import DEFAULT_BATCH, ProjectionStatus, Projector
 from projections.views import Views

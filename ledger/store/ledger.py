@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from types import TracebackType
 from typing import Any
 from uuid import UUID
@@ -20,6 +20,7 @@ from ledger.proof.sealed import Opened, open_event
 from ledger.store.app import Fact, LedgerApplication, recorder_topic
 from ledger.store.recorder import topic_of_type
 from ledger.store.records import Receipt, Record, StoredCheckpoint, event_uuid
+from ledger.store.stream import Scanned, scanned
 from ledger.store.url import DatabaseUrl
 from ledger.vault import SubjectKeysTaken, Vault
 
@@ -207,6 +208,24 @@ class Ledger:
         while batch := self.read(after_seq=after_seq, limit=page):
             yield from batch
             after_seq = batch[-1].seq
+
+    def batches(self, *, after_seq: int, size: int) -> Generator[Sequence[Record | Scanned], None, None]:
+        """Every record after ``after_seq``, in seq order, duplicates and gaps included, in lists of up to ``size``.
+
+        For a reader of the whole log (a projections rebuild): on SQLite pages of
+        Records (``read``); on PostgreSQL one binary COPY stream from one snapshot,
+        of lean ``Scanned`` rows (ledger.store.stream). Records appended after
+        that snapshot are left to the reader's ordinary reads.
+        """
+        source = self.copy_source()  # None on SQLite
+        if source is None:
+            return self._pages(after_seq, size)
+        return scanned(source, after_seq=after_seq, size=size)
+
+    def _pages(self, after_seq: int, size: int) -> Generator[Sequence[Record], None, None]:
+        while records := self.read(after_seq=after_seq, limit=size):
+            yield records
+            after_seq = records[-1].seq
 
     def events_of_types(self, types: Sequence[str], *, after_seq: int = 0, page: int = 500) -> Iterator[Record]:
         """Every record of one of ``types`` after ``after_seq``, in seq order (read by type: no scan of the log)."""

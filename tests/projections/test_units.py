@@ -166,7 +166,7 @@ def int8(value: int) -> bytes:
 
 def test_a_scanned_row_reads_as_seq_type_body_and_recorded_time_nulls_included() -> None:
     from ledger.store.recorder import topic_of_type
-    from projections.reading import Scanned, _record
+    from ledger.store.stream import Scanned, _record
 
     topic = topic_of_type("output.shown").encode()
     types: dict[bytes, str] = {}

@@ -198,3 +198,52 @@ def test_only_the_composition_roots_read_the_environment() -> None:
         if reads_the_environment(path)
     )
     assert set(readers) <= ENVIRONMENT_READERS, readers
+
+
+# -- The ledger's public surface -----------------------------------------------------------
+
+# What projections may import of ledger (named in ledger/__init__.py): these modules, and the catalogue's and
+# the proof core's submodules. The recorders, the plan and the services stay behind the Ledger facade.
+PUBLIC_SURFACE = {"ledger", "ledger.store", "ledger.config", "ledger.errors", "ledger.dberrors"}
+PUBLIC_PACKAGES = ("ledger.catalogue", "ledger.proof")
+# eventsourcing's recorders of the log: only the store's own modules may import them or reach for them.
+RECORDER_MODULES = {"ledger.store.recorder", "ledger.store.postgres", "ledger.store.sqlite"}
+
+
+def on_the_public_surface(module: str) -> bool:
+    """Whether ``module`` is part of what ledger offers the layers above."""
+    return (
+        module in PUBLIC_SURFACE
+        or module.startswith(tuple(p + "." for p in PUBLIC_PACKAGES))
+        or (module in PUBLIC_PACKAGES)
+    )
+
+
+@pytest.mark.parametrize("module", sorted(name for name in MODULES if name.startswith("projections")))
+def test_projections_import_only_the_ledgers_public_surface(module: str) -> None:
+    """A projection reads the log through the Ledger facade, never through the store's insides or a service."""
+    reached = sorted(name for name in GRAPH[module] if name.startswith("ledger") and not on_the_public_surface(name))
+    assert reached == []
+
+
+def reaches_for_the_recorder(path: Path) -> bool:
+    """Whether a module uses a Ledger's recorder: ``ledger.recorder``, ``….app.recorder`` or ``ledger_recorder``."""
+    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        if not isinstance(node, ast.Attribute):
+            continue
+        if node.attr == "ledger_recorder":
+            return True
+        owner = node.value
+        if node.attr == "recorder" and (
+            (isinstance(owner, ast.Attribute) and owner.attr in ("app", "ledger"))
+            or (isinstance(owner, ast.Name) and owner.id == "ledger")
+        ):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("module", sorted(name for name in MODULES if not name.startswith("ledger.store")))
+def test_nothing_outside_the_store_touches_the_recorder(module: str) -> None:
+    """The store's recorders are reached through Ledger's methods only: no import of them, no ledger.recorder."""
+    assert sorted(GRAPH[module] & RECORDER_MODULES) == []
+    assert not reaches_for_the_recorder(MODULES[module])

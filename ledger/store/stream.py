@@ -1,7 +1,7 @@
-"""How a rebuild reads the log: in pages of records, or on PostgreSQL as one binary COPY stream.
+"""How a reader of the whole log (a projections rebuild) gets it: pages of records, or one binary COPY stream.
 
-A rebuild reads the whole log once. On PostgreSQL it streams the records after
-its start by binary COPY from one snapshot, on a connection of its own
+``Ledger.batches`` serves it. On PostgreSQL it streams the records after the
+start by binary COPY from one snapshot, on a connection of its own
 (ledger.pgcopy), and only the four columns the projections read: seq,
 recorded_us, topic and the stored bytes. Each row is unpacked with one struct
 call into a lean ``Scanned`` tuple rather than a Record (bytea arrives as
@@ -22,9 +22,7 @@ from typing import Any, Final, NamedTuple, cast
 from psycopg.sql import SQL, Literal
 
 from ledger import pgcopy
-from ledger.store import Ledger
 from ledger.store.recorder import type_of_topic
-from projections.facts import Stored
 
 # A row of (seq, recorded_us, topic, state) up to topic's length, when neither int8 is NULL:
 # the field count, then each field's length and value.
@@ -35,7 +33,7 @@ _SELECT: Final = "SELECT seq, recorded_us, topic, state FROM {} WHERE seq > {} O
 
 
 class Scanned(NamedTuple):
-    """What the projections read of a record streamed by binary COPY."""
+    """What a reader of the whole log gets of a record streamed by binary COPY (a Record's seq, type, body, time)."""
 
     seq: int
     type: str
@@ -43,24 +41,11 @@ class Scanned(NamedTuple):
     recorded_us: int
 
 
-def batches(ledger: Ledger, *, after_seq: int, size: int) -> Generator[Sequence[Stored], None, None]:
-    """The records after ``after_seq``, in seq order, in lists of up to ``size``."""
-    source = ledger.copy_source()  # None on SQLite
-    if source is None:
-        return _pages(ledger, after_seq, size)
-    return _scanned(source, after_seq, size)
-
-
-def _pages(ledger: Ledger, after_seq: int, size: int) -> Generator[Sequence[Stored], None, None]:
-    while records := ledger.read(after_seq=after_seq, limit=size):
-        yield records
-        after_seq = records[-1].seq
-
-
-def _scanned(source: pgcopy.CopySource, after_seq: int, size: int) -> Generator[Sequence[Stored], None, None]:
+def scanned(source: pgcopy.CopySource, *, after_seq: int, size: int) -> Generator[Sequence[Scanned], None, None]:
+    """The rows after ``after_seq`` by binary COPY from one snapshot, in seq order, in lists of up to ``size``."""
     select = SQL(_SELECT).format(source.name(), Literal(after_seq))
     types: dict[bytes, str] = {}  # a few dozen topics, a million rows
-    batch: list[Stored] = []
+    batch: list[Scanned] = []
     with closing(pgcopy.connect(source)) as conn, closing(pgcopy.raw_rows(conn, select)) as rows:
         for data in rows:
             batch.append(_record(data, types))
