@@ -26,7 +26,7 @@ from api.logging import RequestLogMiddleware
 from api.openapi import build_openapi
 from api.params import reject_unknown_query
 from api.replica import ReplicaLagHeader
-from api.routes import cds_hooks, events, fhir_export, fhir_ingest, health, log, privacy, proofs, queries
+from api.routes import cds_hooks, events, fhir_export, fhir_ingest, health, log, privacy, proofs, queries, verification
 from api.runtime import LedgerOpener, Runtime
 from api.settings import Settings, get_settings
 from ledger.store import Ledger
@@ -41,6 +41,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     fhir_ingest.router,
     cds_hooks.router,
     privacy.router,
+    verification.router,
 )
 
 # FastAPI's own OpenTelemetry spans, metrics and logs stay off: span attributes (URLs, routes,

@@ -5,6 +5,7 @@
     /incidents/{id}                one incident: timeline, accountability report, clocks
     /incidents/{id}/timeline.csv   its timeline as CSV
     /incidents/{id}/evidence.json  its evidence bundle (`ledger export`'s file)
+    /incidents/{id}/proofs.json    its events' inclusion proofs, for the Verify control           (proofs.py)
     /events/{seq}                  one event: fields, canonical bytes, hash, inclusion proof     (events.py)
     /events/{seq}/reveal           its sensitive fields, for a purpose (the read is recorded)
     /log                           the raw log, page by page (auditor, admin)
@@ -25,7 +26,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ExceptionHandler
 
-from api.pages import events, incidents, signin
+from api.pages import events, incidents, proofs, signin
 from api.pages.access import PageError, SignInRequired
 from api.pages.render import HERE, page, templates
 from api.pages.secret import session_secret
@@ -33,7 +34,7 @@ from api.pages.session import SESSION_COOKIE, Sessions
 from api.settings import Settings
 
 STATIC: Final = "/static"
-ROUTERS: Final = (signin.router, incidents.router, events.router)
+ROUTERS: Final = (signin.router, incidents.router, proofs.router, events.router)
 
 
 class PagesState:

@@ -22,6 +22,7 @@ from api.pages.render import page
 from api.pages.timeline import draw, marks, output_window, whole
 from api.routes.proofs import SignerDep, incident_bundle
 from api.routes.queries import WorkerDep
+from api.routes.verification import published_keys
 from ledger.catalogue.fields import IDENTIFIER_MAX, IDENTIFIER_PATTERN
 from projections import queries
 from projections.answers import to_json
@@ -79,8 +80,10 @@ def _incident(worker: WorkerDep, incident_id: str) -> tuple[dict[str, Any], dict
 
 
 @router.get("/incidents/{incident_id}")
-def incident_page(request: Request, viewer: ReaderPage, worker: WorkerDep, incident_id: IncidentId) -> Response:
-    """One incident: its timeline, its accountability report, its reporting clocks."""
+def incident_page(
+    request: Request, viewer: ReaderPage, worker: WorkerDep, signer: SignerDep, incident_id: IncidentId
+) -> Response:
+    """One incident: its timeline, its accountability report, its reporting clocks, and the Verify control."""
     timeline, report = _incident(worker, incident_id)
     deadlines = report["incident_answers"][0]["details"].get("regimes", [])
     context = {
@@ -91,6 +94,7 @@ def incident_page(request: Request, viewer: ReaderPage, worker: WorkerDep, incid
         "report": report,
         "clocks": [clock(d, evaluated_at=report["evaluated_at"]) for d in deadlines],
         "checkpoint": worker.ledger.latest_checkpoint(),
+        "verifier_keys": published_keys(signer),
         "seqs": shown_seqs(timeline, report),
     }
     return page(request, "incident.html", context, viewer=viewer)

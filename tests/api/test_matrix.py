@@ -40,6 +40,7 @@ from ledger.store import Ledger
 from tests.api.conftest import EMITTER_SOURCE, bearer
 from tests.conftest import PG_ADMIN_URL, _admin, require_postgres
 from tests.factories import envelope, shown
+from tests.ledgers import env_settings
 
 ROLES = ("none", "revoked", "emitter", "other_emitter", "reader", "auditor", "admin")
 PUBLIC = frozenset(ROLES)
@@ -63,6 +64,8 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/proofs/inclusion"): AUDITORS,
     ("GET", "/v1/proofs/consistency"): AUDITORS,
     ("GET", "/v1/incidents/{incident_id}/evidence"): AUDITORS,
+    ("GET", "/v1/incidents/{incident_id}/proofs"): READERS,
+    ("GET", "/v1/verifier-keys"): PUBLIC - {"none", "revoked"},
     ("GET", "/v1/incidents"): READERS,
     ("GET", "/v1/incidents/{incident_id}/timeline"): READERS,
     ("GET", "/v1/incidents/{incident_id}/accountability"): READERS,
@@ -95,6 +98,7 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/incidents/{incident_id}"): READERS,
     ("GET", "/incidents/{incident_id}/timeline.csv"): READERS,
     ("GET", "/incidents/{incident_id}/evidence.json"): READERS,
+    ("GET", "/incidents/{incident_id}/proofs.json"): READERS,
     ("GET", "/events/{seq}"): READERS,
     ("POST", "/events/{seq}/reveal"): frozenset({"reader", "admin"}),
     ("GET", "/log"): AUDITORS,
@@ -142,7 +146,7 @@ class World:
     event_id: str  # a recorded output.generated of the emitter's source, sealing a patient
 
     def head(self) -> int:
-        with Ledger(self.url, create_tables=False) as ledger:
+        with Ledger(env_settings(self.url), create_tables=False) as ledger:
             return ledger.head_seq()
 
     def headers(self, role: str) -> dict[str, str]:
@@ -193,7 +197,7 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     tmp = tmp_path_factory.mktemp("matrix")
     for url in _store_url(request, tmp):
         generated = _generated()
-        with Ledger(url) as ledger:
+        with Ledger(env_settings(url)) as ledger:
             ledger.submit([generated])
             actor = {"id": "operator", "role": "admin", "kind": "person"}
             KeyFolder(tmp / "keys").activate_new("ledger.matrix.example", ledger=ledger, actor=actor, reason=None)
@@ -366,5 +370,5 @@ def test_no_caller_appends_an_ordinary_event_under_the_ledgers_own_source(world:
 
 
 def test_the_matrix_counts_what_docs_reliability_reports() -> None:
-    assert (ROUTE_CASES, CONTROL_CASES, RESERVED_SOURCE_CASES) == (45 * 7, 9 * 3 * 7 * 2, 3 * 7)
-    assert CASES == 714
+    assert (ROUTE_CASES, CONTROL_CASES, RESERVED_SOURCE_CASES) == (48 * 7, 9 * 3 * 7 * 2, 3 * 7)
+    assert CASES == 735
