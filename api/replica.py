@@ -66,6 +66,12 @@ def note_lag(request: Request, replica: Replica) -> float:
     return lag
 
 
+def noted_lag(request: Request) -> float | None:
+    """The lag a route noted for this request (the pages print it), or None if it read the primary."""
+    lag = request.scope.get("state", {}).get(_STATE_KEY)
+    return lag if isinstance(lag, float) else None
+
+
 class ReplicaLagHeader:
     """Pure ASGI middleware: ``Ledger-Replica-Lag-Seconds`` on any response whose route read the replica."""
 

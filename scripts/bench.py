@@ -2,6 +2,7 @@
 
     python -m scripts.bench append   [--events N] [--postgres-url URL]
     python -m scripts.bench verify   [--events N] ...
+    python -m scripts.bench organisations [--organisation-counts 1 4 16]
 
 Not a test: machines here are shared and noisy, so figures are written in the
 docs and compared as ratios measured in the same run, never asserted.
@@ -22,6 +23,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -438,6 +440,47 @@ def _bench_fhir(args: argparse.Namespace) -> None:
     bench_fhir(args)
 
 
+def organisations_rate(urls: Sequence[str], *, events: int, batch: int, writers: int) -> float:
+    """Aggregate events per second of ``writers`` threads appending at once, writer i to ledger i mod len(urls).
+
+    ``events`` in all, in transactions of ``batch``. One ledger serializes its
+    appends (one advisory lock a ledger: ledger.store.postgres), so writers of one
+    ledger queue; writers of separate organisation ledgers do not.
+    """
+    ledgers = [Ledger(url) for url in urls]
+    share = events // writers
+    work = [(ledgers[i % len(ledgers)], fast_facts(share, start=i * share)) for i in range(writers)]
+
+    def write(item: tuple[Ledger, list[Fact]]) -> None:
+        ledger, facts = item
+        for start in range(0, len(facts), batch):
+            ledger.append_facts(facts[start : start + batch])
+
+    try:
+        for ledger in ledgers:  # each ledger's tables and first connection, outside the timing
+            ledger.head_seq()
+        with ThreadPoolExecutor(writers) as pool:
+            wall = timed(lambda: list(pool.map(write, work)))
+    finally:
+        for ledger in ledgers:
+            ledger.close()
+    return rate(share * writers, wall)
+
+
+def bench_organisations(args: argparse.Namespace) -> None:
+    """What limits one ledger (its serialized append) beside many organisation ledgers on one machine."""
+    counts = sorted(set(args.organisation_counts))
+    print(f"\n## Organisation ledgers ({machine()})\n")
+    print("| store | ledgers | writers | events a transaction | events/s, all ledgers | events/s a ledger |")
+    print("|---|---|---|---|---|---|")
+    with stores(args.postgres_url, ledgers=max(counts)) as found:
+        for store, count, batch in itertools.product(found, counts, (1, 100)):
+            writers = max(count, args.organisation_writers) if batch == 1 else count
+            events = args.organisation_events * (1 if batch == 1 else 10)
+            total = organisations_rate(store.ledger_urls[:count], events=events, batch=batch, writers=writers)
+            print(f"| {store.name} | {count} | {writers} | {batch} | {total:,.0f} | {total / count:,.0f} |")
+
+
 SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {
     "append": bench_append,
     "verify": bench_verify,
@@ -445,6 +488,7 @@ SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {
     "privacy": bench_privacy,
     "projections": bench_projections,
     "fhir": _bench_fhir,
+    "organisations": bench_organisations,
 }
 
 
@@ -462,6 +506,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--lag-seconds", type=float, default=20.0)
     parser.add_argument("--api-events", type=int, default=10_000)
     parser.add_argument("--api-seconds", type=float, default=10.0)
+    parser.add_argument("--organisation-counts", type=int, nargs="+", default=[1, 4, 16])
+    parser.add_argument("--organisation-writers", type=int, default=4, help="writer threads for one-event transactions")
+    parser.add_argument("--organisation-events", type=int, default=2_000, help="one-event transactions a cell")
     parser.add_argument("--postgres-url", default=PG_URL, help="'' to skip PostgreSQL")
     args = parser.parse_args(argv)
     for name in args.sections or SECTIONS:

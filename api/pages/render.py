@@ -20,6 +20,7 @@ from starlette.templating import Jinja2Templates
 
 from api.pages.access import Viewer
 from api.pages.session import FORM_COOKIE, Sessions, new_nonce, set_cookie
+from api.replica import noted_lag
 
 HERE: Final = Path(__file__).parent
 PAGE_CSP: Final = (
@@ -64,6 +65,7 @@ def page(
     nonce = request.cookies.get(FORM_COOKIE) or new_nonce()
     session = None if viewer is None else viewer.session
     context = {**context, "session": viewer, "form_token": sessions.form_token(nonce, session)}
+    context["replica_lag"] = noted_lag(request)  # read from a streaming replica: say how far behind it is
     found: Jinja2Templates = request.app.state.pages.templates
     response = found.TemplateResponse(request, name, context, status_code=status)
     response.headers["content-security-policy"] = PAGE_CSP
