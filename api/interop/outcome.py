@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
+from starlette.responses import Response
+
 FHIR_BASE: Final = "/fhir"
 FHIR_JSON: Final = "application/fhir+json"
 
@@ -26,6 +28,42 @@ ISSUE_TYPES: Final[Mapping[int, str]] = {
     500: "exception",
     503: "transient",
 }
+
+
+# What the OpenAPI document says a FHIR route answers: FHIR JSON, never the API's Problem JSON.
+OUTCOME_SCHEMA: Final[dict[str, Any]] = {
+    "type": "object",
+    "required": ["resourceType", "issue"],
+    "properties": {
+        "resourceType": {"const": "OperationOutcome"},
+        "issue": {"type": "array", "items": {"type": "object"}},
+    },
+}
+BUNDLE_SCHEMA: Final[dict[str, Any]] = {
+    "type": "object",
+    "required": ["resourceType", "type"],
+    "properties": {"resourceType": {"const": "Bundle"}, "type": {"type": "string"}},
+}
+
+
+class FhirResponse(Response):
+    """A response in FHIR JSON, so that the OpenAPI document names the media type the route really sends."""
+
+    media_type = FHIR_JSON
+
+
+def fhir_content(schema: Mapping[str, Any], description: str) -> dict[str, Any]:
+    """An OpenAPI ``responses`` entry whose body is FHIR JSON of ``schema``."""
+    return {"description": description, "content": {FHIR_JSON: {"schema": dict(schema)}}}
+
+
+def as_outcomes(responses: Mapping[int | str, Mapping[str, Any]]) -> dict[int | str, dict[str, Any]]:
+    """The error entries of ``api.errors.documented`` as the FHIR routes send them: OperationOutcomes, FHIR JSON."""
+    entries: dict[int | str, dict[str, Any]] = {}
+    for status, entry in responses.items():
+        kept = {name: value for name, value in entry.items() if name != "model"}
+        entries[status] = {**kept, **fhir_content(OUTCOME_SCHEMA, str(entry["description"]))}
+    return entries
 
 
 def is_fhir_path(path: str) -> bool:

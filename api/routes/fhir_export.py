@@ -15,6 +15,7 @@ from fastapi import APIRouter, Query, Response
 
 from api.deps import ReaderKey
 from api.errors import NotFound, documented
+from api.interop.outcome import BUNDLE_SCHEMA, FHIR_JSON, fhir_content
 from api.routes.queries import Identifier, Limit, MinSeq, WorkerDep, views_at
 from ledger.errors import StoreUnavailable
 from projections import fhir
@@ -23,9 +24,8 @@ from projections.errors import ProjectionError
 
 router = APIRouter(tags=["fhir"])
 
-FHIR_JSON: Final = "application/fhir+json"
 _MIME_VERSION: Final = {"R4": "4.0", "R5": "5.0"}
-_RESPONSES = documented(401, 403, 404, 422, 503)
+_RESPONSES = {200: fhir_content(BUNDLE_SCHEMA, "A collection Bundle."), **documented(401, 403, 404, 422, 503)}
 FhirVersion = Annotated[fhir.Version, Query(description="R4 (valid for R4 and R4B: what most hospitals run) or R5.")]
 
 
@@ -40,7 +40,11 @@ def bundle_response(build: Any, *args: Any, version: fhir.Version, **kwargs: Any
     return Response(orjson.dumps(bundle), media_type=f"{FHIR_JSON}; fhirVersion={_MIME_VERSION[version]}")
 
 
-@router.get("/v1/incidents/{incident_id}/fhir", summary="An incident as a FHIR Bundle", responses=_RESPONSES)
+@router.get(
+    "/v1/incidents/{incident_id}/fhir",
+    summary="An incident as a FHIR Bundle",
+    responses=_RESPONSES,
+)
 def incident_fhir(
     key: ReaderKey, worker: WorkerDep, incident_id: Identifier, fhir_version: FhirVersion = "R4", min_seq: MinSeq = None
 ) -> Response:
@@ -48,7 +52,11 @@ def incident_fhir(
     return bundle_response(fhir.incident_bundle, views_at(worker, min_seq), incident_id, version=fhir_version)
 
 
-@router.get("/v1/tools/{tool_id}/fhir", summary="A tool as a FHIR Bundle", responses=_RESPONSES)
+@router.get(
+    "/v1/tools/{tool_id}/fhir",
+    summary="A tool as a FHIR Bundle",
+    responses=_RESPONSES,
+)
 def tool_fhir(
     key: ReaderKey,
     worker: WorkerDep,
@@ -61,7 +69,11 @@ def tool_fhir(
     return bundle_response(fhir.tool_bundle, views_at(worker, min_seq), tool_id, version=fhir_version, limit=limit)
 
 
-@router.get("/v1/outputs/{output_id}/fhir", summary="An output as a FHIR Bundle", responses=_RESPONSES)
+@router.get(
+    "/v1/outputs/{output_id}/fhir",
+    summary="An output as a FHIR Bundle",
+    responses=_RESPONSES,
+)
 def output_fhir(
     key: ReaderKey, worker: WorkerDep, output_id: Identifier, fhir_version: FhirVersion = "R4", min_seq: MinSeq = None
 ) -> Response:

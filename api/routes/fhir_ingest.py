@@ -24,7 +24,15 @@ from api.body import read_json
 from api.deps import EmitterKey, SettingsDep, StoreDep
 from api.errors import BatchConflict, Forbidden, InvalidEvents, documented
 from api.interop import auditevent
-from api.interop.outcome import FHIR_JSON, information
+from api.interop.outcome import (
+    BUNDLE_SCHEMA,
+    FHIR_JSON,
+    OUTCOME_SCHEMA,
+    FhirResponse,
+    as_outcomes,
+    fhir_content,
+    information,
+)
 from api.routes.events import commit_one, location
 from ledger.apikeys import ApiKey
 from ledger.catalogue import Event
@@ -33,7 +41,7 @@ from ledger.errors import EventConflict, InvalidEvent
 router = APIRouter(tags=["fhir"])
 
 MAX_BUNDLE_ENTRIES: Final = 100
-_RESPONSES = documented(401, 403, 409, 413, 415, 422, 503)
+_RESPONSES = as_outcomes(documented(401, 403, 409, 413, 415, 422, 503))
 
 
 def source_of(key: ApiKey) -> str:
@@ -54,7 +62,12 @@ def mapped(raw: object, *, source: str, root: str = "AuditEvent") -> Event:
     "/fhir/AuditEvent",
     status_code=201,
     summary="Record a FHIR AuditEvent (IHE BALP read of an AI output) as output.shown",
-    responses=_RESPONSES,
+    response_class=FhirResponse,
+    responses={
+        201: fhir_content(OUTCOME_SCHEMA, "Recorded: an informational OperationOutcome naming the seq and hash."),
+        200: fhir_content(OUTCOME_SCHEMA, "The same AuditEvent again: already recorded, nothing appended."),
+        **_RESPONSES,
+    },
 )
 async def create_audit_event(request: Request, key: EmitterKey, store: StoreDep, settings: SettingsDep) -> Response:
     """One AuditEvent, R4 or R5: a read of an AI output by a user becomes ``output.shown``. 201 with
@@ -89,7 +102,11 @@ def mapped_batch(raw: object, *, source: str) -> list[Event]:
 @router.post(
     "/fhir",
     summary="Record a batch Bundle of up to 100 FHIR AuditEvents, all or nothing",
-    responses={200: {"description": "A batch-response Bundle: one entry per AuditEvent, in order."}, **_RESPONSES},
+    response_class=FhirResponse,
+    responses={
+        200: fhir_content(BUNDLE_SCHEMA, "A batch-response Bundle: an entry per AuditEvent, in order."),
+        **_RESPONSES,
+    },
 )
 async def batch(request: Request, key: EmitterKey, store: StoreDep, settings: SettingsDep) -> Response:
     """A ``batch`` (or ``transaction``) Bundle of AuditEvents: all recorded, or (on any refusal) none.

@@ -13,6 +13,7 @@ from ledger.proof.canonical import canonical_json
 from ledger.store import Ledger
 from scripts.cli import main
 from scripts.demo_hospital import volume
+from tests.ledgers import env_settings
 
 
 def _bytes(seed: int, count: int) -> list[bytes]:
@@ -48,7 +49,7 @@ def test_generate_appends_the_events_once_and_the_ledger_verifies(tmp_path: Path
 
     opened = []
     for url in urls:
-        with Ledger(url, create_tables=False) as ledger:
+        with Ledger(env_settings(url), create_tables=False) as ledger:
             assert ledger.head_seq() == 2500
             assert verify_store(ledger).intact
             opened.append([ledger.open(r, reveal=False).envelope for r in ledger.read(limit=3000)])

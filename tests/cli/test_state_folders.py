@@ -16,9 +16,10 @@ import pytest
 
 from ledger.config import CHECKPOINT_DIR_ENV, KEYS_DIR_ENV, STATE_DIR_ENV, default_state_dir
 from ledger.ownership import IDENTITY_FILE
-from ledger.store import parse_database_url
+from ledger.store import Ledger, parse_database_url
 from scripts import serve
 from scripts.cli import main
+from tests import sepsis_story
 from tests.conftest import PG_ADMIN_URL
 from tests.ledgers import env_settings
 
@@ -32,9 +33,15 @@ def in_a_fresh_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+def _record_story(url: str | None = None) -> None:
+    """The small sepsis story (19 events) recorded at ``url`` (else the default ledger), as `ledger demo` once did."""
+    with Ledger(env_settings(url)) as ledger:
+        ledger.submit(sepsis_story.story())
+
+
 def _publish(*database: str) -> None:
-    """Record the demo story, make a signing key and publish a checkpoint, all in the default folders."""
-    assert main(["demo", *database]) == 0
+    """Record the sepsis story, make a signing key and publish a checkpoint, all in the default folders."""
+    _record_story(*database[1:])
     assert main(["signing-keys", "generate", "--name", "ledger.test.example", *database]) == 0
     assert main(["checkpoint", *database]) == 0
 
@@ -55,7 +62,7 @@ def test_a_ledger_beside_one_that_published_checkpoints_verifies_intact_not_trun
     in_a_fresh_folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _publish()  # the README's ledger, var/ledger.sqlite3, with a checkpoint of size 20
-    assert main(["demo", "--database-url", "sqlite:///other.sqlite3"]) == 0  # 19 events, no checkpoint
+    _record_story("sqlite:///other.sqlite3")  # 19 events, no checkpoint
     capsys.readouterr()
 
     code = main(["verify", "--database-url", "sqlite:///other.sqlite3"])
@@ -103,11 +110,11 @@ def test_a_checkpoint_folder_of_another_ledger_is_refused_with_exit_2_never_brok
 ) -> None:
     shared = tmp_path / "shared-checkpoints"
     ours = ["--database-url", store_url, "--checkpoint-dir", str(shared), "--keys-dir", str(tmp_path / "keys")]
-    assert main(["demo", "--database-url", store_url]) == 0
+    _record_story(store_url)
     assert main(["signing-keys", "generate", "--name", "ledger.test.example", *ours[:2], *ours[4:]]) == 0
     assert main(["checkpoint", *ours]) == 0
     other = f"sqlite:///{tmp_path}/other.sqlite3"
-    assert main(["demo", "--database-url", other]) == 0
+    _record_story(other)
     capsys.readouterr()
 
     code = main(["verify", "--database-url", other, "--checkpoint-dir", str(shared)])
@@ -127,7 +134,7 @@ def test_signing_into_another_ledgers_checkpoint_folder_is_refused_and_writes_no
     keys, shared = ["--keys-dir", str(tmp_path / "keys")], tmp_path / "shared"
     other = f"sqlite:///{tmp_path}/other.sqlite3"
     for url in (other, store_url):
-        assert main(["demo", "--database-url", url]) == 0
+        _record_story(url)
     assert main(["signing-keys", "generate", "--name", "ledger.test.example", "--database-url", other, *keys]) == 0
     assert main(["checkpoint", "--database-url", other, *keys, "--checkpoint-dir", str(shared)]) == 0
     before = sorted(p.name for p in shared.iterdir())
@@ -145,7 +152,7 @@ def test_serve_with_another_ledgers_checkpoint_folder_stops_before_uvicorn_with_
     keys, shared = ["--keys-dir", str(tmp_path / "keys")], tmp_path / "shared"
     other = f"sqlite:///{tmp_path}/other.sqlite3"
     for url in (other, store_url):
-        assert main(["demo", "--database-url", url]) == 0
+        _record_story(url)
     assert main(["signing-keys", "generate", "--name", "ledger.test.example", "--database-url", other, *keys]) == 0
     assert main(["checkpoint", "--database-url", other, *keys, "--checkpoint-dir", str(shared)]) == 0
     monkeypatch.setattr(serve.uvicorn, "run", _uvicorn_must_not_start)
@@ -166,12 +173,12 @@ def test_the_same_database_emptied_and_refilled_is_reported_broken_not_foreign(
     store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     folders = ["--checkpoint-dir", str(tmp_path / "published"), "--keys-dir", str(tmp_path / "keys")]
-    assert main(["demo", "--database-url", store_url]) == 0
+    _record_story(store_url)
     assert main(["signing-keys", "generate", "--name", "ledger.test.example", "--database-url", store_url,
                  folders[2], folders[3]]) == 0  # fmt: skip
     assert main(["checkpoint", "--database-url", store_url, *folders]) == 0
     _wipe(store_url)
-    assert main(["demo", "--database-url", store_url]) == 0  # the same place, a log rewritten from its first entry
+    _record_story(store_url)  # the same place, a log rewritten from its first entry
     capsys.readouterr()
 
     code = main(["verify", "--database-url", store_url, *folders])
@@ -182,7 +189,7 @@ def test_the_same_database_emptied_and_refilled_is_reported_broken_not_foreign(
 
 def test_the_identity_file_names_the_first_entry_and_the_database(sqlite_url: str, tmp_path: Path) -> None:
     folders = ["--checkpoint-dir", str(tmp_path / "published"), "--keys-dir", str(tmp_path / "keys")]
-    assert main(["demo", "--database-url", sqlite_url]) == 0
+    _record_story(sqlite_url)
     assert main(["signing-keys", "generate", "--name", "n.example", "--database-url", sqlite_url, *folders[2:]]) == 0
     assert main(["checkpoint", "--database-url", sqlite_url, *folders]) == 0
 
@@ -198,7 +205,7 @@ def test_a_garbled_identity_file_is_bad_input_exit_2(
     published = tmp_path / "published"
     published.mkdir()
     (published / IDENTITY_FILE).write_bytes(b"\x00\xffnot json")
-    assert main(["demo", "--database-url", sqlite_url]) == 0
+    _record_story(sqlite_url)
     capsys.readouterr()
 
     code = main(["verify", "--database-url", sqlite_url, "--checkpoint-dir", str(published)])
