@@ -182,6 +182,9 @@ class IndexStore:
 
 
 def _rows(cursor: Any, statement: Any, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    if params and isinstance(params, list) and isinstance(params[0], tuple):  # many rows (``_many``)
+        cursor.executemany(statement, params)
+        return []
     cursor.execute(statement, params)
     if getattr(cursor, "description", True) is None:  # psycopg: no result set (eventsourcing's SQLite cursor: [])
         return []
@@ -191,12 +194,18 @@ def _rows(cursor: Any, statement: Any, params: Sequence[Any]) -> list[tuple[Any,
 def catch_up(store: IndexStore, *, head: int) -> tuple[int, bytes] | None:
     """Bring the index to ``head`` and keep its commit; (size, root), or None if it was there already."""
     store.create()
+    newest = "SELECT tree_size, levels FROM {commits} ORDER BY tree_size DESC LIMIT 1"
+    known = store.read(newest, ())
+    start = int(known[0][0]) if known else 0
+    if start >= head:
+        return None
+    # The log is read before the write transaction: a long read inside it would leave the
+    # transaction idle past PostgreSQL's idle-in-transaction timeout.
+    new = _postings(store.ledger, start=start, head=head)
     with store.transaction() as run:
-        last = run("SELECT tree_size, levels FROM {commits} ORDER BY tree_size DESC LIMIT 1", ())
-        start = int(last[0][0]) if last else 0
-        if start >= head:
+        last = run(newest, ())
+        if (int(last[0][0]) if last else 0) != start:  # another process committed meanwhile: its turn
             return None
-        new = _postings(store.ledger, start=start, head=head)
         touched = _advance(run, new, tree_size=head)
         levels = _levels(run, touched, previous=bytes(last[0][1]) if last else None)
         root = levels[-1][0]
@@ -244,8 +253,8 @@ def _advance(run: Any, new: dict[bytes, list[int]], *, tree_size: int) -> set[in
 
 
 def _many(run: Any, statement: str, rows: Sequence[tuple[Any, ...]]) -> None:
-    for row in rows:
-        run(statement, row)
+    if rows:
+        run(statement, rows)  # a list of rows: one executemany
 
 
 def _levels(run: Any, touched: set[int], *, previous: bytes | None) -> list[list[bytes]]:

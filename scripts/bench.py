@@ -440,6 +440,12 @@ def _bench_fhir(args: argparse.Namespace) -> None:
     bench_fhir(args)
 
 
+def _bench_index(args: argparse.Namespace) -> None:
+    from scripts.bench_index import bench_index
+
+    bench_index(args, sys.modules[__name__])
+
+
 def organisations_rate(urls: Sequence[str], *, events: int, batch: int, writers: int) -> float:
     """Aggregate events per second of ``writers`` threads appending at once, writer i to ledger i mod len(urls).
 
@@ -488,6 +494,7 @@ SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {
     "privacy": bench_privacy,
     "projections": bench_projections,
     "fhir": _bench_fhir,
+    "index": _bench_index,
     "organisations": bench_organisations,
 }
 
@@ -506,6 +513,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--lag-seconds", type=float, default=20.0)
     parser.add_argument("--api-events", type=int, default=10_000)
     parser.add_argument("--api-seconds", type=float, default=10.0)
+    parser.add_argument("--index-size", type=int, default=1_000_000, help="log size for the index's proof timings")
     parser.add_argument("--organisation-counts", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--organisation-writers", type=int, default=4, help="writer threads for one-event transactions")
     parser.add_argument("--organisation-events", type=int, default=2_000, help="one-event transactions a cell")
