@@ -453,7 +453,7 @@ def organisations_rate(urls: Sequence[str], *, events: int, batch: int, writers:
     appends (one advisory lock a ledger: ledger.store.postgres), so writers of one
     ledger queue; writers of separate organisation ledgers do not.
     """
-    ledgers = [Ledger(url) for url in urls]
+    ledgers = [Ledger(ledger_settings(url)) for url in urls]
     share = events // writers
     work = [(ledgers[i % len(ledgers)], fast_facts(share, start=i * share)) for i in range(writers)]
 

@@ -16,6 +16,7 @@ from ledger.store import Ledger
 from scripts.cli import main
 from tests import sepsis_story as scenario
 from tests.attacker import Attacker
+from tests.ledgers import env_settings
 
 INCIDENT = "INC-2026-041"
 ACTOR = {"id": "ops", "role": "ledger_operator", "kind": "person"}
@@ -25,7 +26,7 @@ ACTOR = {"id": "ops", "role": "ledger_operator", "kind": "person"}
 def exported(store_url: str, tmp_path: Path) -> dict[str, Path | str]:
     """The demo story, a signing key, and the incident exported (which commits the index first)."""
     keys, bundle = tmp_path / "keys", tmp_path / "bundle.json"
-    with Ledger(store_url) as ledger:
+    with Ledger(env_settings(store_url)) as ledger:
         ledger.submit(scenario.story())
         KeyFolder(keys).activate_new("ledger.test.example", ledger=ledger, actor=ACTOR, reason=None)
     args = ["export", "--incident", INCIDENT, "--database-url", store_url, "--keys-dir", str(keys)]
@@ -78,7 +79,7 @@ def test_a_shortened_seq_list_in_the_proof_does_not_verify(exported: dict[str, P
 
 def test_the_index_proof_for_a_key_with_no_events_proves_absence(exported: dict[str, Path | str]) -> None:
     """A key no event names has an empty list, and its proof leads to the committed root."""
-    with Ledger(str(exported["url"])) as ledger:
+    with Ledger(env_settings(str(exported["url"]))) as ledger:
         store = IndexStore(ledger)
         size, root = store.commits()[-1]
         proof = store.prove("incident:INC-NEVER-REPORTED", tree_size=size)
@@ -118,7 +119,7 @@ def test_an_index_committed_event_with_another_root_is_found_by_verify(
     exported: dict[str, Path | str], tmp_path: Path
 ) -> None:
     """A well-chained index.committed whose root is not the recomputed one: exit 1, at the event's seq."""
-    with Ledger(str(exported["url"])) as ledger:
+    with Ledger(env_settings(str(exported["url"]))) as ledger:
         receipts = ledger.submit([_commit_event(size=5, root="ab" * 32)])
     code, report = _verify(exported, tmp_path)
     assert code == 1
@@ -127,7 +128,7 @@ def test_an_index_committed_event_with_another_root_is_found_by_verify(
 
 def test_a_commit_with_nothing_new_records_nothing(exported: dict[str, Path | str]) -> None:
     """After a commit, the log holds only its own event: committing again adds no event."""
-    with Ledger(str(exported["url"])) as ledger:
+    with Ledger(env_settings(str(exported["url"]))) as ledger:
         head = ledger.head_seq()
         assert commit_index(ledger) is None and ledger.head_seq() == head
 
