@@ -434,6 +434,12 @@ def _bench_api(args: argparse.Namespace) -> None:
     bench_api(args)
 
 
+def _bench_pages(args: argparse.Namespace) -> None:
+    from scripts.bench_pages import bench_pages  # Playwright, where installed, only when asked
+
+    bench_pages(args)
+
+
 def _bench_fhir(args: argparse.Namespace) -> None:
     from scripts.bench_fhir import bench_fhir  # the server's client libraries, only when asked
 
@@ -494,6 +500,7 @@ SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {
     "privacy": bench_privacy,
     "projections": bench_projections,
     "fhir": _bench_fhir,
+    "pages": _bench_pages,
     "index": _bench_index,
     "organisations": bench_organisations,
 }
@@ -511,6 +518,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--api-workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--projection-events", type=int, default=1_000_000)
     parser.add_argument("--lag-seconds", type=float, default=20.0)
+    parser.add_argument("--page-samples", type=int, default=100, help="incident pages timed in the pages section")
     parser.add_argument("--api-events", type=int, default=10_000)
     parser.add_argument("--api-seconds", type=float, default=10.0)
     parser.add_argument("--index-size", type=int, default=1_000_000, help="log size for the index's proof timings")

@@ -18,6 +18,8 @@ Templates, the pages' Content-Security-Policy, times: api.pages.render.
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from typing import Final, cast
 from urllib.parse import quote
 
@@ -32,6 +34,7 @@ from api.pages.render import HERE, page, templates
 from api.pages.secret import session_secret
 from api.pages.session import SESSION_COOKIE, Sessions
 from api.settings import Settings
+from ledger.apikeys import ApiKey
 
 STATIC: Final = "/static"
 ROUTERS: Final = (signin.router, incidents.router, proofs.router, events.router)
@@ -45,6 +48,22 @@ class PagesState:
         self.templates = templates(settings.time_zone)
         self._sessions: Sessions | None = None
         self._lock = threading.Lock()
+        self._keys: dict[str, tuple[ApiKey | None, float]] = {}  # key_id -> (the key, when to look it up again)
+
+    def key(self, key_id: str, lookup: Callable[[str], ApiKey | None]) -> ApiKey | None:
+        """The key behind a session, looked up again after ``key_cache_s`` seconds (the API's revocation delay):
+        each lookup opens a connection to PostgreSQL, too slow for every page."""
+        now = time.monotonic()
+        cached = self._keys.get(key_id)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        found = lookup(key_id)
+        if self.settings.key_cache_s > 0:
+            with self._lock:
+                if len(self._keys) > 10_000:  # sessions of many keys: start afresh rather than grow
+                    self._keys.clear()
+                self._keys[key_id] = (found, now + self.settings.key_cache_s)
+        return found
 
     def sessions(self) -> Sessions:
         """The sessions, signed with the server secret (read, or generated and kept, on first use)."""

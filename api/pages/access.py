@@ -60,7 +60,7 @@ def signed_in(request: Request, store: StoreDep) -> Viewer:
     """The session's viewer, its key looked up again; SignInRequired otherwise."""
     sessions: Sessions = request.app.state.pages.sessions()
     session = sessions.read(request.cookies.get(SESSION_COOKIE))
-    key = None if session is None else store.keys.get(session.key_id)
+    key = None if session is None else request.app.state.pages.key(session.key_id, store.keys.get)
     if session is None or key is None or not key.active or key.role not in SIGN_IN_ROLES:
         raise SignInRequired(request.url.path)
     request.state.log_fields.update(key_id=key.key_id, role=str(key.role))

@@ -72,11 +72,10 @@ def incident_list(
 def _incident(worker: WorkerDep, incident_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The incident's timeline and accountability report, from one evaluation time."""
     try:
-        timeline = to_json(queries.incident_timeline(worker.views, incident_id))
-        report = to_json(queries.accountability_report(worker.views, incident_id, now=now_us()))
+        dossier = to_json(queries.incident_dossier(worker.views, incident_id, now=now_us()))
     except ViewNotFound:
         raise PageError(404, _NOT_FOUND) from None
-    return timeline, report
+    return dossier["timeline"], dossier["report"]
 
 
 @router.get("/incidents/{incident_id}")

@@ -5,8 +5,9 @@
                                                               HTTPS; Max-Age = the session's life
     ledger_form       a random nonce                          HttpOnly; SameSite=Strict; Path=/; Secure over HTTPS
 
-The session holds the API key's id, never its secret: each request looks the
-key up again, so a revoked key or a changed role ends its sessions at once. A
+The session holds the API key's id, never its secret: the key is looked up
+again (at most ``key_cache_s`` seconds after the last lookup, as the API does),
+so a revoked key ends its sessions within that time. A
 cookie that is forged, altered, older than its life or signed out is no session.
 
 Every form that posts carries a token: the form nonce and the session id it was

@@ -3,6 +3,7 @@
     list_incidents(views, category=, harm=, tool=, status=, aware_from=, aware_to=)
     incident_timeline(views, incident_id)
     accountability_report(views, incident_id, now=, policy=)
+    incident_dossier(views, incident_id, now=, policy=)    both of the above from one snapshot (the incident page)
     tool_state(views, tool_id, as_of=)
     output_detail(views, output_id)
     blast_radius(views, tool_id, start=, end=)
@@ -22,7 +23,7 @@ result through projections.answers.to_json for plain JSON.
 
 from projections.queries.gaps import KINDS as GAP_KINDS
 from projections.queries.gaps import governance_gaps
-from projections.queries.incidents import accountability_report, incident_timeline, list_incidents
+from projections.queries.incidents import accountability_report, incident_dossier, incident_timeline, list_incidents
 from projections.queries.intervention import intervention_metrics, recurrence
 from projections.queries.metrics import reliance_metrics
 from projections.queries.outputs import output_detail
@@ -35,6 +36,7 @@ __all__ = [
     "accountability_report",
     "blast_radius",
     "governance_gaps",
+    "incident_dossier",
     "incident_overview",
     "incident_response",
     "incident_timeline",

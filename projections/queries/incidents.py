@@ -12,11 +12,11 @@ from projections.history import ToolHistory
 from projections.logic import STATUS_RANKS
 from projections.policy import DEFAULT_POLICY, Policy
 from projections.queries.loading import IncidentContext, load_incident
-from projections.queries.response import judge_context, response_answer
+from projections.queries.response import Judgement, judge_context, response_answer
 from projections.regulatory_clocks import REGIMES, IncidentFacts
 from projections.regulatory_clocks import evaluate as evaluate_regime
 from projections.timefmt import computable, iso, now_us, out_of_range
-from projections.views import EventRow, IncidentRow, Views
+from projections.views import EventRow, IncidentRow, Snapshot, Views
 
 CATEGORIES: Final = (
     "false_negative",
@@ -225,15 +225,40 @@ def incident_timeline(views: Views, incident_id: str) -> dict[str, Any]:
     """Every relevant event in time order: governance in effect, the outputs and responses, the incident's handling."""
     with views.reading() as snap:
         ctx = load_incident(snap, incident_id)
-        output_ids = [c.output_id for c in ctx.cases]
-        output_events = snap.events("@in(output_id, :ids)", {"ids": output_ids}) if output_ids else []
+        output_events = _output_events(snap, ctx)
         position = snap.position
+    return _timeline(ctx, output_events, position, incident_id)
+
+
+def _output_events(snap: Snapshot, ctx: IncidentContext) -> list[EventRow]:
+    output_ids = [c.output_id for c in ctx.cases]
+    return snap.events("@in(output_id, :ids)", {"ids": output_ids}) if output_ids else []
+
+
+def _timeline(ctx: IncidentContext, output_events: list[EventRow], position: int, incident_id: str) -> dict[str, Any]:
     return {
         "incident_id": incident_id,
         "position": position,
         "incident": incident_summary(ctx.incident),
-        "output_ids": output_ids,
+        "output_ids": [c.output_id for c in ctx.cases],
         "entries": _timeline_entries(ctx, output_events),
+    }
+
+
+def incident_dossier(
+    views: Views, incident_id: str, *, now: int | None = None, policy: Policy = DEFAULT_POLICY
+) -> dict[str, Any]:
+    """The timeline and the accountability report of one incident, from one snapshot and one reading of its
+    context (what the incident page shows; each alone is ``incident_timeline``, ``accountability_report``)."""
+    now = now_us() if now is None else now
+    with views.reading() as snap:
+        ctx = load_incident(snap, incident_id)
+        output_events = _output_events(snap, ctx)
+        response = judge_context(snap, ctx, now=now)
+        position = snap.position
+    return {
+        "timeline": _timeline(ctx, output_events, position, incident_id),
+        "report": _report(ctx, response, position, incident_id, now=now, policy=policy),
     }
 
 
@@ -408,6 +433,12 @@ def accountability_report(
         ctx = load_incident(snap, incident_id)
         response = judge_context(snap, ctx, now=now)
         position = snap.position
+    return _report(ctx, response, position, incident_id, now=now, policy=policy)
+
+
+def _report(
+    ctx: IncidentContext, response: Judgement, position: int, incident_id: str, *, now: int, policy: Policy
+) -> dict[str, Any]:
     deadlines = reporting_deadlines(ctx, now=now, policy=policy)
     reportable = any(d["applies"] != "no" for d in deadlines)
     per_output = [(case.output_id, evaluate(case)) for case in ctx.cases]

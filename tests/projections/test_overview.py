@@ -29,3 +29,12 @@ def test_a_filter_narrows_the_list_and_the_counts_of_the_other_filters_but_not_i
     assert [i["incident_id"] for i in found["incidents"]] == ["INC-FN"]
     assert found["counts"]["harm"] == {"severe_harm": 1}
     assert len(found["counts"]["unit"]) == 5  # what choosing another unit would show
+
+
+def test_the_incident_pages_dossier_is_the_timeline_and_the_report_from_one_snapshot(opened_sqlite: Opened) -> None:
+    """incident_dossier answers what incident_timeline and accountability_report answer, read once."""
+    opened_sqlite.append(*(scenario() for scenario in ALL))
+    now = 1_800_000_000_000_000
+    dossier = to_json(queries.incident_dossier(opened_sqlite.views, "INC-MP", now=now))
+    assert dossier["timeline"] == to_json(queries.incident_timeline(opened_sqlite.views, "INC-MP"))
+    assert dossier["report"] == to_json(queries.accountability_report(opened_sqlite.views, "INC-MP", now=now))
