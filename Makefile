@@ -25,7 +25,7 @@ lint: $(BIN)/.installed
 	$(BIN)/mypy
 
 bench: $(BIN)/.installed
-	$(BIN)/python -m scripts.bench
+	$(BIN)/ledger bench --update-docs
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -21,6 +21,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "schema": ("schema", "add_parser"),
     "demo": ("demo", "add_parser"),
     "generate": ("generate", "add_parser"),
+    "bench": ("benchmark", "add_parser"),
     "checkpoint": ("checkpoint", "add_parser"),
     "signing-keys": ("signing_keys", "add_parser"),
     "export": ("export", "add_parser"),

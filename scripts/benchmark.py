@@ -1,0 +1,398 @@
+"""`ledger bench` (and `make bench`): every measurement the issues name, each beside its peer or limit, one run.
+
+    ledger bench [--events N] [--quick] [--postgres-url URL] [--json FILE] [--table FILE] [--update-docs]
+
+One run fills a ledger on SQLite and one on PostgreSQL with the demo hospital's
+shape (scripts/demo_hospital/volume.py, as `ledger generate` does), then
+measures on each store:
+
+    append     the library's batch append            beside plain eventsourcing, and (PostgreSQL)
+                                                      a binary COPY of the same rows: the database's limit
+    http       appends through `ledger serve`          beside the library and a do-nothing handler (PostgreSQL)
+    verify     `ledger verify`'s procedure            beside bare SHA-256 chaining of the same bytes, and
+                                                      (PostgreSQL) a bare COPY read: the streaming limit
+    proofs     inclusion proofs from stored subtrees  beside pymerkle's at the same tree size
+    queries    incident timeline / accountability p50 and p95
+    rebuild    every view rebuilt from the log;  lag: commit to visible at a steady 1,000 ev/s
+    memory     peak resident memory of each measurement (VmHWM, reset before each)
+
+It writes one JSON result file and one Markdown table (``--update-docs`` puts
+the table in docs/performance.md between its bench markers), with the machine,
+the date, each target beside its figure and whether it is met. Not a test:
+machines here are shared and noisy; the ratios, measured side by side in the
+same run, are the figures to read. The older per-issue deep dives remain in
+scripts/bench.py, whose helpers this reuses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import random
+import re
+import statistics
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import Any, Final
+
+import orjson
+
+from scripts.common import Exit, say
+
+PG_URL: Final = "postgresql://postgres@127.0.0.1:5432/test"
+DOCS: Final = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+QUICK_EVENTS: Final = 10_000  # one demo hospital: the five incidents are in
+
+
+@dataclass
+class Row:
+    """One figure, its peer or limit from the same run, their ratio, and the target it answers."""
+
+    measure: str
+    store: str
+    figure: float
+    unit: str
+    peer: str = ""
+    peer_figure: float | None = None
+    target: str = ""
+    met: bool | None = None
+    peak_mb: float | None = None
+    note: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        """figure / peer figure."""
+        return None if not self.peer_figure else self.figure / self.peer_figure
+
+
+def add_parser(subparsers: Any, name: str) -> None:
+    """Register the subcommand."""
+    parser = subparsers.add_parser(name, help="run every benchmark, each figure beside its peer; write JSON + table")
+    parser.add_argument("--events", type=int, default=100_000, help="events in each benchmark ledger")
+    parser.add_argument("--quick", action="store_true", help=f"{QUICK_EVENTS:,} events, short phases: a smoke run")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--postgres-url", default=PG_URL, help="'' to skip PostgreSQL")
+    parser.add_argument("--json", type=Path, default=Path("var/bench/result.json"), help="the JSON result file")
+    parser.add_argument("--table", type=Path, default=Path("var/bench/result.md"), help="the Markdown table")
+    parser.add_argument("--update-docs", action="store_true", help="put the table in docs/performance.md")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run every measurement on each store; write the results."""
+    if args.events < 100:
+        say("ledger bench: --events must be at least 100")
+        return Exit.USAGE
+    events = QUICK_EVENTS if args.quick else args.events
+    started = datetime.now(UTC)
+    rows: list[Row] = []
+    with _stores(args.postgres_url) as stores:
+        for name, url in stores:
+            say(f"bench: {name}, {events:,} events")
+            rows += _store_rows(name, url, events=events, seed=args.seed, quick=args.quick)
+        if args.postgres_url:
+            try:
+                rows += _http_rows(args.postgres_url, events=min(events, 20_000), seed=args.seed, rows=rows)
+            except RuntimeError as exc:  # said in the table, not hidden: the other figures still stand
+                say(f"bench: HTTP appends not measured: {str(exc)[:200]}")
+                rows.append(Row("HTTP append, batches of 100, one client", "PostgreSQL", float("nan"), "ev/s",
+                                note=f"not measured: {str(exc)[:120]}"))  # fmt: skip
+    result = {"machine": _machine(), "started": started.isoformat(), "events": events, "quick": args.quick,
+              "rows": [{**asdict(r), "ratio": r.ratio} for r in rows]}  # fmt: skip
+    table = markdown(result)
+    for path, content in ((args.json, orjson.dumps(result, option=orjson.OPT_INDENT_2)), (args.table, table.encode())):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+    if args.update_docs:
+        _update_docs(table)
+    print(table)
+    say(f"bench: {len(rows)} figures; JSON in {args.json}, table in {args.table}")
+    return Exit.OK
+
+
+# --- the stores ---------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _stores(postgres_url: str) -> Iterator[list[tuple[str, str]]]:
+    """A fresh SQLite file and a fresh PostgreSQL schema, removed afterwards."""
+    import psycopg
+
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    with TemporaryDirectory() as tmp:
+        stores = [("SQLite", f"sqlite:///{tmp}/bench.sqlite3")]
+        if postgres_url:
+            with psycopg.connect(postgres_url, autocommit=True) as conn:
+                conn.execute(f"CREATE SCHEMA {schema}")
+            stores.append(("PostgreSQL", f"{postgres_url}?schema={schema}"))
+        try:
+            yield stores
+        finally:
+            if postgres_url:
+                with psycopg.connect(postgres_url, autocommit=True) as conn:
+                    conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def _store_rows(store: str, url: str, *, events: int, seed: int, quick: bool) -> list[Row]:
+    from ledger.store import Ledger
+    from scripts.generate import batches
+
+    rows: list[Row] = []
+    with Ledger(url) as ledger:
+        rows += _append_rows(store, ledger, seed=seed, events=min(events, 20_000))
+        with _peak() as peak:
+            started = time.perf_counter()
+            for batch in batches(seed + 1, events):
+                ledger.submit(batch)
+            seconds = time.perf_counter() - started
+        size = ledger.head_seq()
+        rows.append(Row("fill (ledger generate), batches of 5,000", store, size / seconds, "ev/s",
+                        peak_mb=peak(), note=f"{size:,} events in the ledger"))  # fmt: skip
+        rows += _verify_rows(store, ledger, size)
+        rows += _proof_rows(store, ledger, size)
+        rows += _projection_rows(store, ledger, url, quick=quick)
+    return rows
+
+
+# --- appends -------------------------------------------------------------------------------------
+
+
+def _append_rows(store: str, ledger: Any, *, seed: int, events: int) -> list[Row]:
+    """Batches of 100: the ledger's append of canonical facts beside plain eventsourcing's, then COPY's."""
+    from scripts.bench import PlainApp, facts_of, run_batches
+    from scripts.benchkit import PlainRecorded
+    from scripts.demo_hospital import volume
+
+    sample = list(volume.events(seed, events))
+    facts = facts_of(sample)
+    with TemporaryDirectory() as tmp:
+        plain_env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": f"{tmp}/plain.sqlite3"}
+        if store == "PostgreSQL":
+            params = ledger.url.settings
+            plain_env = {**params, "PERSISTENCE_MODULE": "eventsourcing.postgres", "POSTGRES_SCHEMA": params.get(
+                "POSTGRES_SCHEMA", "public"), "CREATE_TABLE": "y"}  # fmt: skip
+        plain = PlainApp(env=plain_env)
+        with _peak() as plain_peak:
+            plain_rate = run_batches(lambda items: plain.save(*items), [PlainRecorded.of(f) for f in facts], 100)
+        plain.close()
+    with _peak() as peak:
+        ledger_rate = run_batches(ledger.append_facts, facts, 100)
+    rows = [
+        Row("library append, batches of 100", store, ledger_rate, "ev/s", "plain eventsourcing", plain_rate,
+            "ledger / plain >= 0.75 (issue 2)", ledger_rate / plain_rate >= 0.75, peak(),
+            f"{len(facts):,} events; plain eventsourcing peak {plain_peak():.0f} MB"),
+    ]  # fmt: skip
+    if store == "PostgreSQL":
+        copy_rate = _copy_rate(ledger, facts)
+        rows.append(Row("library append, batches of 100", store, ledger_rate, "ev/s", "binary COPY of the same rows",
+                        copy_rate, ">= 10,000 ev/s (issue 2)", ledger_rate >= 10_000, peak()))  # fmt: skip
+    return rows
+
+
+def _copy_rate(ledger: Any, facts: Sequence[Any]) -> float:
+    """Binary COPY of (seq, event id, type, body, two hashes) into an unlogged table: PostgreSQL's own limit."""
+    import psycopg
+
+    from scripts.benchkit import rate
+
+    settings = ledger.url.settings
+    conninfo = (f"host={settings['POSTGRES_HOST']} port={settings['POSTGRES_PORT']} "
+                f"dbname={settings['POSTGRES_DBNAME']} user={settings['POSTGRES_USER']}")  # fmt: skip
+    rows = [(n, f.originator_id, f.event_type, f.body, bytes(32), bytes(32)) for n, f in enumerate(facts)]
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute("CREATE TEMP TABLE copied (seq bigint, event_id uuid, type text, body bytea, "
+                     "prev_hash bytea, hash bytea)")  # fmt: skip
+        started = time.perf_counter()
+        for start in range(0, len(rows), 100):
+            with conn.transaction(), conn.cursor() as cur, cur.copy("COPY copied FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(["int8", "uuid", "text", "bytea", "bytea", "bytea"])
+                for row in rows[start : start + 100]:
+                    copy.write_row(row)
+        return rate(len(rows), time.perf_counter() - started)
+
+
+def _http_rows(postgres_url: str, *, events: int, seed: int, rows: Sequence[Row] = ()) -> list[Row]:
+    """Batches of 100 through `ledger serve` (one worker), beside a handler that does no work (the web stack)."""
+    import httpx
+
+    from scripts.bench_api import server
+    from scripts.demo_hospital import volume
+
+    sample = [dict(e, source="epic-prod") for e in volume.events(seed + 2, events)]
+    bodies = [orjson.dumps({"events": sample[i : i + 100]}) for i in range(0, len(sample), 100)]
+    rates = {}
+    for name, app in (("ledger serve", None), ("null", "scripts.bench_apps:create_null_app")):
+        with server(postgres_url, 1, app=app) as (port, _, key, _auditor), httpx.Client(
+            base_url=f"http://127.0.0.1:{port}", timeout=60,
+            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        ) as client:  # fmt: skip
+            started = time.perf_counter()
+            for body in bodies:
+                response = client.post("/v1/events/batch", content=body)
+                if response.status_code >= 300:
+                    raise RuntimeError(f"{name}: {response.status_code} {response.text[:300]}")
+            rates[name] = len(sample) / (time.perf_counter() - started)
+    measure = "HTTP append, batches of 100, one client"
+    found = [Row(measure, "PostgreSQL", rates["ledger serve"], "ev/s", "a do-nothing handler (same stack)",
+                 rates["null"], ">= 5,000 ev/s (issue 3)", rates["ledger serve"] >= 5_000,
+                 note=f"{len(sample):,} events")]  # fmt: skip
+    library = [r for r in rows if r.store == "PostgreSQL" and r.measure.startswith("library append")]
+    if library:
+        found.append(Row(measure, "PostgreSQL", rates["ledger serve"], "ev/s", "the library, batches of 100",
+                         library[0].figure))  # fmt: skip
+    return found
+
+
+# --- verification and proofs --------------------------------------------------------------------
+
+
+def _verify_rows(store: str, ledger: Any, size: int) -> list[Row]:
+    from ledger.audit import verify_store
+    from scripts.bench import _bare_chain_rate
+
+    with _peak() as peak:
+        started = time.perf_counter()
+        report = verify_store(ledger)
+        verify_rate = report.events / (time.perf_counter() - started)
+    intact = "intact" if report.intact else "BROKEN"
+    target, met = (
+        (">= 300,000 ev/s at 1,000,000 (issue 4)", verify_rate >= 300_000) if store == "PostgreSQL" else ("", None)
+    )
+    rows = [Row("verify", store, verify_rate, "ev/s", "bare SHA-256 chaining, same bytes",
+                _bare_chain_rate(ledger, min(size, 200_000)), target, met, peak(),
+                f"{intact}; peak of this process (the verifier's workers are separate processes)")]  # fmt: skip
+    if store == "PostgreSQL":
+        rows.append(Row("verify", store, verify_rate, "ev/s", "bare COPY read of the log", _copy_read_rate(ledger)))
+    return rows
+
+
+def _copy_read_rate(ledger: Any) -> float:
+    import psycopg
+
+    from ledger import pgcopy
+    from scripts.benchkit import rate
+
+    source = ledger.copy_source()
+    with psycopg.connect(**source.params) as conn:
+        started = time.perf_counter()
+        rows = sum(1 for _ in pgcopy.copy_rows(conn, source, lo=None, hi=None))
+        return rate(rows, time.perf_counter() - started)
+
+
+def _proof_rows(store: str, ledger: Any, size: int, *, samples: int = 200) -> list[Row]:
+    import importlib
+
+    from scripts.bench import _proof_times
+
+    with _peak() as peak:
+        p50, p95 = _proof_times(ledger, size, samples)
+    tree = importlib.import_module("pymerkle").InmemoryTree(algorithm="sha256")  # untyped: imported by name
+    for record in _records(ledger, size):
+        tree.append_entry(record)
+    times = []
+    for index in random.sample(range(1, size + 1), min(samples, size)):
+        started = time.perf_counter()
+        tree.prove_inclusion(index, size)
+        times.append((time.perf_counter() - started) * 1000)
+    theirs = statistics.quantiles(times, n=20)
+    return [
+        Row("inclusion proof p50", store, p50, "ms", "pymerkle (in memory), same size", statistics.median(times)),
+        Row("inclusion proof p95", store, p95, "ms", "pymerkle (in memory), same size", theirs[-1],
+            "< 5 ms (issue 4)", p95 < 5, peak()),
+    ]  # fmt: skip
+
+
+def _records(ledger: Any, size: int) -> Iterator[bytes]:
+    after = 0
+    while after < size:
+        records = ledger.read(after_seq=after, limit=10_000)
+        if not records:
+            return
+        yield from (r.entry for r in records)
+        after = records[-1].seq
+
+
+# --- projections ---------------------------------------------------------------------------------
+
+
+def _projection_rows(store: str, ledger: Any, url: str, *, quick: bool) -> list[Row]:
+    from scripts import bench_projections as pb
+
+    with _peak() as peak:
+        rebuild = pb.measure_rebuild(ledger)
+    rows = [Row("projection rebuild", store, rebuild["events_per_second"], "ev/s", target=">= 20,000 ev/s (issue 5)",
+                met=rebuild["events_per_second"] >= 20_000, peak_mb=peak())]  # fmt: skip
+    with _peak() as peak:
+        try:
+            queries = pb.measure_queries(ledger, samples=20 if quick else 200)
+        except ValueError:  # too few events for an incident
+            queries = {}
+    for name in queries:
+        p95 = queries[name]["p95"]
+        rows.append(Row(f"{name} query p50 / p95", store, p95, "ms p95", note=f"p50 {queries[name]['p50']:.1f} ms",
+                        target="p95 < 50 ms (issue 5)", met=p95 < 50, peak_mb=peak()))  # fmt: skip
+    lag = pb.measure_lag(url, rate=1000.0, seconds=2.0 if quick else 15.0)
+    rows.append(Row("projection lag p95 at 1,000 ev/s", store, lag["lag_p95_s"], "s",
+                    note=f"p50 {lag['lag_p50_s']:.3f} s, {lag['rate']:,.0f} ev/s achieved",
+                    target="p95 < 1 s (issue 5)", met=lag["lag_p95_s"] < 1))  # fmt: skip
+    return rows
+
+
+# --- measuring and writing -----------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _peak() -> Iterator[Callable[[], float]]:
+    """Peak resident memory (MB) of this process over the block: VmHWM, reset at its start where Linux allows."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+    found: list[float] = []
+    yield lambda: found[0] if found else float("nan")
+    try:
+        status = Path("/proc/self/status").read_text()
+        found.append(int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1024)  # type: ignore[union-attr]
+    except (OSError, AttributeError):
+        found.append(float("nan"))
+
+
+def _machine() -> str:
+    from scripts.benchkit import machine
+
+    return machine()
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The result as one Markdown table, with the machine, the date and the size."""
+    lines = [
+        f"Run {result['started'][:16]} UTC, {result['events']:,} events per ledger"
+        f"{' (quick)' if result['quick'] else ''}, "
+        f"on {result['machine']}. Shared, noisy machine: read the ratios, measured side by side in the same run.",
+        "",
+        "| measure | store | figure | peer or limit (same run) | peer | ratio | peak MB | target | met |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in result["rows"]:
+        peer = "" if row["peer_figure"] is None else f"{row['peer_figure']:,.2f}"
+        ratio = "" if row["ratio"] is None else f"{row['ratio']:.2f}"
+        peak = "" if row["peak_mb"] is None else f"{row['peak_mb']:,.0f}"
+        met = {True: "met", False: "not met", None: ""}[row["met"]]
+        note = f" ({row['note']})" if row["note"] else ""
+        lines.append(f"| {row['measure']}{note} | {row['store']} | {row['figure']:,.2f} {row['unit']} | {row['peer']} "
+                     f"| {peer} | {ratio} | {peak} | {row['target']} | {met} |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def _update_docs(table: str) -> None:
+    text = DOCS.read_text()
+    block = f"{START}\n{table}{END}"
+    if START in text and END in text:
+        text = text[: text.index(START)] + block + text[text.index(END) + len(END) :]
+    else:
+        text = text.replace("\n## ", f"\n## The latest `ledger bench` run\n\n{block}\n\n## ", 1)
+    DOCS.write_text(text)
