@@ -17,6 +17,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -119,17 +120,24 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     tmp = tmp_path_factory.mktemp("e2e")
     url, settings = _ledger(tmp)
     keys = _keys(url)
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="e2e-server", daemon=True)
+    with serving(create_app(settings), name="e2e-server") as base:
+        yield Served(base, url, tmp, keys)
+
+
+@contextmanager
+def serving(app: Any, *, name: str) -> Iterator[str]:
+    """``app`` served by uvicorn in a thread on a free port of 127.0.0.1 (its base URL), stopped on exit."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, name=name, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the server did not start within 30 s", pytrace=False)
+            pytest.fail(f"{name} did not start within 30 s", pytrace=False)
         time.sleep(0.05)
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield Served(f"http://127.0.0.1:{port}", url, tmp, keys)
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=30)

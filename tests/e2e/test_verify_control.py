@@ -10,14 +10,11 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import orjson
 import pytest
-import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.app import create_app
@@ -25,7 +22,7 @@ from api.settings import Settings
 from ledger.config import DEFAULT_ORIGIN
 from ledger.proof.checkpoint import CheckpointDirectory, open_checkpoint
 from ledger.proof.keys import format_verifier_key, generate, parse_keyring
-from tests.e2e.conftest import Served, screenshot, sign_in
+from tests.e2e.conftest import Served, screenshot, serving, sign_in
 
 INCIDENT = "INC-FN"  # the missed sepsis (tests.projections.scenarios.false_negative)
 
@@ -85,20 +82,8 @@ def tampering(served: Served) -> Iterator[Tampering]:
         session_secret="e2e-tampering-" + os.urandom(16).hex(),
     )
     layer = AlterOneProofByte(create_app(settings))
-    server = uvicorn.Server(uvicorn.Config(layer, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, name="e2e-tampering", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the altering server did not start within 30 s", pytrace=False)
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield Tampering(dataclasses.replace(served, base=f"http://127.0.0.1:{port}"), layer)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with serving(layer, name="e2e-tampering") as base:
+        yield Tampering(dataclasses.replace(served, base=base), layer)
 
 
 def _trusted_key(served: Served) -> str:
