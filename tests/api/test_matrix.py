@@ -103,6 +103,7 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/events/{seq}"): READERS,
     ("POST", "/events/{seq}/reveal"): frozenset({"reader", "admin"}),
     ("GET", "/log"): AUDITORS,
+    ("GET", "/tools/{tool_id}"): READERS,
 }
 PAGE_PATHS = frozenset(path for _, path in ACCESS if not path.startswith(("/v1/", "/openapi", "/docs", "/healthz",
                                                                            "/readyz", "/fhir", "/cds-services/"))
