@@ -27,6 +27,11 @@
      ``index.committed`` event records ("index root mismatch", at the event's
      seq) and the root the index's own table keeps ("stored index root
      mismatch", at the size); a commit beyond the log is "index beyond log".
+ 12. Trusted time (ledger.proof.timestamp): every RFC 3161 token kept beside a
+     checkpoint must time-stamp that checkpoint's signed note ("timestamp
+     mismatch", at its size) and, with the auditor's TSA certificates, be
+     signed by a trusted authority ("timestamp untrusted"); each checkpoint's
+     earliest verified time bounds its entries: in the log no later than T.
 
 Memory does not grow with the log: rows are streamed, the tree is kept as a
 compact range (one hash per level), findings are capped.
@@ -41,7 +46,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ledger.errors import InputError, IntegrityError, LedgerError
 from ledger.proof.chain import GENESIS, row_hashes
@@ -50,6 +55,9 @@ from ledger.proof.index import IndexClaim, recompute_roots
 from ledger.proof.keys import Keyring
 from ledger.proof.merkle import EMPTY_ROOT, CompactRange
 from ledger.proof.note import parse_note
+
+if TYPE_CHECKING:
+    from ledger.proof.timestamp import Stamp
 
 MAX_FINDINGS = 1000
 
@@ -96,6 +104,7 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
     findings_total: int = 0
     notes: list[str] = field(default_factory=list)
+    stamps: list[Stamp] = field(default_factory=list)  # step 12: each checkpoint's earliest trusted time
 
     @property
     def intact(self) -> bool:
@@ -110,7 +119,8 @@ class Report:
 
     def to_json(self) -> dict[str, Any]:
         """The machine-readable report."""
-        return {
+        times = [{"size": s.size, "no_later_than": s.time_text, "tsa": s.tsa} for s in self.stamps]
+        return ({"timestamps": times} if times else {}) | {
             "intact": self.intact,
             "events": self.events,
             "head": {"seq": self.head_seq, "hash": self.head_hash.hex(), "root": self.root.hex()},
