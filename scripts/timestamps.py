@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ledger.errors import InputError
-from ledger.proof.timestamp import Stamp, TokenClaim, load_tsa_roots, parse_token
+from ledger.proof.timestamp import TokenClaim, load_tsa_roots, parse_token
+from ledger.proof.verify import Stamp
 from scripts.common import counted, say
 
 if TYPE_CHECKING:

@@ -30,12 +30,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from ledger.errors import IntegrityError, MalformedProof
 from ledger.proof.checkpoint import Checkpoint
-from ledger.proof.verify import Claim, Finding, Report
+from ledger.proof.verify import Claim, Finding, Report, Stamp
 
 if TYPE_CHECKING:
     from cryptography.x509 import Certificate
@@ -55,20 +54,6 @@ class TimestampMismatch(IntegrityError):
 
 class TimestampUntrusted(IntegrityError):
     """A token's signature does not verify to a TSA certificate the auditor trusts."""
-
-
-@dataclass(frozen=True)
-class Stamp:
-    """What one verified token says: the checkpoint of ``size`` was in the log no later than ``time``."""
-
-    size: int
-    time: datetime
-    tsa: str  # the signing certificate's subject, as RFC 4514 text
-
-    @property
-    def time_text(self) -> str:
-        """The time as RFC 3339 UTC text."""
-        return self.time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def imprint_of(note: str) -> bytes:

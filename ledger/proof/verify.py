@@ -46,7 +46,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from ledger.errors import InputError, IntegrityError, LedgerError
 from ledger.proof.chain import GENESIS, row_hashes
@@ -55,9 +56,6 @@ from ledger.proof.index import IndexClaim, recompute_roots
 from ledger.proof.keys import Keyring
 from ledger.proof.merkle import EMPTY_ROOT, CompactRange
 from ledger.proof.note import parse_note
-
-if TYPE_CHECKING:
-    from ledger.proof.timestamp import Stamp
 
 MAX_FINDINGS = 1000
 
@@ -82,6 +80,20 @@ class Finding:
         if self.expected or self.actual:
             text += f" (expected {self.expected or '-'}, found {self.actual or '-'})"
         return text + (f": {self.detail}" if self.detail else "")
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What one verified token says: the checkpoint of ``size`` was in the log no later than ``time``."""
+
+    size: int
+    time: datetime
+    tsa: str  # the signing certificate's subject, as RFC 4514 text
+
+    @property
+    def time_text(self) -> str:
+        """The time as RFC 3339 UTC text."""
+        return self.time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
