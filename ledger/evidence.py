@@ -109,6 +109,18 @@ def _proven_keys(incident_id: str, records: list[Record]) -> list[str]:
     return sorted(keys)
 
 
+def bundle_entry(ledger: Ledger, record: Record, *, size: int) -> BundleEntry:
+    """The record with its inclusion proof in the tree of ``size`` leaves, as a bundle carries it."""
+    return BundleEntry(
+        seq=record.seq,
+        recorded_us=record.recorded_us,
+        event=record.body,
+        prev_hash=record.prev_hash,
+        hash=record.hash,
+        inclusion_proof=merkle.inclusion_proof(index=record.seq - 1, size=size, reader=ledger),
+    )
+
+
 def build_bundle(
     ledger: Ledger,
     incident_id: str,
@@ -123,15 +135,5 @@ def build_bundle(
     last = records[-1].seq if records else 0
     if checkpoint.size < last:
         raise InputError(f"the checkpoint covers {checkpoint.size} entries, the evidence reaches seq {last}")
-    entries = [
-        BundleEntry(
-            seq=r.seq,
-            recorded_us=r.recorded_us,
-            event=r.body,
-            prev_hash=r.prev_hash,
-            hash=r.hash,
-            inclusion_proof=merkle.inclusion_proof(index=r.seq - 1, size=checkpoint.size, reader=ledger),
-        )
-        for r in records
-    ]
+    entries = [bundle_entry(ledger, r, size=checkpoint.size) for r in records]
     return Bundle(incident_id=incident_id, checkpoint=note, verifier_keys=keys, entries=entries, index=index)

@@ -63,6 +63,7 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/checkpoint"): AUDITORS,
     ("GET", "/v1/proofs/inclusion"): AUDITORS,
     ("GET", "/v1/proofs/consistency"): AUDITORS,
+    ("GET", "/v1/proofs/index"): AUDITORS,
     ("GET", "/v1/incidents/{incident_id}/evidence"): AUDITORS,
     ("GET", "/v1/incidents/{incident_id}/proofs"): READERS,
     ("GET", "/v1/verifier-keys"): PUBLIC - {"none", "revoked"},
@@ -279,6 +280,8 @@ def _request(world: World, method: str, path: str, role: str) -> Any:
         params = {"seq": 1}
     elif path == "/v1/proofs/consistency":
         params = {"from_size": 1}
+    elif path == "/v1/proofs/index":
+        params = {"key": f"incident:{INCIDENT}"}
     return world.app.request(method, url, params=params, json=body, headers=world.headers(role))
 
 
@@ -372,5 +375,5 @@ def test_no_caller_appends_an_ordinary_event_under_the_ledgers_own_source(world:
 
 
 def test_the_matrix_counts_what_docs_reliability_reports() -> None:
-    assert (ROUTE_CASES, CONTROL_CASES, RESERVED_SOURCE_CASES) == (49 * 7, 9 * 3 * 7 * 2, 3 * 7)
-    assert CASES == 742
+    assert (ROUTE_CASES, CONTROL_CASES, RESERVED_SOURCE_CASES) == (50 * 7, 9 * 3 * 7 * 2, 3 * 7)
+    assert CASES == 749
