@@ -7,24 +7,34 @@ root in the log itself as an ``index.committed`` control event, which every
 later checkpoint covers. Checkpointing commits the index first, so the server
 commits it as often as it signs (docs/auditing.md, "The completeness index").
 
-Tables (all derived, none rewritten but ``ledger_index_buckets``, the newest
-state of each bucket, which a catch-up reads):
+Tables (all derived, none rewritten but ``ledger_index_pages``, the newest
+leaves, which a catch-up reads):
 
 - ``ledger_index_versions (bucket, tree_size, changes)``: what each commit
   changed in a bucket: for each key it touched, by key hash, its new leaf
-  (72 bytes), u32be(n) and the n seqs it gained (u64be each). A proof at any
-  committed size replays its bucket's changes up to that size, which gives the
-  bucket's leaves as they were and the key's seqs, in one statement.
-- ``ledger_index_buckets (bucket, leaves)``: each bucket's leaves now, 72 bytes
-  each, sorted by key hash: the bytes its bucket hash is taken over.
-- ``ledger_index_commits (tree_size, root, levels, committed_us)``: the tree over
+  (72 bytes), u32be(n) and the n seqs it gained (u64be each; n = 2^32-1 when
+  they are in ``ledger_index_seqs`` instead). A proof at any committed size
+  replays its bucket's changes up to that size, which gives the bucket's
+  leaves as they were and the key's seqs, in one statement.
+- ``ledger_index_seqs (key_hash, tree_size, seqs)``: the seqs a key gained at a
+  commit, when more than 64: kept apart, so that a proof for a key beside a
+  busy one in its bucket does not read the busy one's seqs.
+- ``ledger_index_pages (page, leaves)``: every leaf now, 72 bytes each, sorted
+  by key hash, 64 buckets to a page (the first 6 bits of the key hash): a
+  bucket's leaves are a run of its page, the bytes its hash is taken over.
+- ``ledger_index_roots (tree_size, root, levels, committed_us)``: the tree over
   the buckets at each committed size (8,191 hashes, one blob): the 12 siblings
   of a proof are sliced out of it.
 
 A catch-up reads only the new entries' ``seq`` and bytes (no Record is built),
-writes a row per changed key and per changed bucket, and hashes each changed
-bucket's bytes as stored. ``ledger verify`` does not read these tables to
-recompute the index: it parses the log again (ledger.proof.index).
+and writes a row per changed bucket and per changed page (on PostgreSQL one
+statement each). ``ledger verify`` does not read these tables to recompute the
+index: it parses the log again (ledger.proof.index).
+
+The tables of the first layout (``ledger_index_commits``, ``_postings``,
+``_leaves``, ``_current``) are not read: a ledger that has them builds these
+from size 0 at its next commit; its ``index.committed`` events stay verifiable,
+since ``ledger verify`` recomputes every root from the log.
 """
 
 from __future__ import annotations
@@ -36,6 +46,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from itertools import groupby
 from typing import Any, Final
 from uuid import uuid4
 
@@ -63,9 +74,10 @@ from ledger.store import Ledger
 
 COMMITTED: Final = "index.committed"
 TABLES: Final = {
-    "commits": "ledger_index_commits",
+    "commits": "ledger_index_roots",
     "versions": "ledger_index_versions",
-    "buckets": "ledger_index_buckets",
+    "seqs": "ledger_index_seqs",
+    "pages": "ledger_index_pages",
 }
 _LOCK: Final = "SELECT pg_advisory_xact_lock(hashtext('clinical-ai-ledger index'))"
 _ACTOR: Final = {"id": "ledger", "role": "ledger", "kind": "system"}
@@ -74,11 +86,15 @@ _CREATE: Final = (
     "levels {blob} NOT NULL, committed_us BIGINT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS {versions} (bucket INTEGER NOT NULL, tree_size BIGINT NOT NULL, "
     "changes {blob} NOT NULL, PRIMARY KEY (bucket, tree_size))",
-    "CREATE TABLE IF NOT EXISTS {buckets} (bucket INTEGER PRIMARY KEY, leaves {blob} NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS {seqs} (key_hash {blob} NOT NULL, tree_size BIGINT NOT NULL, seqs {blob} NOT NULL, "
+    "PRIMARY KEY (key_hash, tree_size))",
+    "CREATE TABLE IF NOT EXISTS {pages} (page INTEGER PRIMARY KEY, leaves {blob} NOT NULL)",
 )
+_PAGE_SHIFT: Final = 6  # a page holds the buckets sharing their first 6 bits
+_INLINE: Final = 64  # at most this many new seqs of a key are kept in its bucket's changes
+_APART: Final = 2**32 - 1  # the count that says: the seqs are in ledger_index_seqs
 _NEWEST: Final = "SELECT tree_size, levels FROM {commits} ORDER BY tree_size DESC LIMIT 1"
 _READ_PAGE: Final = 20_000  # entries read from the log per statement
-_CHUNK: Final = 500  # placeholders per IN (...)
 
 
 class IndexStore:
@@ -107,7 +123,7 @@ class IndexStore:
                 with (
                     self.datastore.get_connection() as conn,
                     conn.transaction(),
-                    conn.cursor(row_factory=tuple_row) as c,
+                    conn.cursor(row_factory=tuple_row, binary=True) as c,
                 ):
                     c.execute(_LOCK)
                     yield lambda s, p: _rows(c, self.sql(s), p)
@@ -132,7 +148,7 @@ class IndexStore:
         """One read-only statement."""
         with translated():
             if self.backend == "postgres":
-                with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as c:
+                with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row, binary=True) as c:
                     return _rows(c, self.sql(statement), params)
             with self.datastore.transaction(commit=False) as c:
                 c.sqlite_cursor.row_factory = None  # plain tuples, not the datastore's sqlite3.Row
@@ -142,7 +158,11 @@ class IndexStore:
         """Whether the index's tables exist (a ledger opened without creating tables may have none)."""
         if self.backend == "postgres":
             found = "SELECT to_regclass(format('%%I.%%I', %s::text, %s::text)) IS NOT NULL"
-            with translated(), self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as c:
+            with (
+                translated(),
+                self.datastore.get_connection() as conn,
+                conn.cursor(row_factory=tuple_row, binary=True) as c,
+            ):
                 return _rows(c, found, (self.datastore.schema, TABLES["commits"])) == [(True,)]
         return self.read("SELECT count(*) FROM sqlite_master WHERE name = ?", (TABLES["commits"],)) == [(1,)]
 
@@ -163,7 +183,7 @@ class IndexStore:
         hashed = key_hash(key)
         bucket = bucket_of(hashed)
         try:
-            rows = self.read(_prove_statement(bucket), (bucket, tree_size, *[tree_size] * DEPTH))
+            rows = self.read(_prove_statement(bucket), (hashed, tree_size, bucket, tree_size, *[tree_size] * DEPTH))
         except StoreUnavailable:
             if not self.exists():
                 raise InputError(f"the index was not committed at size {tree_size}") from None
@@ -171,14 +191,17 @@ class IndexStore:
         leaves: dict[bytes, bytes] = {}
         path: list[bytes] = [b""] * DEPTH
         seqs: list[int] = []
-        for depth, _, raw in sorted(rows, key=lambda r: (r[0], r[1])):
-            if depth >= 0:
+        apart: dict[int, list[int]] = {}
+        for depth, size, raw in sorted(rows, key=lambda r: (r[0], r[1])):
+            if depth == -2:
+                apart[size] = _u64s(bytes(raw))
+            elif depth == -1:
+                for leaf, gained in _changes(bytes(raw)):
+                    leaves[leaf[:32]] = leaf
+                    if leaf[:32] == hashed:
+                        seqs += apart.get(size, []) if gained is None else gained
+            else:
                 path[depth] = bytes(raw)
-                continue
-            for leaf, gained in _changes(bytes(raw)):
-                leaves[leaf[:32]] = leaf
-                if leaf[:32] == hashed:
-                    seqs += gained
         if any(len(p) != 32 for p in path):
             raise InputError(f"the index was not committed at size {tree_size}")
         ordered = [IndexLeaf.from_bytes(leaves[h]) for h in sorted(leaves)]
@@ -186,8 +209,11 @@ class IndexStore:
 
 
 def _prove_statement(bucket: int) -> str:
-    """The bucket's changes (depth -1, by size), then each sibling of the path (depth 0..11), one row each."""
-    parts = ["SELECT -1, tree_size, changes FROM {versions} WHERE bucket = ? AND tree_size <= ?"]
+    """The key's seqs kept apart (depth -2) and its bucket's changes (-1), by size; each sibling (0..11)."""
+    parts = [
+        "SELECT -2, tree_size, seqs FROM {seqs} WHERE key_hash = ? AND tree_size <= ?",
+        "SELECT -1, tree_size, changes FROM {versions} WHERE bucket = ? AND tree_size <= ?",
+    ]
     offset, width, node = 0, BUCKETS, bucket
     for depth in range(DEPTH):
         start = 32 * (offset + (node ^ 1)) + 1  # substr counts from 1; the offsets are ours, not the caller's
@@ -197,14 +223,21 @@ def _prove_statement(bucket: int) -> str:
     return " UNION ALL ".join(parts)
 
 
-def _changes(raw: bytes) -> Iterator[tuple[bytes, list[int]]]:
-    """(leaf, the seqs it gained) for each key one commit changed in a bucket."""
+def _changes(raw: bytes) -> Iterator[tuple[bytes, list[int] | None]]:
+    """(leaf, the seqs it gained, None if kept apart) for each key one commit changed in a bucket."""
     at = 0
     while at < len(raw):
         leaf, count = raw[at : at + LEAF_SIZE], int.from_bytes(raw[at + LEAF_SIZE : at + LEAF_SIZE + 4], "big")
         at += LEAF_SIZE + 4
+        if count == _APART:
+            yield leaf, None
+            continue
         yield leaf, list(struct.unpack_from(f">{count}Q", raw, at))
         at += 8 * count
+
+
+def _u64s(raw: bytes) -> list[int]:
+    return list(struct.unpack(f">{len(raw) // 8}Q", raw))
 
 
 def _rows(cursor: Any, statement: Any, params: Sequence[Any]) -> list[tuple[Any, ...]]:
@@ -231,7 +264,7 @@ def catch_up(store: IndexStore, *, head: int) -> tuple[int, bytes] | None:
         last = run(_NEWEST, ())
         if (int(last[0][0]) if last else 0) != start:  # another process committed meanwhile: its turn
             return None
-        hashes = _advance(run, new, tree_size=head)
+        hashes = _advance(run, store.backend, new, tree_size=head)
         if last:
             previous = bytes(last[0][1])
             buckets = [previous[32 * i : 32 * i + 32] for i in range(BUCKETS)]
@@ -265,39 +298,65 @@ def _postings(store: IndexStore, *, start: int, head: int) -> dict[bytes, list[i
     return new
 
 
-def _advance(run: Any, new: dict[bytes, list[int]], *, tree_size: int) -> dict[int, bytes]:
-    """Write the changed keys' versions and the changed buckets; each changed bucket's new hash."""
-    touched: dict[int, dict[bytes, bytes]] = {}  # bucket -> key hash -> leaf bytes
+def _advance(run: Any, backend: str, new: dict[bytes, list[int]], *, tree_size: int) -> dict[int, bytes]:
+    """Write the changed buckets' changes and the changed pages; each changed bucket's new hash."""
     where = {hashed: bucket_of(hashed) for hashed in new}
-    ordered = sorted(set(where.values()))
-    for low in range(0, len(ordered), _CHUNK):
-        chunk = ordered[low : low + _CHUNK]
-        select = f"SELECT bucket, leaves FROM {{buckets}} WHERE bucket IN ({','.join('?' * len(chunk))})"  # noqa: S608
-        for bucket, raw in run(select, chunk):
-            raw = bytes(raw)
-            touched[int(bucket)] = {raw[i : i + 32]: raw[i : i + LEAF_SIZE] for i in range(0, len(raw), LEAF_SIZE)}
+    pages: dict[int, dict[bytes, bytes]] = {b >> _PAGE_SHIFT: {} for b in where.values()}  # key hash -> leaf
+    for page, raw in _pages(run, backend, sorted(pages)):
+        raw = bytes(raw)
+        pages[int(page)] = {raw[i : i + 32]: raw[i : i + LEAF_SIZE] for i in range(0, len(raw), LEAF_SIZE)}
     changes: dict[int, list[tuple[bytes, bytes]]] = defaultdict(list)
+    apart = []
     for hashed, seqs in new.items():
         bucket = where[hashed]
-        leaves = touched.setdefault(bucket, {})
+        leaves = pages[bucket >> _PAGE_SHIFT]
         old = leaves.get(hashed)
         count, chain = (0, bytes(32)) if old is None else (int.from_bytes(old[32:40], "big"), old[40:])
         for seq in seqs:
             chain = next_seqs_hash(chain, seq)
         count += len(seqs)
         leaf = leaves[hashed] = hashed + count.to_bytes(8, "big") + chain
-        changes[bucket].append((hashed, leaf + struct.pack(f">I{len(seqs)}Q", len(seqs), *seqs)))
+        if len(seqs) > _INLINE:
+            apart.append((hashed, tree_size, struct.pack(f">{len(seqs)}Q", *seqs)))
+            changes[bucket].append((hashed, leaf + _APART.to_bytes(4, "big")))
+        else:
+            changes[bucket].append((hashed, leaf + struct.pack(f">I{len(seqs)}Q", len(seqs), *seqs)))
+    hashes, rows = {}, []
+    for page, leaves in pages.items():
+        ordered = [leaves[h] for h in sorted(leaves)]
+        rows.append((page, b"".join(ordered)))
+        for bucket, run_of in groupby(ordered, key=lambda leaf: bucket_of(leaf[:32])):
+            if bucket in changes:  # bucket_hash of its sorted leaves
+                hashes[bucket] = hashlib.sha256(b"\x12" + b"".join(run_of)).digest()
     versions = [(b, tree_size, b"".join([c for _, c in sorted(cs)])) for b, cs in changes.items()]
-    rows = [(bucket, b"".join([leaves[h] for h in sorted(leaves)])) for bucket, leaves in touched.items()]
-    _many(run, "INSERT INTO {versions} (bucket, tree_size, changes) VALUES (?, ?, ?)", versions)
-    _many(run, "INSERT INTO {buckets} (bucket, leaves) VALUES (?, ?) ON CONFLICT (bucket) "
-          "DO UPDATE SET leaves = excluded.leaves", rows)  # fmt: skip
-    return {bucket: hashlib.sha256(b"\x12" + raw).digest() for bucket, raw in rows}  # bucket_hash of sorted leaves
+    _insert(run, backend, "{versions} (bucket, tree_size, changes)", ("integer", "bigint", "bytea"), versions)
+    _insert(run, backend, "{seqs} (key_hash, tree_size, seqs)", ("bytea", "bigint", "bytea"), apart)
+    _insert(run, backend, "{pages} (page, leaves)", ("integer", "bytea"), rows,
+            tail=" ON CONFLICT (page) DO UPDATE SET leaves = excluded.leaves")  # fmt: skip
+    return hashes
 
 
-def _many(run: Any, statement: str, rows: Sequence[tuple[Any, ...]]) -> None:
-    if rows:
-        run(statement, rows)  # a list of rows: one executemany
+def _pages(run: Any, backend: str, wanted: list[int]) -> list[tuple[Any, ...]]:
+    """The stored (page, leaves) of the wanted pages that have any (64 pages at most: one statement)."""
+    if backend == "postgres":
+        rows: list[tuple[Any, ...]] = run("SELECT page, leaves FROM {pages} WHERE page = ANY(?)", (wanted,))
+        return rows
+    return run(f"SELECT page, leaves FROM {{pages}} WHERE page IN ({','.join('?' * len(wanted))})", wanted)  # type: ignore[no-any-return]  # noqa: S608
+
+
+def _insert(run: Any, backend: str, into: str, types: tuple[str, ...], rows: list[tuple[Any, ...]], tail: str = ""
+) -> None:  # fmt: skip
+    """Insert the rows: on PostgreSQL one statement over arrays (executemany's pipeline costs a round of work per
+    row), on SQLite one executemany (``run`` takes a list of rows)."""
+    if not rows:
+        return
+    if backend == "postgres":
+        arrays = ", ".join(f"?::{t}[]" for t in types)
+        run(f"INSERT INTO {into} SELECT * FROM unnest({arrays}){tail}",  # noqa: S608
+            tuple(list(column) for column in zip(*rows, strict=True)))  # fmt: skip
+        return
+    marks = ", ".join("?" * len(types))
+    run(f"INSERT INTO {into} VALUES ({marks}){tail}", rows)  # noqa: S608
 
 
 def commit_index(ledger: Ledger) -> tuple[int, bytes] | None:

@@ -108,9 +108,9 @@ def test_an_index_root_altered_in_the_database_is_found_by_verify(
     """The index's own table says another root: exit 1, stored index root mismatch at its size."""
     attacker = Attacker(str(exported["url"]))
     table = (
-        "ledger_index_commits"
+        "ledger_index_roots"
         if attacker.backend == "sqlite"
-        else f'"{attacker.db.settings["POSTGRES_SCHEMA"]}".ledger_index_commits'
+        else f'"{attacker.db.settings["POSTGRES_SCHEMA"]}".ledger_index_roots'
     )
     attacker.run(f"UPDATE {table} SET root = %s", params=(b"\x01" * 32,))
     code, report = _verify(exported, tmp_path)
@@ -148,7 +148,8 @@ def _commit_event(*, size: int, root: str) -> dict:
 
 
 def test_proofs_at_every_committed_size_match_the_index_recomputed_from_the_log(store_url: str) -> None:
-    """Keys named again and again across five commits: each stored proof, at each size, is the in-memory one."""
+    """Keys named again and again across five commits (one key by 70 events in one, whose seqs are kept apart):
+    each stored proof, at each size, is the in-memory one."""
     rng = random.Random(20)
     keys = [f"output:o-{i}" for i in range(40)] + [f"clinician:c-{i}" for i in range(6)] + ["output:never"]
     sizes = []
