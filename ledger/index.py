@@ -104,7 +104,7 @@ class IndexStore:
         self.ledger = ledger
         self.backend = ledger.url.backend
         self.datastore = ledger.datastore
-        self.names = {**TABLES, "events": ledger.recorder.events_table_name}  # type: ignore[attr-defined]
+        self.names = {**TABLES, "events": ledger.events_table}
 
     def sql(self, statement: str) -> Any:
         """A statement with the tables named (and ``?`` placeholders made psycopg's on PostgreSQL)."""
