@@ -13,7 +13,8 @@ from ledger.proof.checkpoint import CheckpointDirectory
 from ledger.proof.cosignature import Policy
 from ledger.signing import KeyFolder
 from ledger.store import Ledger
-from scripts.common import Exit, add_database_option, open_ledger, say, settings_of
+from ledger.timestamping import TimestampStore
+from scripts.common import Exit, add_database_option, counted, open_ledger, say, settings_of
 from scripts.files import policy_file
 
 
@@ -34,6 +35,13 @@ def add_parser(subparsers: Any, name: str) -> None:
         "--checkpoint-dir",
         metavar="DIR",
         help="default: $LEDGER_CHECKPOINT_DIR, else STATE/checkpoints",
+    )
+    parser.add_argument(
+        "--tsa",
+        action="append",
+        metavar="URL",
+        help="an RFC 3161 time-stamping authority to stamp the checkpoint (repeatable; default: $LEDGER_TSA_URLS, "
+        "separated by spaces); one that cannot be reached is logged and asked again next time",
     )
     add_witness_option(parser)
     parser.set_defaults(run=run)
@@ -59,13 +67,18 @@ def run(args: argparse.Namespace) -> int:
     paths.checkpoint_dir.mkdir(parents=True, exist_ok=True)
     folder = CheckpointDirectory(paths.checkpoint_dir)
     with open_ledger(args, create_tables=False) as ledger:
-        signed = make_checkpoint(ledger, key, origin=paths.origin, folder=folder, index=True)
+        tsas = args.tsa if args.tsa is not None else paths.tsa_urls
+        signed = make_checkpoint(ledger, key, origin=paths.origin, folder=folder, index=True, tsas=tsas)
         if signed is None:
             say("the log is empty: nothing to sign")
             return Exit.OK
         state = "signed" if signed.new else "already signed"
         checkpoint = signed.checkpoint
         say(f"{state}: size {checkpoint.size}, root {checkpoint.root_hash.hex()}, in {paths.checkpoint_dir}")
+        if tsas:
+            got = sum(1 for _, tsa, _ in TimestampStore(ledger).tokens(size=checkpoint.size) if tsa in tsas)
+            authorities = counted(len(tsas), "time-stamping authority", "time-stamping authorities")
+            say(f"  timestamped by {got} of {authorities}")
         if policy is None:
             sys.stdout.write(signed.note)
             return Exit.OK

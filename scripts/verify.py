@@ -13,6 +13,7 @@ from ledger.audit import verify_store
 from ledger.proof.verify import Report, check_witnesses
 from scripts.common import Exit, add_database_option, counted, open_ledger, say
 from scripts.files import add_policy_option, policy_file
+from scripts.timestamps import add_tsa_option, published_tokens, say_stamps, tsa_roots_for
 from scripts.trust import (
     add_trust_options,
     claims_for,
@@ -35,6 +36,7 @@ def add_parser(subparsers: Any, name: str) -> None:
     )
     add_database_option(parser)
     add_trust_options(parser)
+    add_tsa_option(parser)
     add_policy_option(parser)
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument("--output", type=Path, help="write the JSON report here instead of stdout")
@@ -47,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     policy = policy_file(args.witness_policy) if args.witness_policy else None
     claims = claims_for(args)  # the auditor's files first: one that cannot be used stops the run before it starts
     trusted = keyring_for(args)
+    tsa_roots = tsa_roots_for(args)
     if policy is not None:
         claims += cosigned_claims(args)
     with open_ledger(args, create_tables=False) as ledger:
@@ -54,8 +57,11 @@ def run(args: argparse.Namespace) -> int:
         refuse_foreign_folder(args, ledger)
         keyring = trusted if trusted is not None else recorded_keyring(ledger)
         origin = args.origin or ledger.settings.paths.origin
-        report = verify_store(ledger, claims=claims, keyring=keyring, origin=origin, progress=progress)
-    if policy is not None:  # step 12
+        tokens = published_tokens(ledger.settings.paths.checkpoint_dir)
+        report = verify_store(
+            ledger, claims=claims, keyring=keyring, origin=origin, progress=progress, tokens=tokens, tsa_roots=tsa_roots
+        )
+    if policy is not None:  # step 13
         check_witnesses(claims, policy, report)
     if progress:
         sys.stderr.write("\n")
@@ -78,8 +84,9 @@ def _summarize(report: Report) -> None:
     verdict = "INTACT" if report.intact else f"BROKEN ({counted(report.findings_total, 'finding')})"
     say(f"{verdict}: {counted(report.events, 'event')}, head seq {report.head_seq} hash {report.head_hash.hex()}")
     say(f"  Merkle root {report.root.hex()}; {counted(report.checkpoints_checked, 'checkpoint')} checked")
+    say_stamps(report.stamps)
     for note in report.notes:
-        if note.startswith("witnesses: "):
+        if "time-stamp" in note or note.startswith("witnesses: "):
             say(f"  {note}")
     if report.checkpoints_checked == 0:
         say("  no checkpoint was checked: the chain alone cannot show that the tail was not cut off "

@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     except InputError as exc:
         raise InputError(f"{args.file} is not a well-formed bundle: {exc}") from exc
     report = verify_bundle(bundle, trusted=trusted)
-    if policy is not None:  # the witnesses' quorum on the bundle's checkpoint (docs/auditing.md, step 12)
+    if policy is not None:  # the witnesses' quorum on the bundle's checkpoint (docs/auditing.md, step 13)
         failure, described = quorum_failure(bundle.checkpoint, policy, source="bundle")
         say(f"  witnesses: {described}")
         if failure is not None:
