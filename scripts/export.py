@@ -38,6 +38,12 @@ def add_parser(subparsers: Any, name: str) -> None:
         help="evidence: the verifiable bundle (default); fhir: a FHIR Bundle (docs/interoperability.md)",
     )
     parser.add_argument("--fhir-version", choices=("R4", "R5"), default="R4", help="with --format fhir")
+    parser.add_argument(
+        "--with-patient",
+        action="store_true",
+        help="also prove complete the events about each patient the incident names (by lookup token): every "
+        "event about that patient joins the bundle, so export with it only for whoever may see them",
+    )
     parser.add_argument("--keys-dir", metavar="DIR", help="default: $LEDGER_KEYS_DIR, else STATE/keys")
     parser.add_argument(
         "--checkpoint-dir",
@@ -61,12 +67,16 @@ def run(args: argparse.Namespace) -> int:
         records = select_evidence(ledger, args.incident)
         paths.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         folder = CheckpointDirectory(paths.checkpoint_dir)
-        signed = make_checkpoint(ledger, keys.active_key(), origin=paths.origin, folder=folder, index=True)
+        signed = make_checkpoint(
+            ledger, keys.active_key(), origin=paths.origin, folder=folder, index=True, tsas=paths.tsa_urls
+        )
         if signed is None:  # the incident's events were just read from it: only a wiped log is empty
             raise IntegrityError("the log held the incident's events a moment ago and is now empty")
         note = cosigned_note(ledger, signed, folder=folder, policy=policy)
         verifiers = [format_verifier_key(k) for k in keys.keyring()]
-        records, index = with_index(ledger, args.incident, records, size=signed.checkpoint.size)
+        records, index = with_index(
+            ledger, args.incident, records, size=signed.checkpoint.size, patients=args.with_patient
+        )
         bundle = build_bundle(
             ledger,
             args.incident,

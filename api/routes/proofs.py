@@ -51,8 +51,9 @@ IndexKey = Annotated[
     Query(
         min_length=3,
         max_length=len("clinician:") + IDENTIFIER_MAX,
-        pattern=r"^(incident|output|tool|clinician):.+$",
-        description="KIND:ID, the kinds the index keeps (docs/auditing.md): e.g. incident:INC-2026-041.",
+        pattern=r"^(incident|output|tool|clinician|subject):.+$",
+        description="KIND:ID, the kinds the index keeps (docs/auditing.md): e.g. incident:INC-2026-041, or "
+        "subject:<token> for a patient's lookup token (never the clear identifier).",
     ),
 ]
 IndexSize = Annotated[
@@ -332,7 +333,8 @@ def index_proof(api_key: AuditorKey, store: StoreDep, request: Request, key: Ind
     `index.committed` entry and its inclusion path against the latest signed checkpoint: the proof
     `ledger export` puts in a bundle. Verify the path (`ledger.proof.index.verify_index_proof`) against the
     root in that entry's bytes, and the entry against the checkpoint; a key no event names gets an
-    empty `seqs`, which proves absence. Patients have no key (their references are sealed)."""
+    empty `seqs`, which proves absence. A patient's key is `subject:<token>`, the keyed lookup token a
+    retention or erasure report gives (never the clear identifier): the events sealed under it."""
     ledger = store.ledger
     checkpoint = _latest(ledger)
     commits = [c for c in committed_events(ledger) if c[0] <= checkpoint.size]

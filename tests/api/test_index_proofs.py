@@ -128,6 +128,17 @@ def test_a_key_no_event_names_gets_a_proof_of_absence(indexed: Indexed) -> None:
     assert verified(indexed, response.json())[1] == []
 
 
+def test_a_patients_lookup_token_proves_every_event_sealed_under_it(indexed: Indexed) -> None:
+    """subject:<token> lists the events whose ciphertext is sealed under the token, read off the raw log."""
+    holders = {s: v for s, b in indexed.bodies.items() for v in b["data"].values() if isinstance(v, dict)
+               and "subject" in v}  # fmt: skip
+    token = holders[min(holders)]["subject"]
+    response = indexed.get(key=f"subject:{token}")
+    assert response.status_code == 200, response.text
+    size, seqs = verified(indexed, response.json())
+    assert seqs == [s for s, v in sorted(holders.items()) if s <= size and v["subject"] == token] and len(seqs) > 1
+
+
 def test_an_altered_seq_list_no_longer_verifies(indexed: Indexed) -> None:
     """The proof binds the list: one seq dropped from a verified answer fails against the same root."""
     answer = indexed.get(key=f"incident:{INCIDENT}").json()
@@ -151,8 +162,8 @@ def test_before_any_checkpoint_the_route_gets_404(client: TestClient, auditor: d
 
 
 REFUSED = [
-    ({"key": "patient:Patient/MRN-4471"}, "key", "must match ^(incident|output|tool|clinician):.+$"),
-    ({"key": "INC-2026-041"}, "key", "must match ^(incident|output|tool|clinician):.+$"),
+    ({"key": "patient:Patient/MRN-4471"}, "key", "must match ^(incident|output|tool|clinician|subject):.+$"),
+    ({"key": "INC-2026-041"}, "key", "must match ^(incident|output|tool|clinician|subject):.+$"),
     ({"key": "incident:" + "x" * 300}, "key", "must have at most 210 characters"),
     ({}, "key", "field required"),
     ({"key": f"incident:{INCIDENT}", "tree_size": 0}, "tree_size", "must be at least 1"),
@@ -164,7 +175,8 @@ REFUSED = [
 def test_a_malformed_key_or_size_gets_422_naming_the_parameter_and_not_its_value(
     indexed: Indexed, params: dict[str, Any], loc: str, msg: str
 ) -> None:
-    """A patient has no key (its references are sealed): its kind is refused like any kind the index lacks."""
+    """A clear patient identifier is no key (a patient's key is its lookup token): refused like any kind the index
+    lacks, and never echoed."""
     response = indexed.get(**params)
     assert response.status_code == 422
     body = response.json()

@@ -104,6 +104,7 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/events/{seq}"): READERS,
     ("POST", "/events/{seq}/reveal"): frozenset({"reader", "admin"}),
     ("GET", "/log"): AUDITORS,
+    ("GET", "/tools/{tool_id}"): READERS,
 }
 PAGE_PATHS = frozenset(path for _, path in ACCESS if not path.startswith(("/v1/", "/openapi", "/docs", "/healthz",
                                                                            "/readyz", "/fhir", "/cds-services/"))
@@ -374,5 +375,5 @@ def test_no_caller_appends_an_ordinary_event_under_the_ledgers_own_source(world:
 
 
 def test_the_matrix_counts_what_docs_reliability_reports() -> None:
-    assert (ROUTE_CASES, CONTROL_CASES, RESERVED_SOURCE_CASES) == (50 * 7, 9 * 3 * 7 * 2, 3 * 7)
-    assert CASES == 749
+    assert (ROUTE_CASES, CONTROL_CASES, RESERVED_SOURCE_CASES) == (51 * 7, 9 * 3 * 7 * 2, 3 * 7)
+    assert CASES == 756
