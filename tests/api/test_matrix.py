@@ -105,6 +105,8 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/events/{seq}/reveal"): frozenset({"reader", "admin"}),
     ("GET", "/log"): AUDITORS,
     ("GET", "/tools/{tool_id}"): READERS,
+    ("GET", "/reliance"): READERS,
+    ("GET", "/gaps"): READERS,
 }
 PAGE_PATHS = frozenset(path for _, path in ACCESS if not path.startswith(("/v1/", "/openapi", "/docs", "/healthz",
                                                                            "/readyz", "/fhir", "/cds-services/"))
@@ -375,5 +377,5 @@ def test_no_caller_appends_an_ordinary_event_under_the_ledgers_own_source(world:
 
 
 def test_the_matrix_counts_what_docs_reliability_reports() -> None:
-    assert (ROUTE_CASES, CONTROL_CASES, RESERVED_SOURCE_CASES) == (51 * 7, 9 * 3 * 7 * 2, 3 * 7)
-    assert CASES == 756
+    assert (ROUTE_CASES, CONTROL_CASES, RESERVED_SOURCE_CASES) == (53 * 7, 9 * 3 * 7 * 2, 3 * 7)
+    assert CASES == 770
