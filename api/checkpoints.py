@@ -65,7 +65,9 @@ class Signer:
         self.paths.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         folder = CheckpointDirectory(self.paths.checkpoint_dir)
         with self._lock:
-            signed = make_checkpoint(ledger, key, origin=self.paths.origin, folder=folder, index=True)
+            signed = make_checkpoint(
+                ledger, key, origin=self.paths.origin, folder=folder, index=True, tsas=self.paths.tsa_urls
+            )
         if signed is not None:
             self.signed_size = max(self.signed_size, signed.checkpoint.size)
         return signed

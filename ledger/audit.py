@@ -8,14 +8,22 @@ is only read.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ledger.errors import InputError
 from ledger.index import IndexStore, committed_events
+from ledger.proof.checkpoint import Checkpoint, parse_signed_checkpoint
 from ledger.proof.index import IndexClaim
 from ledger.proof.keys import Keyring
+from ledger.proof.timestamp import TokenClaim, check_timestamps
 from ledger.proof.verify import Claim, Report, check_index, verify_rows
+from ledger.timestamping import TimestampStore
 from ledger.verify_chunks import verify_chunks
+
+if TYPE_CHECKING:
+    from cryptography.x509 import Certificate
 
 
 def verify_store(
@@ -25,8 +33,13 @@ def verify_store(
     keyring: Keyring | None = None,
     origin: str | None = None,
     progress: Callable[[int], None] | None = None,
+    tokens: Sequence[TokenClaim] = (),
+    tsa_roots: list[Certificate] | None = None,
 ) -> Report:
     """Verify an open Ledger from its database (read-only), with its own checkpoints and ``claims``.
+
+    Step 12 checks the database's time-stamp tokens and ``tokens`` (the
+    published ones), against ``tsa_roots`` when the auditor gave them.
 
     On PostgreSQL this starts worker processes (multiprocessing's spawn, which
     imports the main module again): a script calling it does so under
@@ -35,9 +48,27 @@ def verify_store(
     report = _verify_log(ledger, claims=claims, keyring=keyring, origin=origin, progress=progress)
     if not report.intact:  # a log found broken is not read again to rebuild an index over it: the findings stand
         report.notes.append("completeness index not recomputed: the log itself failed steps 1-10")
-        return report
-    check_index(((r.seq, r.body) for r in ledger.records()), index_claims(ledger), report)  # step 11
+    else:
+        check_index(((r.seq, r.body) for r in ledger.records()), index_claims(ledger), report)  # step 11
+    checkpoints = _parsed([*(Claim("database", c.note) for c in ledger.checkpoints()), *claims])
+    check_timestamps(report, checkpoints, [*stored_tokens(ledger), *tokens], tsa_roots)  # step 12
     return report
+
+
+def stored_tokens(ledger: Any) -> list[TokenClaim]:
+    """The time-stamp tokens the database keeps, each named by its authority."""
+    return [
+        TokenClaim(f"in the database from {tsa}", size, token) for size, tsa, token in TimestampStore(ledger).tokens()
+    ]
+
+
+def _parsed(claims: Sequence[Claim]) -> list[tuple[Claim, Checkpoint]]:
+    """The claims that parse (one that does not is already step 8's finding)."""
+    parsed = []
+    for claim in claims:
+        with contextlib.suppress(InputError):
+            parsed.append((claim, parse_signed_checkpoint(claim.note)))
+    return parsed
 
 
 def index_claims(ledger: Any) -> list[IndexClaim]:

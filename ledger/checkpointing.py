@@ -17,6 +17,9 @@ The procedure, in order:
         consistency proof built from the stored subtrees must verify.
   4. Sign the C2SP checkpoint (origin, size, root) with the active Ed25519 key,
      keep it in the database and write it, once, to the published folder.
+  5. With time-stamping authorities configured (``tsas``), ask each that has
+     not yet stamped this checkpoint for an RFC 3161 token over it, and keep it
+     beside the checkpoint (ledger.timestamping; one that fails loses nothing).
 
 The work is O(log n + entries since the last checkpoint); the first checkpoint
 recomputes the whole log once.
@@ -25,6 +28,7 @@ recomputes the whole log once.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ledger import ownership
@@ -38,6 +42,7 @@ from ledger.proof.merkle import CompactRange, frontier_keys
 from ledger.proof.note import parse_note
 from ledger.store import Ledger
 from ledger.store.records import StoredCheckpoint
+from ledger.timestamping import stamp
 
 
 @dataclass(frozen=True)
@@ -65,7 +70,13 @@ def last_signed(ledger: Ledger, folder: CheckpointDirectory | None) -> str | Non
 
 
 def make_checkpoint(
-    ledger: Ledger, key: SigningKey, *, origin: str, folder: CheckpointDirectory | None, index: bool = False
+    ledger: Ledger,
+    key: SigningKey,
+    *,
+    origin: str,
+    folder: CheckpointDirectory | None,
+    index: bool = False,
+    tsas: Sequence[str] = (),
 ) -> Signed | None:
     """Sign the current head (steps 1-4); None for an empty log.
 
@@ -81,7 +92,10 @@ def make_checkpoint(
     if folder is None:
         if index:
             commit_index(ledger)
-        return _sign_head(ledger, key, origin=origin, folder=None)
+        signed = _sign_head(ledger, key, origin=origin, folder=None)
+        if signed is not None:
+            stamp(ledger, size=signed.checkpoint.size, note=signed.note, urls=tsas, folder=None)  # step 5
+        return signed
     with folder.signing_lock():
         ownership.check_belongs(folder.path, ledger)
         if index:
@@ -89,6 +103,7 @@ def make_checkpoint(
         signed = _sign_head(ledger, key, origin=origin, folder=folder)
         if signed is not None:
             ownership.claim(folder.path, ledger)
+            stamp(ledger, size=signed.checkpoint.size, note=signed.note, urls=tsas, folder=folder)  # step 5
         return signed
 
 

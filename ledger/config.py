@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -44,6 +44,7 @@ STATE_DIR_ENV = "LEDGER_STATE_DIR"
 KEYS_DIR_ENV = "LEDGER_KEYS_DIR"
 CHECKPOINT_DIR_ENV = "LEDGER_CHECKPOINT_DIR"
 ORIGIN_ENV = "LEDGER_ORIGIN"
+TSA_URLS_ENV = "LEDGER_TSA_URLS"  # the RFC 3161 time-stamping authorities, separated by spaces (ledger.timestamping)
 POSTGRES_STATE_ROOT = Path("var/postgresql")
 # Before state folders, every ledger run from one folder shared these; the default database keeps them.
 LEGACY_DATABASE = Path("var/ledger.sqlite3")
@@ -57,12 +58,15 @@ class LedgerPaths:
     """One ledger's signing-key folder, its checkpoint folder, the log's origin line, and its state folder.
 
     ``state_dir`` is None for paths built field by field (a test's folders).
+    ``tsa_urls``: the time-stamping authorities asked for a token over each
+    checkpoint signed (none: checkpoints are not timestamped).
     """
 
     keys_dir: Path
     checkpoint_dir: Path
     origin: str
     state_dir: Path | None = None
+    tsa_urls: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,7 @@ class LedgerSettings:
         *,
         keys_dir: str | None = None,
         checkpoint_dir: str | None = None,
+        tsa_urls: Sequence[str] | None = None,
     ) -> LedgerSettings:
         """The settings of the ledger at ``database`` (else $LEDGER_DATABASE_URL, else the embedded default).
 
@@ -96,6 +101,7 @@ class LedgerSettings:
         derived from the database). The master key: $LEDGER_MASTER_KEY, else
         $LEDGER_MASTER_KEY_FILE, else master.key in the keys folder the
         environment names (an explicit ``keys_dir`` holds signing keys only).
+        Time-stamping authorities: ``tsa_urls`` if given, else $LEDGER_TSA_URLS.
         """
         url = _resolve(database, environ)
         state = Path(environ.get(STATE_DIR_ENV) or default_state_dir(url))
@@ -108,6 +114,7 @@ class LedgerSettings:
             Path(checkpoint_dir or environ.get(CHECKPOINT_DIR_ENV) or checkpoints),
             environ.get(ORIGIN_ENV) or DEFAULT_ORIGIN,
             state,
+            tuple(tsa_urls if tsa_urls is not None else environ.get(TSA_URLS_ENV, "").split()),
         )
         master_keys = MasterKeySource(
             file=Path(environ.get(MASTER_KEY_FILE_ENV) or env_keys / "master.key"),

@@ -16,7 +16,7 @@ sets of ids and the chosen records, never the whole log.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,7 @@ from ledger.proof import merkle
 from ledger.proof.bundle import Bundle, BundleEntry, BundleIndex
 from ledger.proof.checkpoint import Checkpoint
 from ledger.proof.index import index_keys
+from ledger.proof.sealed import is_sealed, sealed_subject
 from ledger.store import Ledger, Record
 
 TOOL_EVENTS = ("tool.", "monitoring.")
@@ -79,10 +80,13 @@ def _relevant(record: Record, data: dict[str, Any], links: _Links) -> bool:
 
 
 def with_index(
-    ledger: Ledger, incident_id: str, records: list[Record], *, size: int
+    ledger: Ledger, incident_id: str, records: list[Record], *, size: int, patients: bool = False
 ) -> tuple[list[Record], BundleIndex | None]:
     """The records, completed by every event the index names for the incident and its outputs, and the proofs.
 
+    With ``patients``, also for the lookup token of each patient the incident's
+    own events name (``subject:<token>``): every event about that patient then
+    joins the bundle, so only a caller who may disclose them asks for it.
     The proofs are at the last index commit whose ``index.committed`` event is
     among the first ``size`` entries (the checkpoint's); that event joins the
     records. (records, None) if there is no such commit.
@@ -92,21 +96,44 @@ def with_index(
         return records, None
     commit_seq, tree_size, _ = commits[-1]
     store = IndexStore(ledger)
-    proofs = [store.prove(key, tree_size=tree_size) for key in _proven_keys(incident_id, records)]
+    keys = _proven_keys(incident_id, records, patients=patients)
+    proofs = [store.prove(key, tree_size=tree_size) for key in keys]
     have = {r.seq for r in records}
     wanted = sorted(({s for p in proofs for s in p.seqs} | {commit_seq}) - have)
     extra = [r for s in wanted for r in ledger.read(after_seq=s - 1, limit=1)]
     return sorted([*records, *extra], key=lambda r: r.seq), BundleIndex(commit_seq, proofs)
 
 
-def _proven_keys(incident_id: str, records: list[Record]) -> list[str]:
-    """The incident's key and those of the outputs its own events name."""
+def _proven_keys(incident_id: str, records: list[Record], *, patients: bool) -> list[str]:
+    """The incident's key and those of the outputs (and, with ``patients``, the patients) its own events name."""
     keys = {f"incident:{incident_id}"}
     for record in records:
         data = orjson.loads(record.body).get("data", {})
         if data.get("incident_id") == incident_id:
             keys.update(k for k in index_keys(data) if k.startswith("output:"))
+            token = _patient_token(data) if patients else None
+            if token is not None:
+                keys.add(f"subject:{token}")
     return sorted(keys)
+
+
+def _patient_token(data: Mapping[str, Any]) -> str | None:
+    """The subject token of a sealed ``patient_ref``: sealing puts an event naming a patient under the patient's key."""
+    ref = data.get("patient_ref")
+    holder = data.get(ref["sealed_with"]) if isinstance(ref, dict) and is_sealed(ref) and "sealed_with" in ref else ref
+    return sealed_subject(holder)
+
+
+def bundle_entry(ledger: Ledger, record: Record, *, size: int) -> BundleEntry:
+    """The record with its inclusion proof in the tree of ``size`` leaves, as a bundle carries it."""
+    return BundleEntry(
+        seq=record.seq,
+        recorded_us=record.recorded_us,
+        event=record.body,
+        prev_hash=record.prev_hash,
+        hash=record.hash,
+        inclusion_proof=merkle.inclusion_proof(index=record.seq - 1, size=size, reader=ledger),
+    )
 
 
 def build_bundle(
@@ -123,15 +150,5 @@ def build_bundle(
     last = records[-1].seq if records else 0
     if checkpoint.size < last:
         raise InputError(f"the checkpoint covers {checkpoint.size} entries, the evidence reaches seq {last}")
-    entries = [
-        BundleEntry(
-            seq=r.seq,
-            recorded_us=r.recorded_us,
-            event=r.body,
-            prev_hash=r.prev_hash,
-            hash=r.hash,
-            inclusion_proof=merkle.inclusion_proof(index=r.seq - 1, size=checkpoint.size, reader=ledger),
-        )
-        for r in records
-    ]
+    entries = [bundle_entry(ledger, r, size=checkpoint.size) for r in records]
     return Bundle(incident_id=incident_id, checkpoint=note, verifier_keys=keys, entries=entries, index=index)

@@ -33,6 +33,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "legal-hold": ("privacy_cmds", "add_hold"),
     "retention": ("privacy_cmds", "add_retention"),
     "master-key": ("privacy_cmds", "add_master_key"),
+    "witness": ("witness", "add_parser"),
 }
 
 

@@ -37,6 +37,12 @@ def add_parser(subparsers: Any, name: str) -> None:
         help="evidence: the verifiable bundle (default); fhir: a FHIR Bundle (docs/interoperability.md)",
     )
     parser.add_argument("--fhir-version", choices=("R4", "R5"), default="R4", help="with --format fhir")
+    parser.add_argument(
+        "--with-patient",
+        action="store_true",
+        help="also prove complete the events about each patient the incident names (by lookup token): every "
+        "event about that patient joins the bundle, so export with it only for whoever may see them",
+    )
     parser.add_argument("--keys-dir", metavar="DIR", help="default: $LEDGER_KEYS_DIR, else STATE/keys")
     parser.add_argument(
         "--checkpoint-dir",
@@ -62,7 +68,9 @@ def run(args: argparse.Namespace) -> int:
         if signed is None:  # the incident's events were just read from it: only a wiped log is empty
             raise IntegrityError("the log held the incident's events a moment ago and is now empty")
         verifiers = [format_verifier_key(k) for k in keys.keyring()]
-        records, index = with_index(ledger, args.incident, records, size=signed.checkpoint.size)
+        records, index = with_index(
+            ledger, args.incident, records, size=signed.checkpoint.size, patients=args.with_patient
+        )
         bundle = build_bundle(
             ledger,
             args.incident,

@@ -12,6 +12,7 @@ import orjson
 from ledger.audit import verify_store
 from ledger.proof.verify import Report
 from scripts.common import Exit, add_database_option, counted, open_ledger, say
+from scripts.timestamps import add_tsa_option, published_tokens, say_stamps, tsa_roots_for
 from scripts.trust import add_trust_options, claims_for, keyring_for, recorded_keyring, refuse_foreign_folder
 
 
@@ -27,6 +28,7 @@ def add_parser(subparsers: Any, name: str) -> None:
     )
     add_database_option(parser)
     add_trust_options(parser)
+    add_tsa_option(parser)
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument("--output", type=Path, help="write the JSON report here instead of stdout")
     parser.set_defaults(run=run)
@@ -37,12 +39,16 @@ def run(args: argparse.Namespace) -> int:
     progress = _progress if sys.stderr.isatty() else None
     claims = claims_for(args)  # the auditor's files first: one that cannot be used stops the run before it starts
     trusted = keyring_for(args)
+    tsa_roots = tsa_roots_for(args)
     with open_ledger(args, create_tables=False) as ledger:
         say(f"verifying {ledger.url.display}")
         refuse_foreign_folder(args, ledger)
         keyring = trusted if trusted is not None else recorded_keyring(ledger)
         origin = args.origin or ledger.settings.paths.origin
-        report = verify_store(ledger, claims=claims, keyring=keyring, origin=origin, progress=progress)
+        tokens = published_tokens(ledger.settings.paths.checkpoint_dir)
+        report = verify_store(
+            ledger, claims=claims, keyring=keyring, origin=origin, progress=progress, tokens=tokens, tsa_roots=tsa_roots
+        )
     if progress:
         sys.stderr.write("\n")
     _summarize(report)
@@ -64,6 +70,10 @@ def _summarize(report: Report) -> None:
     verdict = "INTACT" if report.intact else f"BROKEN ({counted(report.findings_total, 'finding')})"
     say(f"{verdict}: {counted(report.events, 'event')}, head seq {report.head_seq} hash {report.head_hash.hex()}")
     say(f"  Merkle root {report.root.hex()}; {counted(report.checkpoints_checked, 'checkpoint')} checked")
+    say_stamps(report.stamps)
+    for note in report.notes:
+        if "time-stamp" in note:
+            say(f"  {note}")
     if report.checkpoints_checked == 0:
         say("  no checkpoint was checked: the chain alone cannot show that the tail was not cut off "
             "(keep a checkpoint and pass it with --trusted-checkpoint)")  # fmt: skip

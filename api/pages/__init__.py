@@ -9,6 +9,7 @@
     /incidents/{id}/proofs.json    its events' inclusion proofs, for the Verify control           (proofs.py)
     /events/{seq}                  one event: fields, canonical bytes, hash, inclusion proof     (events.py)
     /events/{seq}/reveal           its sensitive fields, for a purpose (the read is recorded)
+    /tools/{id}                    one tool: its state as of any moment, history, plots          (tools.py)
     /log                           the raw log, page by page (auditor, admin)
     /static/...                    the pages' stylesheets and scripts, from this package
 
@@ -29,8 +30,9 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ExceptionHandler
 
-from api.pages import events, incidents, proofs, signin
+from api.pages import events, incidents, proofs, signin, tools
 from api.pages.access import PageError, SignInRequired
+from api.pages.plots import PlotCache
 from api.pages.render import HERE, page, templates
 from api.pages.secret import session_secret
 from api.pages.session import SESSION_COOKIE, Sessions
@@ -38,7 +40,7 @@ from api.settings import Settings
 from ledger.apikeys import ApiKey
 
 STATIC: Final = "/static"
-ROUTERS: Final = (signin.router, incidents.router, proofs.router, events.router)
+ROUTERS: Final = (signin.router, incidents.router, proofs.router, events.router, tools.router)
 
 
 class PagesState:
@@ -47,6 +49,7 @@ class PagesState:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.templates = templates(settings.time_zone)
+        self.plots = PlotCache()  # the dossiers' drawn plots, by (tool, ledger position, time zone)
         self._sessions: Sessions | None = None
         self._lock = threading.Lock()
         self._keys: dict[str, tuple[ApiKey | None, float]] = {}  # key_id -> (the key, when to look it up again)

@@ -25,9 +25,11 @@ from api.deps import AuditorKey, StoreDep
 from api.errors import InvalidParameters, NotFound, documented
 from api.models import Problem
 from api.runtime import Store
+from ledger.catalogue.fields import IDENTIFIER_MAX
 from ledger.checkpointing import body_of
 from ledger.errors import FieldError, InputError, IntegrityError
-from ledger.evidence import build_bundle, select_evidence, with_index
+from ledger.evidence import build_bundle, bundle_entry, select_evidence, with_index
+from ledger.index import IndexStore, committed_events
 from ledger.proof import merkle
 from ledger.proof.checkpoint import MAX_SIZE
 from ledger.store import Ledger, Record
@@ -44,6 +46,20 @@ TreeSize = Annotated[
     int | None, Query(ge=1, le=MAX_SIZE, description="The tree's size; default: the latest checkpoint's.")
 ]
 FromSize = Annotated[int, Query(ge=1, le=MAX_SIZE, description="The earlier tree's size.")]
+IndexKey = Annotated[
+    str,
+    Query(
+        min_length=3,
+        max_length=len("clinician:") + IDENTIFIER_MAX,
+        pattern=r"^(incident|output|tool|clinician|subject):.+$",
+        description="KIND:ID, the kinds the index keeps (docs/auditing.md): e.g. incident:INC-2026-041, or "
+        "subject:<token> for a patient's lookup token (never the clear identifier).",
+    ),
+]
+IndexSize = Annotated[
+    int | None,
+    Query(ge=1, le=MAX_SIZE, description="The size the index was committed at; default: the latest commit."),
+]
 IncidentId = Annotated[str, Path(min_length=1, max_length=200, description="The incident_id, as recorded.")]
 
 
@@ -66,6 +82,60 @@ class ConsistencyProof(BaseModel):
     proof: list[str] = Field(description="The RFC 9162 consistency path, hexadecimal hashes; empty if equal sizes.")
     from_root: str = Field(pattern=_HEX32, description="The stored tree's root at from_size.")
     to_root: str = Field(pattern=_HEX32, description="The stored tree's root at to_size.")
+
+
+class IndexCommitEntry(BaseModel):
+    """The ``index.committed`` entry, with its inclusion path against the latest signed checkpoint (as a bundle
+    carries it)."""
+
+    seq: int = Field(ge=1)
+    recorded_us: int
+    event: str = Field(description="The event's canonical bytes, base64: its data holds tree_size and root.")
+    prev_hash: str = Field(pattern=_HEX32)
+    hash: str = Field(pattern=_HEX32)
+    inclusion_proof: list[str] = Field(description="The RFC 9162 inclusion path of entry seq, hexadecimal hashes.")
+
+
+class IndexPath(BaseModel):
+    """A key's seqs among the first ``tree_size`` entries, its bucket's leaves and the path to the index root."""
+
+    key: str
+    tree_size: int = Field(ge=1)
+    seqs: list[int] = Field(description="Every seq naming the key, rising; empty: no event names it (absence).")
+    bucket: int = Field(ge=0)
+    leaves: list[str] = Field(description="Every leaf of the bucket, 72 bytes each in hexadecimal, by key hash.")
+    path: list[str] = Field(description="The 12 sibling hashes from the bucket up to the index root.")
+
+
+class IndexProofOut(BaseModel):
+    """What shows that ``proof.seqs`` are all the entries naming ``proof.key`` among the first
+    ``proof.tree_size``: ``proof`` leads to the root of the ``commit`` entry, which is in the tree of
+    ``checkpoint_size`` leaves."""
+
+    checkpoint_size: int = Field(ge=1, description="The latest signed checkpoint's size: verify against it.")
+    commit: IndexCommitEntry
+    proof: IndexPath
+
+
+_INDEX_EXAMPLE = {
+    "checkpoint_size": 21,
+    "commit": {
+        "seq": 21,
+        "recorded_us": 1796515200123456,
+        "event": "eyJhY3RvciI6eyJpZCI6ImxlZGdlciIsImtpbmQiOiJzeXN0ZW0iLCJyb2xlIjoibGVkZ2VyIn0sLi4ufQ==",
+        "prev_hash": "5f1c" + "0" * 60,
+        "hash": "9a2e" + "0" * 60,
+        "inclusion_proof": ["c3d1" + "0" * 60],
+    },
+    "proof": {
+        "key": "incident:INC-2026-041",
+        "tree_size": 20,
+        "seqs": [9, 11, 13, 14, 16, 18, 20],
+        "bucket": 1234,
+        "leaves": ["4d2a" + "0" * 140],
+        "path": ["e0b4" + "0" * 60] * 12,
+    },
+}
 
 
 def _errors(*statuses: int, wording: dict[int, str]) -> dict[int | str, dict[str, Any]]:
@@ -228,6 +298,58 @@ def evidence(
     return Response(
         body, media_type="application/json", headers={"Content-Disposition": f'attachment; filename="{filename}"'}
     )
+
+
+@router.get(
+    "/v1/proofs/index",
+    response_model=IndexProofOut,
+    summary="Prove which entries name a key (or that none does), as of an index commit",
+    responses={
+        200: {"content": {"application/json": {"example": _INDEX_EXAMPLE}}},
+        500: {
+            **_INTEGRITY_500,
+            "description": "Integrity alarm (code integrity_failure): the log records an "
+            "index commit that the index's own table does not hold.",
+        },
+        **_errors(
+            401,
+            403,
+            404,
+            422,
+            503,
+            wording={
+                404: "No index commit under the latest signed checkpoint (at this tree_size, if given), "
+                "or no checkpoint signed yet.",
+                422: "A key not of the form KIND:ID with an indexed kind, or a tree_size that is not a "
+                "positive integer: errors names it.",
+                503: _STORE_503,
+            },
+        ),
+    },
+)
+def index_proof(api_key: AuditorKey, store: StoreDep, request: Request, key: IndexKey, tree_size: IndexSize = None
+) -> dict[str, Any]:  # fmt: skip
+    """The index proof for `key` as committed at `tree_size` (default: the latest commit), with the
+    `index.committed` entry and its inclusion path against the latest signed checkpoint: the proof
+    `ledger export` puts in a bundle. Verify the path (`ledger.proof.index.verify_index_proof`) against the
+    root in that entry's bytes, and the entry against the checkpoint; a key no event names gets an
+    empty `seqs`, which proves absence. A patient's key is `subject:<token>`, the keyed lookup token a
+    retention or erasure report gives (never the clear identifier): the events sealed under it."""
+    ledger = store.ledger
+    checkpoint = _latest(ledger)
+    commits = [c for c in committed_events(ledger) if c[0] <= checkpoint.size]
+    chosen = [c for c in commits if tree_size is None or c[1] == tree_size][-1:]
+    if not chosen:
+        raise NotFound("the index was not committed at this size under the latest signed checkpoint"
+                       if tree_size is not None else "no index commit is under a signed checkpoint yet")  # fmt: skip
+    commit_seq, size, _ = chosen[0]
+    try:
+        proof = IndexStore(ledger).prove(key, tree_size=size)
+    except InputError as exc:
+        raise IntegrityError("the log records an index commit that the index's table does not hold") from exc
+    entry = bundle_entry(ledger, _record(ledger, commit_seq), size=checkpoint.size)
+    request.state.log_fields.update(seq=commit_seq, records=len(proof.seqs))
+    return {"checkpoint_size": checkpoint.size, "commit": entry.to_json(), "proof": proof.to_json()}
 
 
 def incident_bundle(store: Store, signer: Signer, incident_id: str) -> tuple[bytes, str, int]:

@@ -6,6 +6,7 @@ One file per formula (docs/ledger-format.md points at each):
     chain       entry framing, the chain link, and a stored row's hashes in one call
     merkle      RFC 6962 leaf and node hashes, proofs, and the compact range (the tree's right edge)
     note        C2SP signed notes
+    cosignature C2SP witness cosignatures, and the tlog-policy that says which witnesses must cosign
     keys        signing and verifier keys
     checkpoint  checkpoint bodies: made, signed, parsed, opened; the write-once checkpoint folder
     sealed      sealed fields as stored, recognised and opened

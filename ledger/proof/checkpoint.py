@@ -152,9 +152,11 @@ class CheckpointDirectory:
         size is already published. The signature is not checked here: the
         directory stores, auditors verify with ``open_checkpoint``.
         """
-        size = _size_of(signed)
-        target = self.file_for(size)
-        data = signed.encode("utf-8")
+        return self.write_beside(self.file_for(_size_of(signed)).name, signed.encode("utf-8"))
+
+    def write_beside(self, name: str, data: bytes) -> Path:
+        """Publish another write-once file beside the checkpoints (a time-stamp token); refused as ``write`` is."""
+        target = self.path / name
         if not target.exists():
             self._link_new(target, data)
         self._check_same(target, data)

@@ -3,8 +3,11 @@
 Which keys an event names (``index_keys``; docs/auditing.md states the same rules):
 ``incident:<data.incident_id>``, ``output:<data.output_id>``, ``output:<each of
 data.output_ids>``, ``tool:<data.tool_id>``, ``clinician:<data.clinician_id>``,
-for string values only. Every entry of the log is read: the index of the first N
-entries is a function of those N entries' bytes alone.
+for string values only, and ``subject:<token>`` for the subject token of the field
+that holds a sealed event's ciphertext (ledger.proof.sealed): for a patient, the
+lookup token of ``patient:<id>``, under which every event naming the patient is
+sealed. Every entry of the log is read: the index of the first N entries is a
+function of those N entries' bytes alone.
 
 The map, for the first N entries (a bucketed Merkle map, every hash domain-separated):
 
@@ -33,6 +36,7 @@ from typing import Any, Final
 import orjson
 
 from ledger.errors import IntegrityError, MalformedProof
+from ledger.proof.sealed import sealed_subject
 
 DEPTH: Final = 12
 BUCKETS: Final = 1 << DEPTH
@@ -49,6 +53,7 @@ def index_keys(data: Mapping[str, Any]) -> list[str]:
     outputs = data.get("output_ids")
     if isinstance(outputs, list):
         keys.update(f"output:{o}" for o in outputs if isinstance(o, str))
+    keys.update(f"subject:{t}" for t in map(sealed_subject, data.values()) if isinstance(t, str))
     return sorted(keys)
 
 

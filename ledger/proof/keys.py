@@ -75,9 +75,9 @@ def check_key_name(name: str) -> str:
     return name
 
 
-def compute_key_id(*, name: str, public_key: bytes) -> int:
-    """The signed-note key id of an Ed25519 key, as a big-endian uint32."""
-    digest = hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([ED25519_TYPE]) + public_key).digest()
+def compute_key_id(*, name: str, public_key: bytes, key_type: int = ED25519_TYPE) -> int:
+    """The signed-note key id of a key of signature type ``key_type`` (Ed25519 unless said), as a big-endian uint32."""
+    digest = hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([key_type]) + public_key).digest()
     return int.from_bytes(digest[:4], "big")
 
 
@@ -173,7 +173,7 @@ def format_signing_key(key: SigningKey) -> str:
 
 def parse_verifier_key(text: str) -> VerifierKey:
     """Parse ``name+keyid+base64(0x01 || public key)``; the key id must match."""
-    name, key_id, key = _parse_key_fields(text, what="verifier key")
+    name, key_id, key = split_key(text, what="verifier key")
     return VerifierKey(name, key_id, key)
 
 
@@ -181,7 +181,7 @@ def parse_signing_key(text: str) -> SigningKey:
     """Parse ``PRIVATE+KEY+name+keyid+base64(0x01 || seed)``; the key id must match."""
     if not text.startswith(_PRIVATE_PREFIX):
         raise MalformedProof("signer key does not start with PRIVATE+KEY+")
-    name, key_id, seed = _parse_key_fields(text[len(_PRIVATE_PREFIX) :], what="signer key")
+    name, key_id, seed = split_key(text[len(_PRIVATE_PREFIX) :], what="signer key")
     key = SigningKey(name, Ed25519PrivateKey.from_private_bytes(seed))
     if key.key_id != key_id:
         raise MalformedProof(
@@ -190,8 +190,8 @@ def parse_signing_key(text: str) -> SigningKey:
     return key
 
 
-def _parse_key_fields(text: str, *, what: str) -> tuple[str, int, bytes]:
-    """Split ``name+hexid+base64(type || key)``, checking each field's syntax."""
+def split_key(text: str, *, what: str, key_type: int = ED25519_TYPE) -> tuple[str, int, bytes]:
+    """Split ``name+hexid+base64(type || key)``, checking each field's syntax and that the type is ``key_type``."""
     fields = text.split("+", 2)
     if len(fields) != 3:
         raise MalformedProof(f"{what} is not of the form name+keyid+key")
@@ -200,9 +200,10 @@ def _parse_key_fields(text: str, *, what: str) -> tuple[str, int, bytes]:
     if not _HEX_ID.fullmatch(hex_id):
         raise MalformedProof(f"{what} id {hex_id!r} is not 8 lowercase hex digits")
     raw = decode_base64(encoded, what=what)
-    if not raw or raw[0] != ED25519_TYPE:
+    if not raw or raw[0] != key_type:
         kind = f"0x{raw[0]:02x}" if raw else "missing"
-        raise MalformedProof(f"{what} type {kind} is not Ed25519 (0x01)")
+        expected = "Ed25519 (0x01)" if key_type == ED25519_TYPE else f"0x{key_type:02x}"
+        raise MalformedProof(f"{what} type {kind} is not {expected}")
     if len(raw) != 1 + _KEY_LEN:
         raise MalformedProof(f"{what} is {len(raw) - 1} bytes, expected {_KEY_LEN}")
     return name, int(hex_id, 16), raw[1:]

@@ -27,6 +27,11 @@
      ``index.committed`` event records ("index root mismatch", at the event's
      seq) and the root the index's own table keeps ("stored index root
      mismatch", at the size); a commit beyond the log is "index beyond log".
+ 12. Trusted time (ledger.proof.timestamp): every RFC 3161 token kept beside a
+     checkpoint must time-stamp that checkpoint's signed note ("timestamp
+     mismatch", at its size) and, with the auditor's TSA certificates, be
+     signed by a trusted authority ("timestamp untrusted"); each checkpoint's
+     earliest verified time bounds its entries: in the log no later than T.
 
 Memory does not grow with the log: rows are streamed, the tree is kept as a
 compact range (one hash per level), findings are capped.
@@ -41,6 +46,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from ledger.errors import InputError, IntegrityError, LedgerError
@@ -77,6 +83,20 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class Stamp:
+    """What one verified token says: the checkpoint of ``size`` was in the log no later than ``time``."""
+
+    size: int
+    time: datetime
+    tsa: str  # the signing certificate's subject, as RFC 4514 text
+
+    @property
+    def time_text(self) -> str:
+        """The time as RFC 3339 UTC text."""
+        return self.time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
 class Claim:
     """A signed checkpoint to check against the log, and where it came from."""
 
@@ -96,6 +116,7 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
     findings_total: int = 0
     notes: list[str] = field(default_factory=list)
+    stamps: list[Stamp] = field(default_factory=list)  # step 12: each checkpoint's earliest trusted time
 
     @property
     def intact(self) -> bool:
@@ -110,7 +131,8 @@ class Report:
 
     def to_json(self) -> dict[str, Any]:
         """The machine-readable report."""
-        return {
+        times = [{"size": s.size, "no_later_than": s.time_text, "tsa": s.tsa} for s in self.stamps]
+        return ({"timestamps": times} if times else {}) | {
             "intact": self.intact,
             "events": self.events,
             "head": {"seq": self.head_seq, "hash": self.head_hash.hex(), "root": self.root.hex()},

@@ -65,6 +65,7 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/checkpoint"): AUDITORS,
     ("GET", "/v1/proofs/inclusion"): AUDITORS,
     ("GET", "/v1/proofs/consistency"): AUDITORS,
+    ("GET", "/v1/proofs/index"): AUDITORS,
     ("GET", "/v1/incidents/{incident_id}/evidence"): AUDITORS,
     ("GET", "/v1/incidents/{incident_id}/proofs"): READERS,
     ("GET", "/v1/verifier-keys"): PUBLIC - {"none", "revoked"},
@@ -105,6 +106,7 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/events/{seq}"): READERS,
     ("POST", "/events/{seq}/reveal"): frozenset({"reader", "admin"}),
     ("GET", "/log"): AUDITORS,
+    ("GET", "/tools/{tool_id}"): READERS,
 }
 # One deployment of organisation ledgers in front of the apps (api.organisations, `ledger serve --organisations`):
 # the world's ledger is its organisation "northside", so the world's keys reach its whole API under
@@ -302,6 +304,8 @@ def _request(world: World, method: str, path: str, role: str) -> Any:
         params = {"seq": 1}
     elif path == "/v1/proofs/consistency":
         params = {"from_size": 1}
+    elif path == "/v1/proofs/index":
+        params = {"key": f"incident:{INCIDENT}"}
     return client.request(method, url, params=params, json=body, headers=world.headers(role))
 
 
@@ -395,5 +399,5 @@ def test_no_caller_appends_an_ordinary_event_under_the_ledgers_own_source(world:
 
 
 def test_the_matrix_counts_what_docs_reliability_reports() -> None:
-    assert (ROUTE_CASES, CONTROL_CASES, RESERVED_SOURCE_CASES) == ((49 + 5) * 7, 9 * 3 * 7 * 2, 3 * 7)
-    assert CASES == 777
+    assert (ROUTE_CASES, CONTROL_CASES, RESERVED_SOURCE_CASES) == ((51 + 5) * 7, 9 * 3 * 7 * 2, 3 * 7)
+    assert CASES == 791

@@ -213,11 +213,53 @@ def test_revealing_sensitive_fields_is_for_readers_and_is_recorded_first(site: S
 
 def test_pages_carry_a_policy_without_inline_scripts_and_the_common_headers(site: Site, client: TestClient) -> None:
     sign_in(client, site.keys["reader"])
-    for path in ("/signin", "/incidents", "/incidents/INC-FN", "/events/1"):
+    for path in ("/signin", "/incidents", "/incidents/INC-FN", "/events/1", "/tools/sepsis-watch"):
         headers = client.get(path).headers
         policy = headers["content-security-policy"]
         assert "script-src 'self'" in policy and "unsafe-inline" not in policy and "frame-ancestors 'none'" in policy
         assert headers["x-frame-options"] == "DENY" and headers["cache-control"] == "no-store"
+
+
+def _threshold_shown(client: TestClient, as_of: str) -> list[str]:
+    page = client.get("/tools/sepsis-watch", params={"as_of": as_of})
+    assert page.status_code == 200
+    return re.findall(r'threshold-value">([^<]*)<', page.text)
+
+
+def test_the_dossier_shows_the_threshold_in_effect_at_the_moment_chosen(site: Site, client: TestClient) -> None:
+    """sepsis-watch's threshold went from 0.6 to 0.7 at 2026-03-20 08:00 UTC (the site's zone here): the picker's
+    local time, or an RFC 3339 time, on either side of it shows the value then."""
+    sign_in(client, site.keys["reader"])
+    assert _threshold_shown(client, "2026-03-20T07:59") == ["0.6"]
+    assert _threshold_shown(client, "2026-03-20T08:00:01") == ["0.7"]
+    assert _threshold_shown(client, "2026-03-20T09:59:00+02:00") == ["0.6"]
+    assert _threshold_shown(client, "2026-01-01T00:00") == []  # before any setting
+
+
+def test_the_dossiers_plots_are_inline_svg_the_pages_policy_lets_draw(site: Site, client: TestClient) -> None:
+    """No style attribute, stylesheet or script in the plots (the CSP would block them); titled; each id once."""
+    sign_in(client, site.keys["reader"])
+    text = client.get("/tools/sepsis-watch").text
+    svgs = re.findall(r'<svg [^>]*class="plot-svg".*?</svg>', text, flags=re.S)
+    assert len(svgs) == 2  # local times on screen, UTC in print
+    for svg in svgs:
+        assert " style=" not in svg and "<style" not in svg and "<script" not in svg
+        assert 'role="img"' in svg and "<title" in svg
+    ids = re.findall(r' id="([^"]+)"', text)
+    assert len(ids) == len(set(ids))
+
+
+def test_an_unusable_as_of_or_an_unknown_tool_is_a_page_that_repeats_neither(site: Site, client: TestClient) -> None:
+    sign_in(client, site.keys["reader"])
+    refused = client.get("/tools/sepsis-watch", params={"as_of": "not-a-time<b>"})
+    assert refused.status_code == 422 and "not-a-time" not in refused.text
+    unknown = client.get("/tools/no-such-tool")
+    assert unknown.status_code == 404 and "no-such-tool" not in unknown.text.split("<main", 1)[1]
+
+
+def test_a_signed_out_browser_asking_for_a_dossier_is_sent_to_sign_in(client: TestClient) -> None:
+    response = client.get("/tools/sepsis-watch", follow_redirects=False)
+    assert sent_to_sign_in(response) and response.headers["location"] == "/signin?next=/tools/sepsis-watch"
 
 
 def test_the_generated_session_secret_is_kept_private_and_reused(

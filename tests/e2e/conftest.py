@@ -14,17 +14,13 @@ repository's root, which git ignores), one file per name, replaced at each run.
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from api.app import create_app
 from api.checkpoints import Signer
@@ -35,6 +31,7 @@ from ledger.store import Ledger
 from tests.e2e.chromium import CHROMIUM, required
 from tests.ledgers import env_settings
 from tests.projections.scenarios import ALL
+from tests.serving import serving
 
 ARTIFACTS = Path(os.environ.get("LEDGER_TEST_ARTIFACTS") or Path(__file__).parents[2] / "test-artifacts")
 VIEWPORT = {"width": 1280, "height": 800}
@@ -122,25 +119,6 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     keys = _keys(url)
     with serving(create_app(settings), name="e2e-server") as base:
         yield Served(base, url, tmp, keys)
-
-
-@contextmanager
-def serving(app: Any, *, name: str) -> Iterator[str]:
-    """``app`` served by uvicorn in a thread on a free port of 127.0.0.1 (its base URL), stopped on exit."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, name=name, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail(f"{name} did not start within 30 s", pytrace=False)
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -54,6 +55,37 @@ def test_an_exported_bundle_proves_its_incident_and_outputs_complete(
     err = capsys.readouterr().err
     assert f"COMPLETE: incident:{INCIDENT}: these 7 events are all that name it among the first 20 entries" in err
     assert "COMPLETE: output:out-ed-1001: these 4 events" in err
+
+
+def test_with_patient_the_bundle_proves_every_event_about_the_patient_and_only_then(
+    exported: dict[str, Path | str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--with-patient adds the patient's lookup-token key, proven complete; the default bundle names no patient key."""
+    plain = json.loads(Path(exported["bundle"]).read_text())
+    assert [p["key"] for p in plain["index"]["proofs"] if p["key"].startswith("subject:")] == []
+    bundle = tmp_path / "with-patient.json"
+    args = [
+        "export",
+        "--incident",
+        INCIDENT,
+        "--database-url",
+        str(exported["url"]),
+        "--keys-dir",
+        str(exported["keys"]),
+    ]
+    assert main([*args, "--checkpoint-dir", str(exported["cp"]), "--output", str(bundle), "--with-patient"]) == 0
+    document = json.loads(bundle.read_text())
+    (proof,) = [p for p in document["index"]["proofs"] if p["key"].startswith("subject:")]
+    token = proof["key"].removeprefix("subject:")
+    about = [e["seq"] for e in plain["entries"] if f'"subject":"{token}"' in _event_text(e)]
+    assert about and set(about) <= set(proof["seqs"]) <= {e["seq"] for e in document["entries"]}
+    capsys.readouterr()
+    assert main(["verify-bundle", str(bundle), "--trusted-keys", str(exported["trusted"])]) == 0
+    assert f"COMPLETE: subject:{token}: these {len(proof['seqs'])} events" in capsys.readouterr().err
+
+
+def _event_text(entry: dict) -> str:
+    return base64.b64decode(entry["event"]).decode()
 
 
 def test_removing_one_of_the_incidents_events_is_a_finding_naming_its_seq(exported: dict[str, Path | str]) -> None:

@@ -21,16 +21,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-NAMESPACE = uuid.UUID("0b6f3c1e-9a2d-4e57-8c41-7d2e5f9a1b30")
-ADULTS = "adults_18_plus"
+# The same hospital's systems and staff as the short sepsis story's, so both stories name one set of actors.
+from tests.sepsis_story import ADULTS, COMMITTEE, EHR, GOVERNANCE, LMS, MONITOR, RISK, VENDOR
 
-COMMITTEE = {"id": "aigc-northside", "role": "ai_governance_committee", "kind": "committee"}
-GOVERNANCE = {"id": "govern-app", "role": "governance_system", "kind": "system"}
-EHR = {"id": "epic-bridge-01", "role": "integration_engine", "kind": "system"}
-VENDOR = {"id": "acme-inference", "role": "inference_service", "kind": "system"}
-MONITOR = {"id": "drift-watch", "role": "monitoring_service", "kind": "system"}
-LMS = {"id": "lms-northside", "role": "learning_management_system", "kind": "system"}
-RISK = {"id": "staff-0311", "role": "patient_safety_officer", "kind": "person"}
+NAMESPACE = uuid.UUID("0b6f3c1e-9a2d-4e57-8c41-7d2e5f9a1b30")
 INFORMATICS = {"id": "staff-0420", "role": "clinical_informatics_lead", "kind": "person"}
 
 

@@ -91,3 +91,14 @@ def test_the_keys_an_event_names_follow_the_documented_rules() -> None:
     data = {"incident_id": "I", "output_ids": ["o1", "o2", 3], "tool_id": "t", "clinician_id": "c", "score": "s"}
     assert index_keys(data) == ["clinician:c", "incident:I", "output:o1", "output:o2", "tool:t"]
     assert index_keys({"output_id": 5}) == []
+
+
+def test_a_sealed_event_names_its_subject_token_and_never_a_clear_value() -> None:
+    """The field holding the ciphertext gives subject:<token>; a field sealed with it, or a look-alike, none."""
+    data = {
+        "incident_id": "I",
+        "patient_ref": {"as": "string", "sealed": "AAAA", "subject": "9f3a"},
+        "explanation": {"as": "string", "sealed_with": "patient_ref"},
+        "note": {"subject": "not-sealed"},
+    }
+    assert index_keys(data) == ["incident:I", "subject:9f3a"]

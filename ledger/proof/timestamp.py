@@ -1,0 +1,191 @@
+"""Trusted time on checkpoints: RFC 3161 time-stamp tokens, and checking them.
+
+A time-stamping authority (TSA) signs, with a certificate whose extended key
+usage is timeStamping, the statement "these bytes' hash existed at time T".
+The ledger asks for one over each checkpoint it signs; the *message imprint*
+is SHA-256 of the checkpoint's signed note exactly as the ledger signed it
+(its UTF-8 bytes: the origin, size and root lines, the blank line and the
+ledger's signature lines, each ending in a newline). A verified token bounds
+the time of every entry the checkpoint covers: entries 1..size were in the log
+no later than T, which a ledger that later backdates an event cannot undo.
+
+What is kept is the TSA's whole response (a DER ``TimeStampResp``, the bytes of
+a ``.tsr`` file, as ``openssl ts -reply`` writes it), never re-encoded.
+
+Checking, in order (``check_token``; docs/auditing.md, step 12):
+
+  a. the bytes parse as a granted time-stamp response (else MalformedProof);
+  b. its imprint is the hash of this checkpoint's note (else TimestampMismatch);
+  c. with the auditor's trusted TSA root certificates: the CMS signature
+     verifies, through a chain to one of them, by a certificate whose extended
+     key usage is critical and timeStamping (else TimestampUntrusted).
+
+Parsing and the CMS checks are rfc3161-client's (Trail of Bits, on OpenSSL's
+PKCS7_verify). It is imported only when a token is met, so a bundle without
+tokens still verifies with cryptography, orjson and pydantic alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ledger.errors import IntegrityError, MalformedProof
+from ledger.proof.checkpoint import Checkpoint
+from ledger.proof.verify import Claim, Finding, Report, Stamp
+
+if TYPE_CHECKING:
+    from cryptography.x509 import Certificate
+    from rfc3161_client import TimeStampResponse
+
+# The imprint's hash algorithms a token may name (the ledger asks for SHA-256).
+_HASHES = {
+    "2.16.840.1.101.3.4.2.1": "sha256",
+    "2.16.840.1.101.3.4.2.2": "sha384",
+    "2.16.840.1.101.3.4.2.3": "sha512",
+}
+
+
+class TimestampMismatch(IntegrityError):
+    """A token's message imprint is not the hash of the checkpoint it stands beside."""
+
+
+class TimestampUntrusted(IntegrityError):
+    """A token's signature does not verify to a TSA certificate the auditor trusts."""
+
+
+def imprint_of(note: str) -> bytes:
+    """The message imprint the ledger asks a TSA to sign: SHA-256 of the signed note's UTF-8 bytes."""
+    return hashlib.sha256(note.encode("utf-8")).digest()
+
+
+def parse_token(data: bytes) -> TimeStampResponse:
+    """A time-stamp response, parsed; MalformedProof unless it is well-formed and its status is granted."""
+    from rfc3161_client import PKIStatus, decode_timestamp_response
+
+    try:
+        response = decode_timestamp_response(data)
+        granted = response.status == PKIStatus.GRANTED
+        response.tst_info.gen_time  # noqa: B018 (parsed lazily: a defect in it must be found here)
+    except ValueError as exc:
+        raise MalformedProof(f"not an RFC 3161 time-stamp response ({exc})") from exc
+    if not granted:
+        raise MalformedProof(f"the time-stamp response's status is {response.status}, not granted")
+    return response
+
+
+def load_tsa_roots(pem: bytes, *, what: str) -> list[Certificate]:
+    """The certificates of a PEM file (the TSA's root CA certificates); MalformedProof if there are none."""
+    from cryptography.x509 import load_pem_x509_certificates
+
+    try:
+        certificates = load_pem_x509_certificates(pem)
+    except ValueError as exc:
+        raise MalformedProof(f"{what} holds no PEM certificate ({exc})") from exc
+    return certificates
+
+
+def check_token(response: TimeStampResponse, *, note: str, size: int, roots: list[Certificate] | None) -> Stamp | None:
+    """Steps b and c for one parsed token of the checkpoint ``note``; the Stamp, or None without ``roots``."""
+    info = response.tst_info
+    algorithm = _HASHES.get(info.message_imprint.hash_algorithm.dotted_string)
+    if algorithm is None:
+        raise TimestampMismatch(f"the token's imprint uses an unknown hash ({info.message_imprint.hash_algorithm})")
+    expected = hashlib.new(algorithm, note.encode("utf-8")).digest()
+    if info.message_imprint.message != expected:  # step b
+        raise TimestampMismatch(f"the token timestamps other bytes than the checkpoint at size {size}")
+    if roots is None:
+        return None
+    _verify_signature(response, note, roots)  # step c
+    return Stamp(size, info.gen_time, _signer(response))
+
+
+def _verify_signature(response: TimeStampResponse, note: str, roots: list[Certificate]) -> None:
+    from rfc3161_client import VerificationError, VerifierBuilder
+
+    try:
+        VerifierBuilder(roots=list(roots)).build().verify_message(response, note.encode("utf-8"))
+    except VerificationError as exc:
+        raise TimestampUntrusted(f"the token is not signed by a trusted time-stamping authority ({exc})") from exc
+
+
+def _signer(response: TimeStampResponse) -> str:
+    from cryptography.x509 import load_der_x509_certificate
+
+    signer = next(iter(response.signed_data.signer_infos))
+    for der in response.signed_data.certificates:
+        certificate = load_der_x509_certificate(der)
+        if certificate.serial_number == signer.serial_number:
+            return certificate.subject.rfc4514_string()
+    return "an unnamed authority"
+
+
+@dataclass(frozen=True)
+class TokenClaim:
+    """A token to check, where it was found (a file, or the database and its authority), and its checkpoint's size."""
+
+    source: str
+    size: int
+    data: bytes
+
+
+def check_timestamps(
+    report: Report,
+    claims: Sequence[tuple[Claim, Checkpoint]],
+    tokens: Sequence[TokenClaim],
+    roots: list[Certificate] | None,
+) -> None:
+    """Step 12: every token against the checkpoint of its size; the earliest trusted time of each checkpoint.
+
+    A token that does not parse, timestamps other bytes (a token for another
+    checkpoint) or is not signed by a trusted authority is a finding at its
+    size. With ``roots``, each checkpoint's earliest verified time joins the
+    report ("in the log no later than T"), and a checkpoint with no token is a
+    notice: nothing was tampered with, only its time is unbounded (the next
+    timestamped checkpoint bounds its entries).
+    """
+    notes: dict[int, set[str]] = {}
+    for claim, checkpoint in claims:
+        notes.setdefault(checkpoint.size, set()).add(claim.note)
+    earliest: dict[int, Stamp] = {}
+    for token in tokens:
+        stamp = _check_claimed(token, sorted(notes.get(token.size, ())), roots, report)
+        if stamp is not None and (token.size not in earliest or stamp.time < earliest[token.size].time):
+            earliest[token.size] = stamp
+    report.stamps.extend(earliest[size] for size in sorted(earliest))
+    if roots is None:
+        if tokens:
+            report.notes.append(f"{len(tokens)} time-stamp token(s) matched to their checkpoints, their signatures "
+                                "not checked: pass --trusted-tsa to learn their times")  # fmt: skip
+        return
+    unstamped = sorted(set(notes) - set(earliest))
+    if unstamped:
+        listed = ", ".join(str(s) for s in unstamped[:10]) + (" ..." if len(unstamped) > 10 else "")
+        report.notes.append(f"no trusted time-stamp on the checkpoint(s) at size {listed}")
+
+
+def _check_claimed(
+    token: TokenClaim, notes: list[str], roots: list[Certificate] | None, report: Report
+) -> Stamp | None:
+    where = f"time-stamp token {token.source}"
+    try:
+        response = parse_token(token.data)
+    except MalformedProof as exc:
+        report.add(Finding(token.size, "timestamp malformed", f"{where}: {exc}"))
+        return None
+    if not notes:
+        report.add(Finding(token.size, "timestamp mismatch", f"{where}: no checkpoint of size {token.size}"))
+        return None
+    mismatch: IntegrityError | None = None
+    for note in notes:
+        try:
+            return check_token(response, note=note, size=token.size, roots=roots)
+        except TimestampMismatch as exc:
+            mismatch = exc
+        except TimestampUntrusted as exc:
+            report.add(Finding(token.size, "timestamp untrusted", f"{where}: {exc}"))
+            return None
+    report.add(Finding(token.size, "timestamp mismatch", f"{where}: {mismatch}"))
+    return None
