@@ -30,6 +30,7 @@ from ledger.proof.checkpoint import Checkpoint
 from ledger.proof.index import index_keys
 from ledger.proof.sealed import is_sealed, sealed_subject
 from ledger.store import Ledger, Record
+from ledger.timestamping import timed_checkpoints
 
 TOOL_EVENTS = ("tool.", "monitoring.")
 KEY_EVENTS = ("ledger.signing_key_activated", "ledger.signing_key_retired")
@@ -146,9 +147,15 @@ def build_bundle(
     keys: list[str],
     index: BundleIndex | None = None,
 ) -> Bundle:
-    """Pack the records with inclusion proofs against ``checkpoint`` (which must cover them)."""
+    """Pack the records with inclusion proofs against ``checkpoint`` (which must cover them).
+
+    With the time-stamp tokens of the checkpoints that first covered them
+    (``ledger.timestamping.timed_checkpoints``), when there are any.
+    """
     last = records[-1].seq if records else 0
     if checkpoint.size < last:
         raise InputError(f"the checkpoint covers {checkpoint.size} entries, the evidence reaches seq {last}")
     entries = [bundle_entry(ledger, r, size=checkpoint.size) for r in records]
-    return Bundle(incident_id=incident_id, checkpoint=note, verifier_keys=keys, entries=entries, index=index)
+    timed = timed_checkpoints(ledger, [r.seq for r in records], size=checkpoint.size)
+    return Bundle(incident_id=incident_id, checkpoint=note, verifier_keys=keys, entries=entries, index=index,
+                  timestamps=timed or None)  # fmt: skip

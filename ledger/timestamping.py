@@ -25,6 +25,7 @@ the next checkpoint covers its entries and gets its own token.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import logging
 import time
@@ -37,8 +38,9 @@ from psycopg.sql import SQL, Identifier
 
 from ledger.dberrors import translated
 from ledger.errors import InputError, LedgerError
+from ledger.proof import merkle
 from ledger.proof.checkpoint import CheckpointDirectory
-from ledger.proof.timestamp import check_token, parse_token
+from ledger.proof.timestamp import TimedCheckpoint, check_token, parse_token
 from ledger.store import Ledger
 from ledger.vault import DDL_LOCK
 
@@ -186,3 +188,29 @@ def stamp(ledger: Ledger, *, size: int, note: str, urls: Sequence[str], folder: 
 
 def _host(url: str) -> str:
     return urlsplit(url).hostname or "an authority"
+
+
+def timed_checkpoints(ledger: Ledger, seqs: Sequence[int], *, size: int) -> list[TimedCheckpoint]:
+    """A bundle's time evidence: for each of ``seqs``, the smallest time-stamped checkpoint that covers it.
+
+    Each comes with its tokens and a consistency proof from it to the bundle's
+    checkpoint of ``size``, so that an event recorded long before the bundle
+    was made is bounded by the checkpoint that first covered it, not by the
+    bundle's own. Checkpoints beyond ``size`` are not used.
+    """
+    stamped: dict[int, list[bytes]] = {}
+    for at, _, token in TimestampStore(ledger).tokens():
+        if at <= size:
+            stamped.setdefault(at, []).append(token)
+    sizes = sorted(stamped)
+    chosen = {sizes[i] for i in (bisect.bisect_left(sizes, seq) for seq in seqs) if i < len(sizes)}
+    notes = {c.size: c.note for c in ledger.checkpoints() if c.size in chosen}
+    return [
+        TimedCheckpoint(
+            notes[at],
+            merkle.consistency_proof(size1=at, size2=size, reader=ledger) if at < size else [],
+            stamped[at],
+        )
+        for at in sorted(chosen)
+        if at in notes
+    ]

@@ -62,8 +62,9 @@ def run(args: argparse.Namespace) -> int:
     with open_ledger(args, create_tables=False) as ledger:
         records = select_evidence(ledger, args.incident)
         paths.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        folder = CheckpointDirectory(paths.checkpoint_dir)
         signed = make_checkpoint(
-            ledger, keys.active_key(), origin=paths.origin, folder=CheckpointDirectory(paths.checkpoint_dir), index=True
+            ledger, keys.active_key(), origin=paths.origin, folder=folder, index=True, tsas=paths.tsa_urls
         )
         if signed is None:  # the incident's events were just read from it: only a wiped log is empty
             raise IntegrityError("the log held the incident's events a moment ago and is now empty")

@@ -24,6 +24,7 @@ from ledger.errors import InputError
 from ledger.proof.bundle import BundleReport, parse_bundle, verify_bundle
 from scripts.common import Exit, counted, say
 from scripts.files import keyring_file
+from scripts.timestamps import add_tsa_option, tsa_roots_for
 
 PROVES = (
     "PROVES: each event listed above is, byte for byte, entry seq N of the log whose head (size {size}) "
@@ -66,6 +67,7 @@ def add_parser(subparsers: Any, name: str) -> None:
         help="no keys of your own: check the bundle against the keys it carries, and say only that it is "
         "self-consistent, never VERIFIED (exit 0 self-consistent, 1 not)",
     )
+    add_tsa_option(parser)
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument("--output", type=Path, help="write the JSON report here instead of stdout")
     parser.set_defaults(run=run)
@@ -77,14 +79,16 @@ def run(args: argparse.Namespace) -> int:
         say(KEYS_REQUIRED)
         return Exit.USAGE
     trusted = keyring_file(args.trusted_keys) if args.trusted_keys else None
+    tsa_roots = tsa_roots_for(args)
     if trusted is None:
         say(SELF_ONLY)
     try:
         bundle = parse_bundle(args.file.read_bytes())
     except InputError as exc:
         raise InputError(f"{args.file} is not a well-formed bundle: {exc}") from exc
-    report = verify_bundle(bundle, trusted=trusted)
+    report = verify_bundle(bundle, trusted=trusted, tsa_roots=tsa_roots)
     _explain(report)
+    _explain_time(report, timed=bool(bundle.timestamps), trusting=tsa_roots is not None)
     if args.format == "json" or args.output:
         _write_json({"file": str(args.file), "incident_id": bundle.incident_id, **report.to_json()}, args.output)
     return Exit.OK if report.ok else Exit.INTEGRITY
@@ -92,7 +96,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _explain(report: BundleReport) -> None:
     for seq, event_type in report.verified:
-        say(f"  ok   seq {seq}: {event_type}")
+        bound = report.bound(seq)
+        time = "" if bound is None else f"; in the log no later than {bound.time_text} ({bound.tsa})"
+        say(f"  ok   seq {seq}: {event_type}{time}")
     for failure in report.failures:
         say(f"  FAIL {failure}")
     if not report.ok or report.checkpoint is None:
@@ -113,6 +119,21 @@ def _explain_completeness(report: BundleReport) -> None:
         say(f"COMPLETE: {key}: these {counted(events, 'event')} are all that name it among the first {size} entries")
     if not report.complete:
         say("NOT PROVEN COMPLETE: the bundle carries no completeness index proof")
+
+
+def _explain_time(report: BundleReport, *, timed: bool, trusting: bool) -> None:
+    """Step 7 in words: what the time-stamps bound, or why nothing is bounded."""
+    if not report.ok:
+        return
+    if timed and not trusting:
+        say("TIME NOT CHECKED: the bundle carries time-stamp tokens; pass --trusted-tsa CERT.pem to learn their times")
+    elif trusting and not report.stamps:
+        say("NO TRUSTED TIME: the bundle carries no token from an authority you trust; the recorded times are "
+            "the operator's word")  # fmt: skip
+    elif report.stamps:
+        bounded = sum(1 for seq, _ in report.verified if report.bound(seq) is not None)
+        say(f"TRUSTED TIME: {bounded} of {counted(len(report.verified), 'event')} were in the log no later than "
+            "the time shown, by an authority you trust: none was added to the log after that time")  # fmt: skip
 
 
 def _write_json(report: dict[str, Any], output: Path | None) -> None:

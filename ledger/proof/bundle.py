@@ -27,6 +27,13 @@ Verification, in numbered steps (docs/auditing.md has the same numbers):
      root (ledger.proof.index), the incident's own key must be proven, and every
      seq a proof names must be an entry of the bundle ("seq S, named by the index
      for KEY, is missing from the bundle").
+  7. Trusted time, when the bundle carries a timestamps section
+     (ledger.proof.timestamp): each item's checkpoint is signed by the trusted
+     keys, of the same origin, and consistent with the bundle's checkpoint
+     (its consistency proof); each of its RFC 3161 tokens time-stamps that
+     checkpoint's signed note and, with the auditor's TSA root certificates, is
+     signed by a trusted authority. Each entry is then in the log no later than
+     the earliest verified time of a checkpoint that covers its seq.
 
 What a bundle proves: each event, byte for byte, is entry ``seq`` of the log
 whose head the key holder signed; with an index section, also that its events
@@ -40,7 +47,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -52,6 +59,11 @@ from ledger.proof.files import decode_text
 from ledger.proof.index import IndexProof, parse_index_proof, verify_index_proof
 from ledger.proof.keys import Keyring, parse_verifier_key
 from ledger.proof.sealed import open_event
+from ledger.proof.timestamp import TimedCheckpoint, bound_of, parse_token, verify_timed
+from ledger.proof.verify import Stamp
+
+if TYPE_CHECKING:
+    from cryptography.x509 import Certificate
 
 FORMAT = "clinical-ai-ledger/evidence-bundle/v1"
 ABOUT = (
@@ -63,6 +75,8 @@ _I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
 _ENTRY_FIELDS = {"seq", "recorded_us", "event", "prev_hash", "hash", "inclusion_proof"}
 _BUNDLE_FIELDS = {"format", "about", "incident_id", "checkpoint", "verifier_keys", "entries"}
 _INDEX_FIELDS = {"commit_seq", "proofs"}
+_TIMED_FIELDS = {"checkpoint", "consistency_proof", "tokens"}
+_OPTIONAL = {"index", "timestamps"}
 COMMITTED = "index.committed"
 
 
@@ -110,6 +124,7 @@ class Bundle:
     verifier_keys: list[str]
     entries: list[BundleEntry]
     index: BundleIndex | None = None
+    timestamps: list[TimedCheckpoint] | None = None
 
     def to_bytes(self) -> bytes:
         """The file's bytes (indented JSON)."""
@@ -123,6 +138,8 @@ class Bundle:
         }
         if self.index is not None:
             document["index"] = self.index.to_json()
+        if self.timestamps:
+            document["timestamps"] = [t.to_json() for t in self.timestamps]
         return orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
 
 
@@ -135,6 +152,11 @@ class BundleReport:
     verified: list[tuple[int, str]] = field(default_factory=list)  # (seq, event type)
     failures: list[str] = field(default_factory=list)
     complete: list[tuple[str, int, int]] = field(default_factory=list)  # (key, events, among the first N)
+    stamps: list[Stamp] = field(default_factory=list)  # step 7: each timed checkpoint's earliest trusted time
+
+    def bound(self, seq: int) -> Stamp | None:
+        """When entry ``seq`` was in the log at the latest, by a trusted time-stamp (step 7), or None."""
+        return bound_of(seq, self.stamps)
 
     @property
     def ok(self) -> bool:
@@ -157,10 +179,15 @@ class BundleReport:
             "checkpoint": None
             if checkpoint is None
             else {"origin": checkpoint.origin, "size": checkpoint.size, "root": checkpoint.root_hash.hex()},
-            "entries": [{"seq": seq, "type": event_type} for seq, event_type in self.verified],
+            "entries": [self._entry_json(seq, event_type) for seq, event_type in self.verified],
             "complete": [{"key": k, "events": n, "tree_size": size} for k, n, size in self.complete],
             "failures": list(self.failures),
         }
+
+    def _entry_json(self, seq: int, event_type: str) -> dict[str, Any]:
+        bound = self.bound(seq)
+        time = {} if bound is None else {"in_log_no_later_than": bound.time_text, "tsa": bound.tsa}
+        return {"seq": seq, "type": event_type, **time}
 
 
 def parse_bundle(data: bytes) -> Bundle:
@@ -176,8 +203,9 @@ def parse_bundle(data: bytes) -> Bundle:
         raise InvalidBundle(f"not JSON ({exc})") from exc
     if not isinstance(document, dict):
         raise InvalidBundle(f"the bundle is a JSON {_json_kind(document)}, not an object")
-    _require(set(document) - {"index"} == _BUNDLE_FIELDS,
-             f"fields must be exactly {sorted(_BUNDLE_FIELDS)}, and index if any")  # fmt: skip
+    optional = " and ".join(sorted(_OPTIONAL))
+    _require(set(document) - _OPTIONAL == _BUNDLE_FIELDS,
+             f"fields must be exactly {sorted(_BUNDLE_FIELDS)}, and {optional} if any")  # fmt: skip
     _require(document["format"] == FORMAT, f"format must be {FORMAT!r}")
     _require(isinstance(document["incident_id"], str) and document["incident_id"] != "", "incident_id: not a string")
     _require(isinstance(document["about"], str), "about: not a string")
@@ -194,7 +222,29 @@ def parse_bundle(data: bytes) -> Bundle:
     _require(isinstance(entries, list) and entries != [], "entries: not a non-empty list")
     section = _index(document["index"]) if "index" in document else None
     parsed = [_entry(e, i) for i, e in enumerate(entries)]
-    return Bundle(document["incident_id"], document["checkpoint"], keys, parsed, section)
+    timed = _timestamps(document["timestamps"]) if "timestamps" in document else None
+    return Bundle(document["incident_id"], document["checkpoint"], keys, parsed, section, timed)
+
+
+def _timestamps(raw: Any) -> list[TimedCheckpoint]:
+    _require(isinstance(raw, list) and raw != [], "timestamps: not a non-empty list")
+    return [_timed(item, f"timestamps[{i}]") for i, item in enumerate(raw)]
+
+
+def _timed(raw: Any, where: str) -> TimedCheckpoint:
+    _require(isinstance(raw, dict) and set(raw) == _TIMED_FIELDS, f"{where}: fields must be {sorted(_TIMED_FIELDS)}")
+    _checkpoint(raw["checkpoint"], where=f"{where}.checkpoint")
+    proof, tokens = raw["consistency_proof"], raw["tokens"]
+    _require(isinstance(proof, list), f"{where}.consistency_proof: not a list")
+    _require(isinstance(tokens, list) and tokens != [], f"{where}.tokens: not a non-empty list")
+    parsed = [_base64(t, f"{where}.tokens[{i}]") for i, t in enumerate(tokens)]
+    for i, token in enumerate(parsed):
+        try:
+            parse_token(token)
+        except InputError as exc:
+            raise InvalidBundle(f"{where}.tokens[{i}]: {exc}") from exc
+    hashes = [_hash(p, f"{where}.consistency_proof[{i}]") for i, p in enumerate(proof)]
+    return TimedCheckpoint(raw["checkpoint"], hashes, parsed)
 
 
 def _index(raw: Any) -> BundleIndex:
@@ -210,13 +260,13 @@ def _index(raw: Any) -> BundleIndex:
         raise InvalidBundle(str(exc)) from exc
 
 
-def _checkpoint(value: Any) -> None:
+def _checkpoint(value: Any, *, where: str = "checkpoint") -> None:
     """The checkpoint must be a signed note holding a checkpoint; its signature is step 3's."""
-    _require(isinstance(value, str), "checkpoint: not a string")
+    _require(isinstance(value, str), f"{where}: not a string")
     try:
         parse_signed_checkpoint(value)
     except InputError as exc:
-        raise InvalidBundle(f"checkpoint: {exc}") from exc
+        raise InvalidBundle(f"{where}: {exc}") from exc
 
 
 def _entry(raw: Any, index: int) -> BundleEntry:
@@ -237,8 +287,10 @@ def _entry(raw: Any, index: int) -> BundleEntry:
     )
 
 
-def verify_bundle(bundle: Bundle, *, trusted: Keyring | None) -> BundleReport:
-    """Steps 2-5; every failure is named with the entry's seq."""
+def verify_bundle(
+    bundle: Bundle, *, trusted: Keyring | None, tsa_roots: list[Certificate] | None = None
+) -> BundleReport:
+    """Steps 2-7; every failure is named with the entry's seq (``tsa_roots``: the auditor's TSA roots, step 7)."""
     report = BundleReport(keys_from_bundle=trusted is None)
     keyring = trusted if trusted is not None else _bundle_keyring(bundle, report)  # step 2
     if keyring is None:
@@ -253,6 +305,11 @@ def verify_bundle(bundle: Bundle, *, trusted: Keyring | None) -> BundleReport:
     _check_incident(bundle, report)  # step 5
     if bundle.index is not None:  # step 6
         _check_complete(bundle, bundle.index, report)
+    if bundle.timestamps:  # step 7
+        report.stamps, failures = verify_timed(
+            bundle.timestamps, head=report.checkpoint, keyring=keyring, roots=tsa_roots
+        )
+        report.failures += failures
     return report
 
 

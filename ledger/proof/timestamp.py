@@ -27,13 +27,16 @@ tokens still verifies with cryptography, orjson and pydantic alone.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ledger.errors import IntegrityError, MalformedProof
-from ledger.proof.checkpoint import Checkpoint
+from ledger.errors import InconsistentCheckpoint, IntegrityError, LedgerError, MalformedProof
+from ledger.proof.checkpoint import Checkpoint, open_checkpoint
+from ledger.proof.keys import Keyring
+from ledger.proof.merkle import verify_consistency
 from ledger.proof.verify import Claim, Finding, Report, Stamp
 
 if TYPE_CHECKING:
@@ -189,3 +192,72 @@ def _check_claimed(
             return None
     report.add(Finding(token.size, "timestamp mismatch", f"{where}: {mismatch}"))
     return None
+
+
+@dataclass(frozen=True)
+class TimedCheckpoint:
+    """A bundle's time evidence: a signed checkpoint, its consistency proof to the bundle's checkpoint, its tokens.
+
+    The checkpoint may be the bundle's own (an empty proof) or an earlier one,
+    whose tokens bound the entries it already covered more tightly.
+    """
+
+    checkpoint: str
+    consistency_proof: list[bytes]
+    tokens: list[bytes]
+
+    def to_json(self) -> dict[str, Any]:
+        """The section's item as the file holds it."""
+        return {
+            "checkpoint": self.checkpoint,
+            "consistency_proof": [p.hex() for p in self.consistency_proof],
+            "tokens": [base64.b64encode(t).decode() for t in self.tokens],
+        }
+
+
+def verify_timed(
+    timed: Sequence[TimedCheckpoint], *, head: Checkpoint, keyring: Keyring, roots: list[Certificate] | None
+) -> tuple[list[Stamp], list[str]]:
+    """A bundle's step 7: each timed checkpoint signed, of the same log, a prefix of ``head``; its tokens over it.
+
+    Returns the earliest verified Stamp of each checkpoint (none without
+    ``roots``: the imprints are still checked) and the failures, each naming
+    the item ("timestamps[1]: ...").
+    """
+    stamps: list[Stamp] = []
+    failures: list[str] = []
+    for number, item in enumerate(timed):
+        where = f"timestamps[{number}]"
+        try:
+            checkpoint = _timed_checkpoint(item, head=head, keyring=keyring)
+            found = [
+                check_token(parse_token(t), note=item.checkpoint, size=checkpoint.size, roots=roots)
+                for t in item.tokens
+            ]
+        except LedgerError as exc:
+            failures.append(f"{where}: {exc}")
+            continue
+        verified = [s for s in found if s is not None]
+        if verified:
+            stamps.append(min(verified, key=lambda s: s.time))
+    return stamps, failures
+
+
+def _timed_checkpoint(item: TimedCheckpoint, *, head: Checkpoint, keyring: Keyring) -> Checkpoint:
+    checkpoint = open_checkpoint(item.checkpoint, keyring, origin=head.origin)
+    if checkpoint.size > head.size:
+        raise InconsistentCheckpoint(f"the checkpoint of size {checkpoint.size} is beyond the bundle's {head.size}")
+    verify_consistency(
+        size1=checkpoint.size,
+        size2=head.size,
+        root1=checkpoint.root_hash,
+        root2=head.root_hash,
+        proof=item.consistency_proof,
+    )
+    return checkpoint
+
+
+def bound_of(seq: int, stamps: Sequence[Stamp]) -> Stamp | None:
+    """The earliest trusted time of a checkpoint that covers entry ``seq``, or None."""
+    covering = [s for s in stamps if s.size >= seq]
+    return min(covering, key=lambda s: s.time) if covering else None

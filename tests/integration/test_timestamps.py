@@ -6,6 +6,7 @@ PostgreSQL, against a local authority (tests/tsa.py).
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import socket
@@ -19,6 +20,7 @@ from ledger.errors import StoreUnavailable
 from ledger.signing import KeyFolder
 from ledger.store import Ledger
 from ledger.timestamping import TimestampStore, token_file_name
+from tests import sepsis_story as scenario
 from tests.factories import many_shown
 from tests.ledgers import env_settings
 from tests.tsa import LocalTsa, local_tsa, make_authority
@@ -179,3 +181,88 @@ def test_stored_tokens_are_never_rewritten(operator: Operator, tsa: LocalTsa) ->
                 store._run([change])
             assert "append-only" in f"{refused.value} {refused.value.__cause__}"
         assert len(store.tokens()) == 1
+
+
+INCIDENT = "INC-2026-041"
+
+
+def exported_story(operator: Operator, tsa: LocalTsa, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, int]:
+    """The sepsis story with a stamped checkpoint after its care, then the incident, exported with stamping on."""
+    with Ledger(env_settings(operator.url)) as ledger:
+        ledger.submit(scenario.governance() + scenario.care())
+    first = size_of(operator.checkpoint(tsa.url))
+    with Ledger(env_settings(operator.url)) as ledger:
+        ledger.submit(scenario.incident())
+    monkeypatch.setenv("LEDGER_TSA_URLS", tsa.url)
+    bundle = operator.published.parent / "bundle.json"
+    done = ledger_cmd("export", "--incident", INCIDENT, *operator.folders(), "--output", str(bundle))
+    assert done.returncode == 0, done.stderr
+    return bundle, first
+
+
+def verify_bundle_cmd(operator: Operator, bundle: Path, *roots: Path) -> subprocess.CompletedProcess[str]:
+    trusted = [a for root in roots for a in ("--trusted-tsa", str(root))]
+    return ledger_cmd("verify-bundle", str(bundle), "--trusted-keys", str(operator.keys / "trusted.keys"),
+                      *trusted, "--format", "json")  # fmt: skip
+
+
+def test_verify_bundle_bounds_each_event_by_the_first_time_stamped_checkpoint_covering_it(
+    operator: Operator, tsa: LocalTsa, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bundle, first = exported_story(operator, tsa, monkeypatch)
+    assert len(json.loads(bundle.read_text())["timestamps"]) == 2  # the care's checkpoint and the bundle's own
+    done = verify_bundle_cmd(operator, bundle, tsa.root)
+    assert done.returncode == 0, done.stderr
+    entries = json.loads(done.stdout)["entries"]
+    assert all(e["tsa"] == "CN=Test TSA" and e["in_log_no_later_than"] for e in entries)
+    early = {e["in_log_no_later_than"] for e in entries if e["seq"] <= first}
+    late = {e["in_log_no_later_than"] for e in entries if e["seq"] > first}
+    assert len(early) == 1 and len(late) == 1 and min(early) <= min(late)
+    assert "TRUSTED TIME: 17 of 17 events were in the log no later than" in done.stderr
+    assert f"seq {entries[0]['seq']}: " in done.stderr and "in the log no later than" in done.stderr
+
+
+def test_verify_bundle_without_trusted_tsa_verifies_and_says_the_time_was_not_checked(
+    operator: Operator, tsa: LocalTsa, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bundle, _ = exported_story(operator, tsa, monkeypatch)
+    done = verify_bundle_cmd(operator, bundle)
+    assert done.returncode == 0, done.stderr
+    assert "TIME NOT CHECKED" in done.stderr
+    assert all("in_log_no_later_than" not in e for e in json.loads(done.stdout)["entries"])
+
+
+def test_a_bundle_token_from_an_untrusted_authority_fails(
+    operator: Operator, tsa: LocalTsa, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    bundle, _ = exported_story(operator, tsa, monkeypatch)
+    done = verify_bundle_cmd(operator, bundle, make_authority(tmp_path / "other", "Other TSA"))
+    assert done.returncode == 1
+    failures = json.loads(done.stdout)["failures"]
+    assert len(failures) == 2 and all("not signed by a trusted time-stamping authority" in f for f in failures)
+
+
+def test_a_bundle_token_moved_to_another_checkpoint_fails_naming_it(
+    operator: Operator, tsa: LocalTsa, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bundle, _ = exported_story(operator, tsa, monkeypatch)
+    document = json.loads(bundle.read_text())
+    timed = document["timestamps"]
+    timed[0]["tokens"], timed[1]["tokens"] = timed[1]["tokens"], timed[0]["tokens"]
+    bundle.write_text(json.dumps(document))
+    done = verify_bundle_cmd(operator, bundle, tsa.root)
+    assert done.returncode == 1
+    assert [f.split(":")[0] for f in json.loads(done.stdout)["failures"]] == ["timestamps[0]", "timestamps[1]"]
+    assert "timestamps other bytes than the checkpoint" in done.stderr
+
+
+def test_a_malformed_token_in_a_bundle_makes_it_no_bundle(
+    operator: Operator, tsa: LocalTsa, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bundle, _ = exported_story(operator, tsa, monkeypatch)
+    document = json.loads(bundle.read_text())
+    document["timestamps"][0]["tokens"][0] = base64.b64encode(b"not a token").decode()
+    bundle.write_text(json.dumps(document))
+    done = verify_bundle_cmd(operator, bundle, tsa.root)
+    assert done.returncode == 2
+    assert "timestamps[0].tokens[0]: not an RFC 3161 time-stamp response" in done.stderr
