@@ -77,9 +77,7 @@ class Settings:
     session_hours: float = 8.0  # a page session's life
     time_zone: str = "UTC"  # the hospital's time zone (IANA name): the pages show times in it
     cds_clients_file: str | None = None  # the registered CDS Hooks clients (api.interop.cdsauth); $LEDGER_CDS_CLIENTS
-    organisations_file: str | None = (
-        None  # organisation ledgers (api.organisations); $ORGANISATIONS_ENV
-    )
+    organisations_file: str | None = None  # organisation ledgers (api.organisations); $ORGANISATIONS_ENV
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
