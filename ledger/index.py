@@ -7,42 +7,63 @@ root in the log itself as an ``index.committed`` control event, which every
 later checkpoint covers. Checkpointing commits the index first, so the server
 commits it as often as it signs (docs/auditing.md, "The completeness index").
 
-Tables (all derived, none rewritten but ``ledger_index_current``, the newest leaf
-of each key, which a catch-up reads):
+Tables (all derived, none rewritten but ``ledger_index_pages``, the newest
+leaves, which a catch-up reads):
 
-- ``ledger_index_postings (key_hash, seq)``: the seqs naming each key.
-- ``ledger_index_leaves (bucket, key_hash, tree_size, count, seqs_hash)``: a
-  key's leaf as of each commit that changed it, so a proof at any committed
-  size reads its bucket as it was.
-- ``ledger_index_commits (tree_size, root, levels, committed_us)``: the tree over
+- ``ledger_index_versions (bucket, tree_size, changes)``: what each commit
+  changed in a bucket: for each key it touched, by key hash, its new leaf
+  (72 bytes), u32be(n) and the n seqs it gained (u64be each; n = 2^32-1 when
+  they are in ``ledger_index_seqs`` instead). A proof at any committed size
+  replays its bucket's changes up to that size, which gives the bucket's
+  leaves as they were and the key's seqs, in one statement.
+- ``ledger_index_seqs (key_hash, tree_size, seqs)``: the seqs a key gained at a
+  commit, when more than 64: kept apart, so that a proof for a key beside a
+  busy one in its bucket does not read the busy one's seqs.
+- ``ledger_index_pages (page, leaves)``: every leaf now, 72 bytes each, sorted
+  by key hash, 64 buckets to a page (the first 6 bits of the key hash): a
+  bucket's leaves are a run of its page, the bytes its hash is taken over.
+- ``ledger_index_roots (tree_size, root, levels, committed_us)``: the tree over
   the buckets at each committed size (8,191 hashes, one blob): the 12 siblings
   of a proof are sliced out of it.
+
+A catch-up reads only the new entries' ``seq`` and bytes (no Record is built),
+and writes a row per changed bucket and per changed page (on PostgreSQL one
+statement each). ``ledger verify`` does not read these tables to recompute the
+index: it parses the log again (ledger.proof.index).
+
+The tables of the first layout (``ledger_index_commits``, ``_postings``,
+``_leaves``, ``_current``) are not read: a ledger that has them builds these
+from size 0 at its next commit; its ``index.committed`` events stay verifiable,
+since ``ledger verify`` recomputes every root from the log.
 """
 
 from __future__ import annotations
 
+import hashlib
+import struct
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import groupby
 from typing import Any, Final
 from uuid import uuid4
 
 import orjson
+from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
 from ledger.catalogue.control import RESERVED_SOURCE, recorded_by_ledger
 from ledger.dberrors import translated
-from ledger.errors import InputError
+from ledger.errors import ChainBroken, InputError, StoreUnavailable
 from ledger.proof.index import (
     BUCKETS,
     DEPTH,
     EMPTY_BUCKET,
+    LEAF_SIZE,
     IndexLeaf,
     IndexProof,
-    bucket_hash,
     bucket_of,
     index_keys,
     key_hash,
@@ -53,42 +74,27 @@ from ledger.store import Ledger
 
 COMMITTED: Final = "index.committed"
 TABLES: Final = {
-    "commits": "ledger_index_commits",
-    "postings": "ledger_index_postings",
-    "leaves": "ledger_index_leaves",
-    "current": "ledger_index_current",
+    "commits": "ledger_index_roots",
+    "versions": "ledger_index_versions",
+    "seqs": "ledger_index_seqs",
+    "pages": "ledger_index_pages",
 }
 _LOCK: Final = "SELECT pg_advisory_xact_lock(hashtext('clinical-ai-ledger index'))"
 _ACTOR: Final = {"id": "ledger", "role": "ledger", "kind": "system"}
 _CREATE: Final = (
     "CREATE TABLE IF NOT EXISTS {commits} (tree_size BIGINT PRIMARY KEY, root {blob} NOT NULL, "
     "levels {blob} NOT NULL, committed_us BIGINT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS {postings} (key_hash {blob} NOT NULL, seq BIGINT NOT NULL, "
-    "PRIMARY KEY (key_hash, seq))",
-    "CREATE TABLE IF NOT EXISTS {leaves} (bucket INTEGER NOT NULL, key_hash {blob} NOT NULL, "
-    "tree_size BIGINT NOT NULL, count BIGINT NOT NULL, seqs_hash {blob} NOT NULL, "
-    "PRIMARY KEY (bucket, key_hash, tree_size))",
-    "CREATE TABLE IF NOT EXISTS {current} (key_hash {blob} PRIMARY KEY, bucket INTEGER NOT NULL, "
-    "count BIGINT NOT NULL, seqs_hash {blob} NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS {versions} (bucket INTEGER NOT NULL, tree_size BIGINT NOT NULL, "
+    "changes {blob} NOT NULL, PRIMARY KEY (bucket, tree_size))",
+    "CREATE TABLE IF NOT EXISTS {seqs} (key_hash {blob} NOT NULL, tree_size BIGINT NOT NULL, seqs {blob} NOT NULL, "
+    "PRIMARY KEY (key_hash, tree_size))",
+    "CREATE TABLE IF NOT EXISTS {pages} (page INTEGER PRIMARY KEY, leaves {blob} NOT NULL)",
 )
-
-
-@dataclass(frozen=True)
-class Commit:
-    """The index as committed at one size of the log."""
-
-    tree_size: int
-    root: bytes
-    levels: bytes  # the 8,191 hashes of the tree over the buckets, buckets first
-
-    def path(self, bucket: int) -> list[bytes]:
-        """The 12 sibling hashes from a bucket up to the root."""
-        out, offset, width = [], 0, BUCKETS
-        for _ in range(DEPTH):
-            sibling = offset + (bucket ^ 1)
-            out.append(self.levels[32 * sibling : 32 * sibling + 32])
-            offset, width, bucket = offset + width, width // 2, bucket // 2
-        return out
+_PAGE_SHIFT: Final = 6  # a page holds the buckets sharing their first 6 bits
+_INLINE: Final = 64  # at most this many new seqs of a key are kept in its bucket's changes
+_APART: Final = 2**32 - 1  # the count that says: the seqs are in ledger_index_seqs
+_NEWEST: Final = "SELECT tree_size, levels FROM {commits} ORDER BY tree_size DESC LIMIT 1"
+_READ_PAGE: Final = 20_000  # entries read from the log per statement
 
 
 class IndexStore:
@@ -98,26 +104,32 @@ class IndexStore:
         self.ledger = ledger
         self.backend = ledger.url.backend
         self.datastore = ledger.datastore
+        self.names = {**TABLES, "events": ledger.events_table}
 
     def sql(self, statement: str) -> Any:
         """A statement with the tables named (and ``?`` placeholders made psycopg's on PostgreSQL)."""
         statement = statement.replace("{blob}", "BYTEA" if self.backend == "postgres" else "BLOB")
         if self.backend == "postgres":
             schema = self.datastore.schema
-            names = {k: SQL("{}.{}").format(Identifier(schema), Identifier(v)) for k, v in TABLES.items()}
+            names = {k: SQL("{}.{}").format(Identifier(schema), Identifier(v)) for k, v in self.names.items()}
             return SQL(statement.replace("?", "%s")).format(**names)
-        return statement.format(**TABLES)
+        return statement.format(**self.names)
 
     @contextmanager
     def transaction(self) -> Iterator[Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]]:
         """One write transaction holding the index lock; yields ``run(statement, params) -> rows``."""
         with translated():
             if self.backend == "postgres":
-                with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as c:
+                with (
+                    self.datastore.get_connection() as conn,
+                    conn.transaction(),
+                    conn.cursor(row_factory=tuple_row, binary=True) as c,
+                ):
                     c.execute(_LOCK)
                     yield lambda s, p: _rows(c, self.sql(s), p)
                 return
             with self.datastore.get_connection(commit=True) as conn, conn.cursor() as c:
+                c.row_factory = None  # plain tuples, not the datastore's sqlite3.Row
                 c.execute("BEGIN IMMEDIATE")
                 try:
                     yield lambda s, p: _rows(c, self.sql(s), p)
@@ -136,16 +148,21 @@ class IndexStore:
         """One read-only statement."""
         with translated():
             if self.backend == "postgres":
-                with self.datastore.get_connection() as conn, conn.cursor() as c:
+                with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row, binary=True) as c:
                     return _rows(c, self.sql(statement), params)
             with self.datastore.transaction(commit=False) as c:
+                c.sqlite_cursor.row_factory = None  # plain tuples, not the datastore's sqlite3.Row
                 return _rows(c, self.sql(statement), params)
 
     def exists(self) -> bool:
         """Whether the index's tables exist (a ledger opened without creating tables may have none)."""
         if self.backend == "postgres":
             found = "SELECT to_regclass(format('%%I.%%I', %s::text, %s::text)) IS NOT NULL"
-            with translated(), self.datastore.get_connection() as conn, conn.cursor() as c:
+            with (
+                translated(),
+                self.datastore.get_connection() as conn,
+                conn.cursor(row_factory=tuple_row, binary=True) as c,
+            ):
                 return _rows(c, found, (self.datastore.schema, TABLES["commits"])) == [(True,)]
         return self.read("SELECT count(*) FROM sqlite_master WHERE name = ?", (TABLES["commits"],)) == [(1,)]
 
@@ -157,28 +174,70 @@ class IndexStore:
             (int(s), bytes(r)) for s, r in self.read("SELECT tree_size, root FROM {commits} ORDER BY tree_size", ())
         ]
 
-    def commit_at(self, tree_size: int) -> Commit | None:
-        """The commit at exactly this size, or None."""
-        rows = self.read("SELECT tree_size, root, levels FROM {commits} WHERE tree_size = ?", (tree_size,))
-        return Commit(int(rows[0][0]), bytes(rows[0][1]), bytes(rows[0][2])) if rows else None
-
     def prove(self, key: str, *, tree_size: int) -> IndexProof:
-        """The proof for ``key`` at a committed size (InputError if the index was not committed there)."""
-        commit = self.commit_at(tree_size) if self.exists() else None
-        if commit is None:
-            raise InputError(f"the index was not committed at size {tree_size}")
+        """The proof for ``key`` at a committed size (InputError if the index was not committed there).
+
+        One statement: the bucket's changes up to the size, oldest first, and the
+        12 siblings sliced out of the commit's tree.
+        """
         hashed = key_hash(key)
         bucket = bucket_of(hashed)
-        posted = "SELECT seq FROM {postings} WHERE key_hash = ? AND seq <= ? ORDER BY seq"
-        seqs = [int(r[0]) for r in self.read(posted, (hashed, tree_size))]
-        rows = self.read(
-            "SELECT l.key_hash, l.count, l.seqs_hash FROM {leaves} l WHERE l.bucket = ? AND l.tree_size = "
-            "(SELECT max(m.tree_size) FROM {leaves} m WHERE m.bucket = l.bucket AND m.key_hash = l.key_hash "
-            "AND m.tree_size <= ?) ORDER BY l.key_hash",
-            (bucket, tree_size),
-        )
-        leaves = [IndexLeaf(bytes(h), int(n), bytes(s)) for h, n, s in rows]
-        return IndexProof(key, tree_size, seqs, bucket, leaves, commit.path(bucket))
+        try:
+            rows = self.read(_prove_statement(bucket), (hashed, tree_size, bucket, tree_size, *[tree_size] * DEPTH))
+        except StoreUnavailable:
+            if not self.exists():
+                raise InputError(f"the index was not committed at size {tree_size}") from None
+            raise
+        leaves: dict[bytes, bytes] = {}
+        path: list[bytes] = [b""] * DEPTH
+        seqs: list[int] = []
+        apart: dict[int, list[int]] = {}
+        for depth, size, raw in sorted(rows, key=lambda r: (r[0], r[1])):
+            if depth == -2:
+                apart[size] = _u64s(bytes(raw))
+            elif depth == -1:
+                for leaf, gained in _changes(bytes(raw)):
+                    leaves[leaf[:32]] = leaf
+                    if leaf[:32] == hashed:
+                        seqs += apart.get(size, []) if gained is None else gained
+            else:
+                path[depth] = bytes(raw)
+        if any(len(p) != 32 for p in path):
+            raise InputError(f"the index was not committed at size {tree_size}")
+        ordered = [IndexLeaf.from_bytes(leaves[h]) for h in sorted(leaves)]
+        return IndexProof(key, tree_size, seqs, bucket, ordered, path)
+
+
+def _prove_statement(bucket: int) -> str:
+    """The key's seqs kept apart (depth -2) and its bucket's changes (-1), by size; each sibling (0..11)."""
+    parts = [
+        "SELECT -2, tree_size, seqs FROM {seqs} WHERE key_hash = ? AND tree_size <= ?",
+        "SELECT -1, tree_size, changes FROM {versions} WHERE bucket = ? AND tree_size <= ?",
+    ]
+    offset, width, node = 0, BUCKETS, bucket
+    for depth in range(DEPTH):
+        start = 32 * (offset + (node ^ 1)) + 1  # substr counts from 1; the offsets are ours, not the caller's
+        sibling = f"SELECT {depth}, tree_size, substr(levels, {start}, 32) FROM {{commits}} "  # noqa: S608
+        parts.append(sibling + "WHERE tree_size = ?")
+        offset, width, node = offset + width, width // 2, node // 2
+    return " UNION ALL ".join(parts)
+
+
+def _changes(raw: bytes) -> Iterator[tuple[bytes, list[int] | None]]:
+    """(leaf, the seqs it gained, None if kept apart) for each key one commit changed in a bucket."""
+    at = 0
+    while at < len(raw):
+        leaf, count = raw[at : at + LEAF_SIZE], int.from_bytes(raw[at + LEAF_SIZE : at + LEAF_SIZE + 4], "big")
+        at += LEAF_SIZE + 4
+        if count == _APART:
+            yield leaf, None
+            continue
+        yield leaf, list(struct.unpack_from(f">{count}Q", raw, at))
+        at += 8 * count
+
+
+def _u64s(raw: bytes) -> list[int]:
+    return list(struct.unpack(f">{len(raw) // 8}Q", raw))
 
 
 def _rows(cursor: Any, statement: Any, params: Sequence[Any]) -> list[tuple[Any, ...]]:
@@ -188,26 +247,32 @@ def _rows(cursor: Any, statement: Any, params: Sequence[Any]) -> list[tuple[Any,
     cursor.execute(statement, params)
     if getattr(cursor, "description", True) is None:  # psycopg: no result set (eventsourcing's SQLite cursor: [])
         return []
-    return [tuple(r.values()) if isinstance(r, dict) else tuple(r) for r in cursor.fetchall()]
+    return list(cursor.fetchall())
 
 
 def catch_up(store: IndexStore, *, head: int) -> tuple[int, bytes] | None:
     """Bring the index to ``head`` and keep its commit; (size, root), or None if it was there already."""
     store.create()
-    newest = "SELECT tree_size, levels FROM {commits} ORDER BY tree_size DESC LIMIT 1"
-    known = store.read(newest, ())
+    known = store.read(_NEWEST, ())
     start = int(known[0][0]) if known else 0
     if start >= head:
         return None
     # The log is read before the write transaction: a long read inside it would leave the
     # transaction idle past PostgreSQL's idle-in-transaction timeout.
-    new = _postings(store.ledger, start=start, head=head)
+    new = _postings(store, start=start, head=head)
     with store.transaction() as run:
-        last = run(newest, ())
+        last = run(_NEWEST, ())
         if (int(last[0][0]) if last else 0) != start:  # another process committed meanwhile: its turn
             return None
-        touched = _advance(run, new, tree_size=head)
-        levels = _levels(run, touched, previous=bytes(last[0][1]) if last else None)
+        hashes = _advance(run, store.backend, new, tree_size=head)
+        if last:
+            previous = bytes(last[0][1])
+            buckets = [previous[32 * i : 32 * i + 32] for i in range(BUCKETS)]
+        else:
+            buckets = [EMPTY_BUCKET] * BUCKETS
+        for bucket, digest in hashes.items():
+            buckets[bucket] = digest
+        levels = tree_levels(buckets)
         root = levels[-1][0]
         blob = b"".join(h for level in levels for h in level)
         run("INSERT INTO {commits} (tree_size, root, levels, committed_us) VALUES (?, ?, ?, ?)",
@@ -215,65 +280,83 @@ def catch_up(store: IndexStore, *, head: int) -> tuple[int, bytes] | None:
         return head, root
 
 
-def _postings(ledger: Ledger, *, start: int, head: int) -> dict[bytes, list[int]]:
-    """The seqs naming each key among entries start+1..head, by key hash."""
+def _postings(store: IndexStore, *, start: int, head: int) -> dict[bytes, list[int]]:
+    """The seqs naming each key among entries start+1..head, by key hash: each entry's bytes parsed once."""
     new: dict[bytes, list[int]] = defaultdict(list)
-    for record in ledger.records(after_seq=start):
-        if record.seq > head:
-            break
-        data = orjson.loads(record.body).get("data")
-        for key in index_keys(data) if isinstance(data, dict) else ():
-            new[key_hash(key)].append(record.seq)
+    hashed: dict[str, bytes] = {}
+    page = "SELECT seq, state FROM {events} WHERE seq > ? AND seq <= ? ORDER BY seq"
+    for low in range(start, head, _READ_PAGE):
+        for seq, body in store.read(page, (low, min(low + _READ_PAGE, head))):
+            if body is None:
+                raise ChainBroken(seq=seq, kind="missing chain column", detail="the row has a seq but no state")
+            data = orjson.loads(body).get("data")
+            for key in index_keys(data) if isinstance(data, dict) else ():
+                digest = hashed.get(key)
+                if digest is None:
+                    digest = hashed[key] = key_hash(key)
+                new[digest].append(seq)
     return new
 
 
-def _advance(run: Any, new: dict[bytes, list[int]], *, tree_size: int) -> set[int]:
-    """Write the postings and the changed leaves; the buckets touched."""
-    current: dict[bytes, tuple[int, bytes]] = {}
-    hashes = list(new)
-    for start in range(0, len(hashes), 500):
-        chunk = hashes[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        select = f"SELECT key_hash, count, seqs_hash FROM {{current}} WHERE key_hash IN ({marks})"  # noqa: S608
-        for h, n, s in run(select, chunk):
-            current[bytes(h)] = (int(n), bytes(s))
-    postings, leaves = [], []
+def _advance(run: Any, backend: str, new: dict[bytes, list[int]], *, tree_size: int) -> dict[int, bytes]:
+    """Write the changed buckets' changes and the changed pages; each changed bucket's new hash."""
+    where = {hashed: bucket_of(hashed) for hashed in new}
+    pages: dict[int, dict[bytes, bytes]] = {b >> _PAGE_SHIFT: {} for b in where.values()}  # key hash -> leaf
+    for page, raw in _pages(run, backend, sorted(pages)):
+        raw = bytes(raw)
+        pages[int(page)] = {raw[i : i + 32]: raw[i : i + LEAF_SIZE] for i in range(0, len(raw), LEAF_SIZE)}
+    changes: dict[int, list[tuple[bytes, bytes]]] = defaultdict(list)
+    apart = []
     for hashed, seqs in new.items():
-        count, chain = current.get(hashed, (0, bytes(32)))
+        bucket = where[hashed]
+        leaves = pages[bucket >> _PAGE_SHIFT]
+        old = leaves.get(hashed)
+        count, chain = (0, bytes(32)) if old is None else (int.from_bytes(old[32:40], "big"), old[40:])
         for seq in seqs:
-            count, chain = count + 1, next_seqs_hash(chain, seq)
-            postings.append((hashed, seq))
-        leaves.append((bucket_of(hashed), hashed, tree_size, count, chain))
-    _many(run, "INSERT INTO {postings} (key_hash, seq) VALUES (?, ?)", postings)
-    _many(run, "INSERT INTO {leaves} (bucket, key_hash, tree_size, count, seqs_hash) VALUES (?, ?, ?, ?, ?)", leaves)
-    _many(run, "INSERT INTO {current} (key_hash, bucket, count, seqs_hash) VALUES (?, ?, ?, ?) ON CONFLICT (key_hash) "
-          "DO UPDATE SET count = excluded.count, seqs_hash = excluded.seqs_hash",
-          [(h, b, n, s) for b, h, _, n, s in leaves])  # fmt: skip
-    return {leaf[0] for leaf in leaves}
+            chain = next_seqs_hash(chain, seq)
+        count += len(seqs)
+        leaf = leaves[hashed] = hashed + count.to_bytes(8, "big") + chain
+        if len(seqs) > _INLINE:
+            apart.append((hashed, tree_size, struct.pack(f">{len(seqs)}Q", *seqs)))
+            changes[bucket].append((hashed, leaf + _APART.to_bytes(4, "big")))
+        else:
+            changes[bucket].append((hashed, leaf + struct.pack(f">I{len(seqs)}Q", len(seqs), *seqs)))
+    hashes, rows = {}, []
+    for page, leaves in pages.items():
+        ordered = [leaves[h] for h in sorted(leaves)]
+        rows.append((page, b"".join(ordered)))
+        for bucket, run_of in groupby(ordered, key=lambda leaf: bucket_of(leaf[:32])):
+            if bucket in changes:  # bucket_hash of its sorted leaves
+                hashes[bucket] = hashlib.sha256(b"\x12" + b"".join(run_of)).digest()
+    versions = [(b, tree_size, b"".join([c for _, c in sorted(cs)])) for b, cs in changes.items()]
+    _insert(run, backend, "{versions} (bucket, tree_size, changes)", ("integer", "bigint", "bytea"), versions)
+    _insert(run, backend, "{seqs} (key_hash, tree_size, seqs)", ("bytea", "bigint", "bytea"), apart)
+    _insert(run, backend, "{pages} (page, leaves)", ("integer", "bytea"), rows,
+            tail=" ON CONFLICT (page) DO UPDATE SET leaves = excluded.leaves")  # fmt: skip
+    return hashes
 
 
-def _many(run: Any, statement: str, rows: Sequence[tuple[Any, ...]]) -> None:
-    if rows:
-        run(statement, rows)  # a list of rows: one executemany
+def _pages(run: Any, backend: str, wanted: list[int]) -> list[tuple[Any, ...]]:
+    """The stored (page, leaves) of the wanted pages that have any (64 pages at most: one statement)."""
+    if backend == "postgres":
+        rows: list[tuple[Any, ...]] = run("SELECT page, leaves FROM {pages} WHERE page = ANY(?)", (wanted,))
+        return rows
+    return run(f"SELECT page, leaves FROM {{pages}} WHERE page IN ({','.join('?' * len(wanted))})", wanted)  # type: ignore[no-any-return]  # noqa: S608
 
 
-def _levels(run: Any, touched: set[int], *, previous: bytes | None) -> list[list[bytes]]:
-    """The tree over the buckets after the touched buckets' leaves changed."""
-    if previous is None:
-        buckets = [EMPTY_BUCKET] * BUCKETS
-    else:
-        buckets = [previous[32 * i : 32 * i + 32] for i in range(BUCKETS)]
-    grouped: dict[int, list[IndexLeaf]] = defaultdict(list)
-    ordered = sorted(touched)
-    for start in range(0, len(ordered), 500):
-        chunk = ordered[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        select = f"SELECT bucket, key_hash, count, seqs_hash FROM {{current}} WHERE bucket IN ({marks})"  # noqa: S608
-        for b, h, n, s in run(select, chunk):
-            grouped[int(b)].append(IndexLeaf(bytes(h), int(n), bytes(s)))
-    for bucket in touched:
-        buckets[bucket] = bucket_hash(grouped[bucket])
-    return tree_levels(buckets)
+def _insert(run: Any, backend: str, into: str, types: tuple[str, ...], rows: list[tuple[Any, ...]], tail: str = ""
+) -> None:  # fmt: skip
+    """Insert the rows: on PostgreSQL one statement over arrays (executemany's pipeline costs a round of work per
+    row), on SQLite one executemany (``run`` takes a list of rows)."""
+    if not rows:
+        return
+    if backend == "postgres":
+        arrays = ", ".join(f"?::{t}[]" for t in types)
+        run(f"INSERT INTO {into} SELECT * FROM unnest({arrays}){tail}",  # noqa: S608
+            tuple(list(column) for column in zip(*rows, strict=True)))  # fmt: skip
+        return
+    marks = ", ".join("?" * len(types))
+    run(f"INSERT INTO {into} VALUES ({marks}){tail}", rows)  # noqa: S608
 
 
 def commit_index(ledger: Ledger) -> tuple[int, bytes] | None:

@@ -10,6 +10,8 @@
     /events/{seq}                  one event: fields, canonical bytes, hash, inclusion proof     (events.py)
     /events/{seq}/reveal           its sensitive fields, for a purpose (the read is recorded)
     /tools/{id}                    one tool: its state as of any moment, history, plots          (tools.py)
+    /reliance                      reliance metrics, whole and by tool, unit and clinician        (reliance.py)
+    /gaps                          the governance gaps, by kind and tool, with their evidence     (gaps.py)
     /log                           the raw log, page by page (auditor, admin)
     /static/...                    the pages' stylesheets and scripts, from this package
 
@@ -30,7 +32,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ExceptionHandler
 
-from api.pages import events, incidents, proofs, signin, tools
+from api.pages import events, gaps, incidents, proofs, reliance, signin, tools
 from api.pages.access import PageError, SignInRequired
 from api.pages.plots import PlotCache
 from api.pages.render import HERE, page, templates
@@ -40,7 +42,15 @@ from api.settings import Settings
 from ledger.apikeys import ApiKey
 
 STATIC: Final = "/static"
-ROUTERS: Final = (signin.router, incidents.router, proofs.router, events.router, tools.router)
+ROUTERS: Final = (
+    signin.router,
+    incidents.router,
+    proofs.router,
+    events.router,
+    tools.router,
+    reliance.router,
+    gaps.router,
+)
 
 
 class PagesState:
@@ -49,7 +59,7 @@ class PagesState:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.templates = templates(settings.time_zone)
-        self.plots = PlotCache()  # the dossiers' drawn plots, by (tool, ledger position, time zone)
+        self.plots = PlotCache()  # the dossiers' drawn plots, by tool and time zone
         self._sessions: Sessions | None = None
         self._lock = threading.Lock()
         self._keys: dict[str, tuple[ApiKey | None, float]] = {}  # key_id -> (the key, when to look it up again)

@@ -132,7 +132,7 @@ class Report:
     def to_json(self) -> dict[str, Any]:
         """The machine-readable report."""
         times = [{"size": s.size, "no_later_than": s.time_text, "tsa": s.tsa} for s in self.stamps]
-        return ({"timestamps": times} if times else {}) | {
+        return {
             "intact": self.intact,
             "events": self.events,
             "head": {"seq": self.head_seq, "hash": self.head_hash.hex(), "root": self.root.hex()},
@@ -140,7 +140,7 @@ class Report:
             "findings_total": self.findings_total,
             "findings": [f.to_json() for f in self.findings],
             "notes": self.notes,
-        }
+        } | ({"timestamps": times} if times else {})
 
 
 class LeafSink(Protocol):

@@ -83,6 +83,12 @@ class Ledger:
         """The log's database connections (eventsourcing's datastore): read models keep their tables beside it."""
         return self.recorder.datastore  # type: ignore[attr-defined]
 
+    @property
+    def events_table(self) -> str:
+        """The name of the table holding the entries (columns ``seq`` and ``state``, the event's bytes), for a
+        reader that wants only those (the completeness index's catch-up); unqualified by schema."""
+        return str(self.recorder.events_table_name)  # type: ignore[attr-defined]
+
     def submit(self, raw_events: Sequence[object]) -> list[Receipt]:
         """Validate raw envelopes against the catalogue, then append them atomically.
 

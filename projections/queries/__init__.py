@@ -8,6 +8,7 @@
     output_detail(views, output_id)
     blast_radius(views, tool_id, start=, end=)
     reliance_metrics(views, tool=, unit=, clinician=, start=, end=, now=, policy=)
+    reliance_breakdown(views, ...)                          the same, whole and by tool, unit and clinician (a page)
     governance_gaps(views, tool=, start=, end=, kinds=, now=, policy=)
     incident_response(views, incident_id, now=)
     tool_policy(views, tool_id, as_of=)
@@ -25,7 +26,7 @@ from projections.queries.gaps import KINDS as GAP_KINDS
 from projections.queries.gaps import governance_gaps
 from projections.queries.incidents import accountability_report, incident_dossier, incident_timeline, list_incidents
 from projections.queries.intervention import intervention_metrics, recurrence
-from projections.queries.metrics import reliance_metrics
+from projections.queries.metrics import reliance_breakdown, reliance_metrics
 from projections.queries.outputs import output_detail
 from projections.queries.overview import incident_overview
 from projections.queries.response import incident_response, tool_policy
@@ -44,6 +45,7 @@ __all__ = [
     "list_incidents",
     "output_detail",
     "recurrence",
+    "reliance_breakdown",
     "reliance_metrics",
     "tool_policy",
     "tool_state",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics
-from collections import Counter
+from collections import Counter, defaultdict
 from typing import Any, Final
 
 from projections.answers import Evidence
@@ -21,7 +21,7 @@ _FILTER: Final = (
 _ACTIONS_SQL: Final = (
     "SELECT x.seq, x.event_id, x.output_id, x.clinician_id, x.action, x.acted_us, "  # noqa: S608
     "(SELECT MIN(d.shown_us) FROM {displays} d WHERE d.output_id = x.output_id "
-    "AND d.clinician_id = x.clinician_id AND d.shown_us <= x.acted_us) "
+    "AND d.clinician_id = x.clinician_id AND d.shown_us <= x.acted_us), o.tool_id, o.unit "
     "FROM {actions} x LEFT JOIN {outputs} o ON o.output_id = x.output_id WHERE "
     + _FILTER
     + " AND (CAST(:start AS {int}) IS NULL OR x.acted_us >= :start)"
@@ -30,7 +30,7 @@ _ACTIONS_SQL: Final = (
 _DISPLAYS_SQL: Final = (
     "SELECT x.seq, x.event_id, x.output_id, x.clinician_id, x.shown_us, "  # noqa: S608
     "(SELECT MIN(a.acted_us) FROM {actions} a WHERE a.output_id = x.output_id "
-    "AND a.clinician_id = x.clinician_id AND a.acted_us >= x.shown_us) "
+    "AND a.clinician_id = x.clinician_id AND a.acted_us >= x.shown_us), o.tool_id, o.unit "
     "FROM {displays} x LEFT JOIN {outputs} o ON o.output_id = x.output_id WHERE "
     + _FILTER
     + " AND (CAST(:start AS {int}) IS NULL OR x.shown_us >= :start)"
@@ -52,14 +52,91 @@ def reliance_metrics(
 ) -> dict[str, Any]:
     """Acceptance, override, dismissal and escalation rates; median display-to-action time; the share of
     acceptances faster than ``policy.fast_acceptance_us`` (rubber-stamping); alerts per clinician per shift."""
+    actions, displays, position = _rows(views, tool=tool, unit=unit, clinician=clinician, start=start, end=end)
+    return {
+        "filters": {"tool": tool, "unit": unit, "clinician": clinician, "from": iso(start), "to": iso(end)},
+        "position": position,
+        **_summary(
+            actions, displays, now=now_us() if now is None else now, policy=policy, evidence_limit=evidence_limit
+        ),
+    }
+
+
+# Breakdowns: the column of an action row and of a display row that holds each grouping.
+BY: Final = {"tool": (7, 6), "unit": (8, 7), "clinician": (3, 3)}
+NOT_RECORDED: Final = "(output not recorded)"
+
+
+def reliance_breakdown(
+    views: Views,
+    *,
+    tool: str | None = None,
+    unit: str | None = None,
+    clinician: str | None = None,
+    start: int | None = None,
+    end: int | None = None,
+    now: int | None = None,
+    policy: Policy = DEFAULT_POLICY,
+    evidence_limit: int = 20,
+) -> dict[str, Any]:
+    """``reliance_metrics`` for the filters, and the same metrics by tool, by unit and by clinician, from one
+    read of the rows (each group's evidence left out; the whole's kept, up to ``evidence_limit``)."""
+    actions, displays, position = _rows(views, tool=tool, unit=unit, clinician=clinician, start=start, end=end)
+    moment = now_us() if now is None else now
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for by, (action_column, display_column) in BY.items():
+        keys = sorted({_key(r[action_column]) for r in actions} | {_key(r[display_column]) for r in displays})
+        split_actions = _split(actions, action_column)
+        split_displays = _split(displays, display_column)
+        groups[by] = [
+            {
+                "key": key,
+                **_summary(
+                    split_actions.get(key, []), split_displays.get(key, []), now=moment, policy=policy, evidence_limit=0
+                ),
+            }  # fmt: skip
+            for key in keys
+        ]
+    return {
+        "filters": {"tool": tool, "unit": unit, "clinician": clinician, "from": iso(start), "to": iso(end)},
+        "position": position,
+        "whole": _summary(actions, displays, now=moment, policy=policy, evidence_limit=evidence_limit),
+        "by": groups,
+    }
+
+
+def _split(rows: list[tuple[Any, ...]], column: int) -> dict[str, list[tuple[Any, ...]]]:
+    found: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+    for row in rows:
+        found[_key(row[column])].append(row)
+    return found
+
+
+def _key(value: Any) -> str:
+    """A group's name: an action or display whose output is not in the views has no tool or unit."""
+    return NOT_RECORDED if value is None else str(value)
+
+
+def _rows(
+    views: Views,
+    *,
+    tool: str | None,
+    unit: str | None,
+    clinician: str | None,
+    start: int | None,
+    end: int | None,
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], int]:
+    """The actions and displays the filters select, and the views' position."""
     if start is not None and end is not None and start > end:
         raise InvalidQuery("from must not be after to")
-    now = now_us() if now is None else now
     params = {"tool": tool, "unit": unit, "clinician": clinician, "start": start, "end": end}
     with views.reading() as snap:
-        actions = snap.select(_ACTIONS_SQL, params)
-        displays = snap.select(_DISPLAYS_SQL, params)
-        position = snap.position
+        return snap.select(_ACTIONS_SQL, params), snap.select(_DISPLAYS_SQL, params), snap.position
+
+
+def _summary(
+    actions: list[tuple[Any, ...]], displays: list[tuple[Any, ...]], *, now: int, policy: Policy, evidence_limit: int
+) -> dict[str, Any]:
     counts = Counter(str(row[4]) for row in actions)
     latencies = [(row, row[5] - row[6]) for row in actions if row[6] is not None]
     accepted = [(row, lat) for row, lat in latencies if row[4] == "accepted"]
@@ -68,8 +145,6 @@ def reliance_metrics(
     unanswered = [row for row in due if row[5] is None or row[5] > row[4] + policy.action_window_us]
     total = len(actions)
     return {
-        "filters": {"tool": tool, "unit": unit, "clinician": clinician, "from": iso(start), "to": iso(end)},
-        "position": position,
         "actions": total,
         "counts": {a: counts.get(a, 0) for a in ACTIONS},
         "acceptance_rate": counts.get("accepted", 0) / total if total else None,

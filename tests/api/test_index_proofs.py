@@ -197,7 +197,7 @@ def test_a_commit_the_index_table_lost_is_an_integrity_alarm_not_a_proof(indexed
     """The log records the commit, the index's own table no longer holds it: 500 integrity_failure, no proof."""
     attacker = Attacker(store_url)
     schema = "" if attacker.backend == "sqlite" else f'"{attacker.db.settings["POSTGRES_SCHEMA"]}".'
-    attacker.run(f"DELETE FROM {schema}ledger_index_commits WHERE tree_size = %s", params=(indexed.committed[-1],))
+    attacker.run(f"DELETE FROM {schema}ledger_index_roots WHERE tree_size = %s", params=(indexed.committed[-1],))
     response = indexed.get(key=f"incident:{INCIDENT}")
     assert response.status_code == 500 and response.json()["code"] == "integrity_failure"
     assert indexed.get(key=f"incident:{INCIDENT}", tree_size=indexed.committed[0]).status_code == 200

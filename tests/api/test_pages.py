@@ -241,7 +241,7 @@ def test_the_dossiers_plots_are_inline_svg_the_pages_policy_lets_draw(site: Site
     sign_in(client, site.keys["reader"])
     text = client.get("/tools/sepsis-watch").text
     svgs = re.findall(r'<svg [^>]*class="plot-svg".*?</svg>', text, flags=re.S)
-    assert len(svgs) == 2  # local times on screen, UTC in print
+    assert len(svgs) == 1
     for svg in svgs:
         assert " style=" not in svg and "<style" not in svg and "<script" not in svg
         assert 'role="img"' in svg and "<title" in svg
@@ -260,6 +260,19 @@ def test_an_unusable_as_of_or_an_unknown_tool_is_a_page_that_repeats_neither(sit
 def test_a_signed_out_browser_asking_for_a_dossier_is_sent_to_sign_in(client: TestClient) -> None:
     response = client.get("/tools/sepsis-watch", follow_redirects=False)
     assert sent_to_sign_in(response) and response.headers["location"] == "/signin?next=/tools/sepsis-watch"
+
+
+def test_the_gaps_and_reliance_pages_show_the_queries_answers_to_a_reader(site: Site, client: TestClient) -> None:
+    """INC-FN's log: the unapproved threshold raise is a gap listed with its evidence link; reliance counts
+    clin-bob's dismissal; a kind that does not exist or a day that is not one is a 422 page."""
+    sign_in(client, site.keys["reader"])
+    gaps = client.get("/gaps", params={"kind": "threshold_change_unapproved"})
+    assert gaps.status_code == 200 and 'id="gaps-threshold_change_unapproved"' in gaps.text
+    assert re.search(r'href="/events/\d+">seq \d+</a> <span class="type">tool.threshold_changed', gaps.text)
+    reliance = client.get("/reliance", params={"clinician": "clin-bob"})
+    assert reliance.status_code == 200 and "clin-bob" in reliance.text and "Dismissal rate" in reliance.text
+    assert client.get("/gaps", params={"kind": "no_such_kind"}).status_code == 422
+    assert client.get("/reliance", params={"from": "2026-02-30"}).status_code == 422
 
 
 def test_the_generated_session_secret_is_kept_private_and_reused(

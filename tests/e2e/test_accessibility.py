@@ -1,6 +1,6 @@
 """axe-core (from the axe-playwright-python package, served by nothing but the test) finds no serious or critical
 accessibility violation on the pages a legal and risk team reads: the incident list, an incident (its Verify
-results shown), an event, a tool's dossier."""
+results shown), an event, a tool's dossier, the gaps and the reliance pages."""
 
 from __future__ import annotations
 
@@ -26,7 +26,9 @@ def _blocking_violations(page: Any) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("path", ["/incidents", f"/incidents/{INCIDENT}", "/events/1", "/tools/sepsis-watch"])
+@pytest.mark.parametrize(
+    "path", ["/incidents", f"/incidents/{INCIDENT}", "/events/1", "/tools/sepsis-watch", "/gaps", "/reliance"]
+)
 def test_axe_finds_no_serious_or_critical_violation(page: Any, served: Served, path: str) -> None:
     """Each page, signed in as a reader, passes axe-core's rules at the serious and critical levels."""
     sign_in(page, served, then=path)

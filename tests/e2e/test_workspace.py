@@ -35,3 +35,47 @@ def test_moving_the_dossiers_as_of_time_across_a_threshold_change_changes_the_va
     screenshot(page, "dossier", full_page=False)
     page.locator("#activity-heading").evaluate("heading => heading.scrollIntoView()")
     screenshot(page, "dossier-plots", full_page=False)
+    assert page.locator("#plot-axis-local").is_visible() and not page.locator("#plot-axis-utc").is_visible()
+    page.emulate_media(media="print")  # on paper, the time axis in UTC
+    assert page.locator("#plot-axis-utc").is_visible() and not page.locator("#plot-axis-local").is_visible()
+    screenshot(page, "dossier-plots-print", full_page=False)
+
+
+def test_the_gaps_page_groups_the_gaps_by_kind_and_tool_and_links_each_to_its_evidence(
+    page: Any, served: Served
+) -> None:
+    """From the navigation: the unapproved threshold raise of sepsis-watch is listed under its kind and tool, and
+    its evidence link opens the threshold change's event page; filtering by kind keeps that kind alone."""
+    sign_in(page, served)
+    page.get_by_role("navigation", name="Pages").get_by_role("link", name="Gaps").click()
+    page.wait_for_url("**/gaps")
+    section = page.locator("section.gap-kind", has=page.locator("h2#gaps-threshold_change_unapproved"))
+    assert section.get_by_role("heading", name=f"Tool {TOOL}").is_visible()
+    screenshot(page, "gaps", full_page=False)
+    section.locator("ul.evidence a").first.click()
+    page.wait_for_url("**/events/*")
+    assert "tool.threshold_changed" in page.get_by_role("heading", level=1).inner_text()
+    page.go_back()
+    page.get_by_label("Kind").select_option("threshold_change_unapproved")
+    page.get_by_role("button", name="Apply the filters").click()
+    page.wait_for_url("**/gaps?*kind=threshold_change_unapproved*")
+    assert page.locator("section.gap-kind").count() == 1
+
+
+def test_the_reliance_page_shows_the_metrics_by_tool_unit_and_clinician(page: Any, served: Served) -> None:
+    """The scenarios' actions, whole and broken down; the faulty antibiotic advice accepted in 4 seconds counts as
+    rubber-stamping; filtering by a tool keeps that tool alone."""
+    sign_in(page, served)
+    page.get_by_role("navigation", name="Pages").get_by_role("link", name="Reliance").click()
+    page.wait_for_url("**/reliance")
+    for heading in ("By tool", "By unit", "By clinician"):
+        assert page.get_by_role("heading", name=heading).is_visible()
+    assert page.locator("table.reliance-tool tbody tr").count() == 5
+    whole = page.locator("#reliance-whole")
+    assert "Rubber-stamping" in whole.locator("dt").nth(6).inner_text()
+    assert whole.locator("dd").nth(6).inner_text() == "100.0% (1 of 1)"  # the only timed acceptance: 4 s
+    screenshot(page, "reliance", full_page=False)
+    page.get_by_label("Tool", exact=True).select_option(TOOL)
+    page.get_by_role("button", name="Apply the filters").click()
+    page.wait_for_url(f"**/reliance?tool={TOOL}*")
+    assert page.locator("table.reliance-tool tbody tr").count() == 1

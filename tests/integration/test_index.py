@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import base64
 import json
+import random
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
-from ledger.index import IndexStore, commit_index
+from ledger.index import IndexStore, catch_up, commit_index
 from ledger.proof.bundle import parse_bundle, verify_bundle
-from ledger.proof.index import verify_index_proof
+from ledger.proof.index import IndexBuilder, index_keys, verify_index_proof
 from ledger.proof.keys import parse_keyring
 from ledger.signing import KeyFolder
 from ledger.store import Ledger
 from scripts.cli import main
 from tests import sepsis_story as scenario
 from tests.attacker import Attacker
+from tests.factories import shown
 from tests.ledgers import env_settings
 
 INCIDENT = "INC-2026-041"
@@ -137,9 +140,9 @@ def test_an_index_root_altered_in_the_database_is_found_by_verify(
     """The index's own table says another root: exit 1, stored index root mismatch at its size."""
     attacker = Attacker(str(exported["url"]))
     table = (
-        "ledger_index_commits"
+        "ledger_index_roots"
         if attacker.backend == "sqlite"
-        else f'"{attacker.db.settings["POSTGRES_SCHEMA"]}".ledger_index_commits'
+        else f'"{attacker.db.settings["POSTGRES_SCHEMA"]}".ledger_index_roots'
     )
     attacker.run(f"UPDATE {table} SET root = %s", params=(b"\x01" * 32,))
     code, report = _verify(exported, tmp_path)
@@ -174,3 +177,29 @@ def _commit_event(*, size: int, root: str) -> dict:
         "actor": {"id": "ledger", "role": "ledger", "kind": "system"},
         "data": {"tree_size": size, "root": root},
     }
+
+
+def test_proofs_at_every_committed_size_match_the_index_recomputed_from_the_log(store_url: str) -> None:
+    """Keys named again and again across five commits (one key by 70 events in one, whose seqs are kept apart):
+    each stored proof, at each size, is the in-memory one."""
+    rng = random.Random(20)
+    keys = [f"output:o-{i}" for i in range(40)] + [f"clinician:c-{i}" for i in range(6)] + ["output:never"]
+    sizes = []
+    with Ledger(env_settings(store_url)) as ledger:
+        for _ in range(5):
+            ledger.submit(
+                [shown(f"o-{rng.randrange(40)}", f"c-{rng.randrange(6)}") for _ in range(rng.randrange(5, 30))]
+            )
+            sizes.append(catch_up(IndexStore(ledger), head=ledger.head_seq()))
+        store, builder, named = IndexStore(ledger), IndexBuilder(), defaultdict(list)
+        for record in ledger.records():
+            names = index_keys(json.loads(record.body)["data"])
+            builder.add(record.seq, names)
+            for key in names:
+                named[key].append(record.seq)
+            for size, root in [c for c in sizes if c and c[0] == record.seq]:
+                for key in keys:
+                    expected = builder.prove(key, named[key])
+                    assert store.prove(key, tree_size=size) == expected, (key, size)
+                    assert verify_index_proof(expected, root=root) == named[key]
+    assert len({size for size, _ in sizes}) == 5
