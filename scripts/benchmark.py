@@ -458,10 +458,10 @@ def _index_rows(store: str, ledger: Any, *, verify_rate: float, samples: int = 2
 def _drop_index(ledger: Any) -> None:
     """Drop the completeness index's tables (derived, rebuilt by the index row): a kept ledger's, from a run
     before, would otherwise add verify's step 11 to the verify row and leave the index row nothing to build."""
-    from ledger.index import IndexStore
+    from ledger.index import TABLES, IndexStore
 
     with IndexStore(ledger).transaction() as run:
-        for table in ("commits", "postings", "leaves", "current"):
+        for table in TABLES:
             run(f"DROP TABLE IF EXISTS {{{table}}}", ())
 
 
@@ -485,6 +485,8 @@ _PAGES: Final = {
     "api": "incident accountability JSON, served",
     "list": "incident list page, served",
     "drawn": "incident page drawn in Chromium",
+    "dossier": "tool dossier at a random as-of, served",
+    "dossier_first": "tool dossier, first answer (draws its plots)",
 }
 
 
@@ -502,12 +504,14 @@ def _page_rows(store: str, ledger: Any, url: str, *, samples: int) -> list[Row]:
     make_checkpoint(ledger, key, origin=paths.origin, folder=CheckpointDirectory(paths.checkpoint_dir))
     ids = [str(r.incident_id) for r in bench_pages._incidents(ledger)]
     with TemporaryDirectory() as tmp:
-        served = bench_pages._measure(url, Path(tmp), ids, samples)
+        served = bench_pages._measure(url, Path(tmp), ids, bench_pages._tools(ledger), samples)
     rows = []
     for name, value in served.items():
         name = _PAGES.get(name, name)
-        figures = re.findall(r"[\d.]+", value)
-        if len(figures) == 2:
+        figures = re.findall(r"[\d.]+", value.replace(",", ""))
+        if name == _PAGES["dossier_first"]:
+            rows.append(Row(name, store, max(map(float, figures)), "ms, the slowest tool", note=f"each: {value} ms"))
+        elif len(figures) == 2:
             rows.append(Row(f"{name} p50 / p95", store, float(figures[1]), "ms p95",
                             note=f"p50 {float(figures[0]):.1f} ms; {len(ids):,} incidents"))  # fmt: skip
         else:
