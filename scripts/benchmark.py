@@ -1,36 +1,46 @@
 """`ledger bench` (and `make bench`): every measurement the issues name, each beside its peer or limit, one run.
 
-    ledger bench [--events N] [--quick] [--postgres-url URL] [--json FILE] [--table FILE] [--update-docs]
+    ledger bench [--events N] [--reuse] [--quick] [--postgres-url URL] [--json FILE] [--table FILE] [--update-docs]
 
-One run fills a ledger on SQLite and one on PostgreSQL with the demo hospital's
-shape (scripts/demo_hospital/volume.py, as `ledger generate` does), then
-measures on each store:
+One run fills a ledger on SQLite and one on PostgreSQL to --events with what
+`ledger generate --events N --seed S` appends (the demo hospital's shape,
+scripts/demo_hospital/volume.py), once, and every measurement but the append
+rates reads that ledger; with --reuse the filled ledgers are kept
+(var/bench/ledgers/, schema bench_ledger_<N>_s<seed>) and a later run of the
+same size and seed skips the fill. On each store:
 
     append     the library's batch append            beside plain eventsourcing, and (PostgreSQL)
-                                                      a binary COPY of the same rows: the database's limit
+               (a scratch ledger)                     a binary COPY of the same rows: the database's limit
     http       appends through `ledger serve`          beside the library and a do-nothing handler (PostgreSQL)
     verify     `ledger verify`'s procedure            beside bare SHA-256 chaining of the same bytes, and
                                                       (PostgreSQL) a bare COPY read: the streaming limit
     proofs     inclusion proofs from stored subtrees  beside pymerkle's at the same tree size
     queries    incident timeline / accountability p50 and p95
-    rebuild    every view rebuilt from the log;  lag: commit to visible at a steady 1,000 ev/s
+    rebuild    every view rebuilt from the log
+    index      the completeness index built, its proofs, its recomputation beside verify (issue 20)
+    pages      incident page, its JSON, the list, the tool dossier, served over the ledger (PostgreSQL;
+               scripts/bench_pages.py's timings)
+    lag        commit to visible at a steady 1,000 ev/s (last: it appends)
     memory     peak resident memory of each measurement (VmHWM, reset before each)
 
 It writes one JSON result file and one Markdown table (``--update-docs`` puts
 the table in docs/performance.md between its bench markers), with the machine,
-the date, each target beside its figure and whether it is met. Not a test:
-machines here are shared and noisy; the ratios, measured side by side in the
-same run, are the figures to read. The older per-issue deep dives remain in
-scripts/bench.py, whose helpers this reuses.
+its load, the date, the command, each target beside its figure and whether it
+is met, and the seconds each phase took. Not a test: machines here are shared
+and noisy; the ratios, measured side by side in the same run, are the figures
+to read. The older per-issue deep dives remain in scripts/bench.py, whose
+helpers this reuses.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import random
 import re
 import statistics
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -50,6 +60,7 @@ START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 QUICK_EVENTS: Final = 10_000  # one demo hospital: the five incidents are in
 LEDGERS: Final = Path("var/bench/ledgers")  # the filled ledgers kept by --reuse
 INDEX_STEP: Final = 100_000  # the index is built in catch-ups of this many events
+PHASES: list[tuple[str, float]] = []  # (phase, seconds) of the run, in order, for the table's last line
 
 
 @dataclass
@@ -95,11 +106,13 @@ def run(args: argparse.Namespace) -> int:
         say("ledger bench: --events must be at least 100")
         return Exit.USAGE
     events = QUICK_EVENTS if args.quick else args.events
-    started = datetime.now(UTC)
+    started, load = datetime.now(UTC), os.getloadavg()[1]
+    PHASES.clear()
     rows: list[Row] = []
     with _stores(args.postgres_url, events=events, seed=args.seed, reuse=args.reuse) as stores:
         for store in stores:
             say(f"bench: {store.name}, {events:,} events")
+            PHASES.append((store.name, 0.0))
             rows += _store_rows(store, events=events, seed=args.seed, quick=args.quick)
         if args.postgres_url:
             try:
@@ -109,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
                 rows.append(Row("HTTP append, batches of 100, one client", "PostgreSQL", float("nan"), "ev/s",
                                 note=f"not measured: {str(exc)[:120]}"))  # fmt: skip
     result = {"machine": _machine(), "started": started.isoformat(), "events": events, "quick": args.quick,
+              "command": "ledger " + " ".join(sys.argv[1:]), "load": [load, os.getloadavg()[1]],
+              "minutes": (datetime.now(UTC) - started).total_seconds() / 60, "phases": PHASES,
               "rows": [{**asdict(r), "ratio": r.ratio} for r in rows]}  # fmt: skip
     table = markdown(result)
     for path, content in ((args.json, orjson.dumps(result, option=orjson.OPT_INDENT_2)), (args.table, table.encode())):
@@ -527,7 +542,9 @@ def _phase(name: str) -> Iterator[None]:
     """Say how long a phase took, so a long run shows where its time goes."""
     started = time.perf_counter()
     yield
-    say(f"bench:   {name}: {time.perf_counter() - started:.1f} s")
+    seconds = time.perf_counter() - started
+    PHASES.append((name, seconds))
+    say(f"bench:   {name}: {seconds:.1f} s")
 
 
 @contextlib.contextmanager
@@ -552,10 +569,13 @@ def _machine() -> str:
 
 def markdown(result: dict[str, Any]) -> str:
     """The result as one Markdown table, with the machine, the date and the size."""
+    load = result.get("load") or [float("nan")] * 2
     lines = [
         f"Run {result['started'][:16]} UTC, {result['events']:,} events per ledger"
-        f"{' (quick)' if result['quick'] else ''}, "
-        f"on {result['machine']}. Shared, noisy machine: read the ratios, measured side by side in the same run.",
+        f"{' (quick)' if result['quick'] else ''}, on {result['machine']}, in {result.get('minutes', 0):.0f} "
+        f"minutes (`{result.get('command', 'ledger bench')}`). The machine was shared with other work (load average "
+        f"{load[0]:.1f} at the start, {load[1]:.1f} at the end, 5-minute): read the ratios, measured side by side "
+        "in the same run, not the absolute figures.",
         "",
         "| measure | store | figure | peer or limit (same run) | peer | ratio | peak MB | target | met |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -568,6 +588,13 @@ def markdown(result: dict[str, Any]) -> str:
         note = f" ({row['note']})" if row["note"] else ""
         lines.append(f"| {row['measure']}{note} | {row['store']} | {row['figure']:,.2f} {row['unit']} | {row['peer']} "
                      f"| {peer} | {ratio} | {peak} | {row['target']} | {met} |")  # fmt: skip
+    groups: list[str] = []
+    for name, seconds in result.get("phases", []):  # a store's name (0 s) opens its group
+        groups += [f"{name}:"] if not seconds and name in ("SQLite", "PostgreSQL") else []
+        if seconds and groups:
+            groups[-1] += f"{',' if not groups[-1].endswith(':') else ''} {name} {seconds:,.0f}"
+    if groups:
+        lines += ["", f"Seconds each phase took: {'; '.join(groups)}."]
     return "\n".join(lines) + "\n"
 
 
