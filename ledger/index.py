@@ -42,11 +42,11 @@ from __future__ import annotations
 import hashlib
 import struct
 import time
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from itertools import groupby
 from typing import Any, Final
 from uuid import uuid4
 
@@ -330,11 +330,14 @@ def _advance(
             changes[bucket].append((hashed, leaf + struct.pack(f">I{len(seqs)}Q", len(seqs), *seqs)))
     hashes, rows = {}, []
     for page, leaves in pages.items():
-        ordered = [leaves[h] for h in sorted(leaves)]
-        rows.append((page, b"".join(ordered)))
-        for bucket, run_of in groupby(ordered, key=lambda leaf: bucket_of(leaf[:32])):
-            if bucket in changes:  # bucket_hash of its sorted leaves
-                hashes[bucket] = hashlib.sha256(b"\x12" + b"".join(run_of)).digest()
+        order = sorted(leaves)
+        raw = b"".join([leaves[h] for h in order])
+        rows.append((page, raw))
+        for bucket in changes.keys() & range(page << _PAGE_SHIFT, (page + 1) << _PAGE_SHIFT):
+            # the bucket's leaves are the run of the page whose key hashes start with its 12 bits
+            low = bisect_left(order, (bucket << 4).to_bytes(2, "big"))
+            high = bisect_left(order, ((bucket + 1) << 4).to_bytes(2, "big")) if bucket + 1 < BUCKETS else len(order)
+            hashes[bucket] = hashlib.sha256(b"\x12" + raw[LEAF_SIZE * low : LEAF_SIZE * high]).digest()
     versions = [(b, tree_size, b"".join([c for _, c in sorted(cs)])) for b, cs in changes.items()]
     return [
         ("{versions} (bucket, tree_size, changes)", ("integer", "bigint", "bytea"), "", versions),
