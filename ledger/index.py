@@ -356,17 +356,32 @@ def _pages(store: IndexStore, wanted: list[int]) -> list[tuple[Any, ...]]:
 
 def _insert(run: Any, backend: str, into: str, types: tuple[str, ...], rows: list[tuple[Any, ...]], tail: str = ""
 ) -> None:  # fmt: skip
-    """Insert the rows: on PostgreSQL one statement over arrays (executemany's pipeline costs a round of work per
+    """Insert the rows: on PostgreSQL statements over arrays (executemany's pipeline costs a round of work per
     row), on SQLite one executemany (``run`` takes a list of rows)."""
     if not rows:
         return
     if backend == "postgres":
         arrays = ", ".join(f"?::{t}[]" for t in types)
-        run(f"INSERT INTO {into} SELECT * FROM unnest({arrays}){tail}",  # noqa: S608
-            tuple(list(column) for column in zip(*rows, strict=True)))  # fmt: skip
+        for chunk in _chunks(rows):  # a few MB each: building one statement of 100 MB outlived the idle timeout
+            run(f"INSERT INTO {into} SELECT * FROM unnest({arrays}){tail}",  # noqa: S608
+                tuple(list(column) for column in zip(*chunk, strict=True)))  # fmt: skip
         return
     marks = ", ".join("?" * len(types))
     run(f"INSERT INTO {into} VALUES ({marks}){tail}", rows)  # noqa: S608
+
+
+def _chunks(rows: list[tuple[Any, ...]], *, limit: int = 4 << 20) -> Iterator[list[tuple[Any, ...]]]:
+    """The rows in runs of about ``limit`` bytes of blobs (a row larger than that alone)."""
+    chunk: list[tuple[Any, ...]] = []
+    size = 0
+    for row in rows:
+        weight = sum(len(v) for v in row if isinstance(v, bytes))
+        if chunk and size + weight > limit:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(row)
+        size += weight
+    yield chunk
 
 
 def commit_index(ledger: Ledger) -> tuple[int, bytes] | None:
