@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from api.checkpoints import Signer
+from api.settings import Settings
 from ledger.errors import StoreUnavailable
 from ledger.signing import KeyFolder
 from ledger.store import Ledger
@@ -87,6 +89,11 @@ def test_each_checkpoint_gets_a_token_kept_in_the_database_and_the_folder(operat
     assert [(s, a) for s, a, _ in operator.tokens()] == [(size, tsa.url)]
     published = operator.published / token_file_name(size, tsa.url)
     assert published.read_bytes() == operator.tokens()[0][2]
+    checked = subprocess.run(  # OpenSSL's own verifier agrees on what was hashed: the published note's bytes
+        ["openssl", "ts", "-verify", "-data", str(operator.published / f"{size:020d}.checkpoint"),
+         "-in", str(published), "-CAfile", str(tsa.root)], capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert checked.stdout.strip() == "Verification: OK", checked.stderr
 
 
 def test_verify_reports_each_checkpoint_in_the_log_no_later_than_its_trusted_time(
@@ -266,3 +273,27 @@ def test_a_malformed_token_in_a_bundle_makes_it_no_bundle(
     done = verify_bundle_cmd(operator, bundle, tsa.root)
     assert done.returncode == 2
     assert "timestamps[0].tokens[0]: not an RFC 3161 time-stamp response" in done.stderr
+
+
+def test_the_servers_signer_stamps_with_the_authorities_the_environment_names(
+    operator: Operator, tsa: LocalTsa, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEDGER_TSA_URLS", f"{tsa.url} {tsa.url}?second")
+    settings = Settings(database_url=operator.url, keys_dir=str(operator.keys), checkpoint_dir=str(operator.published))
+    operator.append(2)
+    with Ledger(env_settings(operator.url)) as ledger:
+        signed = Signer(settings.ledger_paths()).sign(ledger)  # what the checkpoint schedule calls on each tick
+    assert signed is not None
+    assert [(s, a) for s, a, _ in operator.tokens()] == [
+        (signed.checkpoint.size, tsa.url),
+        (signed.checkpoint.size, f"{tsa.url}?second"),
+    ]
+    assert len(list(operator.published.glob(f"{signed.checkpoint.size:020d}.*.tsr"))) == 2
+
+
+def test_a_trusted_tsa_file_without_a_certificate_is_a_usage_error_naming_it(operator: Operator) -> None:
+    garbage = operator.published.parent / "root.pem"
+    garbage.write_text("not a certificate\n")
+    done = operator.verify(garbage)
+    assert done.returncode == 2
+    assert f"trusted TSA certificate file {garbage} holds no PEM certificate" in done.stderr
