@@ -22,6 +22,7 @@ import orjson
 
 from ledger.errors import InputError
 from ledger.proof.bundle import BundleReport, parse_bundle, verify_bundle
+from ledger.proof.timestamp import VerifierUnavailable
 from scripts.common import Exit, counted, say
 from scripts.files import keyring_file
 from scripts.timestamps import add_tsa_option, tsa_roots_for
@@ -84,6 +85,9 @@ def run(args: argparse.Namespace) -> int:
         say(SELF_ONLY)
     try:
         bundle = parse_bundle(args.file.read_bytes())
+    except VerifierUnavailable as exc:
+        say(f"ledger: could not run: {exc}")
+        return Exit.COULD_NOT_RUN
     except InputError as exc:
         raise InputError(f"{args.file} is not a well-formed bundle: {exc}") from exc
     report = verify_bundle(bundle, trusted=trusted, tsa_roots=tsa_roots)

@@ -64,9 +64,23 @@ def imprint_of(note: str) -> bytes:
     return hashlib.sha256(note.encode("utf-8")).digest()
 
 
+class VerifierUnavailable(LedgerError):
+    """rfc3161-client is not installed here, so tokens cannot be read (could not run)."""
+
+
 def parse_token(data: bytes) -> TimeStampResponse:
-    """A time-stamp response, parsed; MalformedProof unless it is well-formed and its status is granted."""
-    from rfc3161_client import PKIStatus, decode_timestamp_response
+    """A time-stamp response, parsed; MalformedProof unless it is well-formed and its status is granted.
+
+    VerifierUnavailable where rfc3161-client is not installed (the proof core
+    runs without it until it meets a token).
+    """
+    try:
+        from rfc3161_client import PKIStatus, decode_timestamp_response
+    except ImportError as exc:
+        raise VerifierUnavailable(
+            "the evidence carries RFC 3161 time-stamp tokens, and checking them needs rfc3161-client "
+            "(pip install rfc3161-client)"
+        ) from exc
 
     try:
         response = decode_timestamp_response(data)
