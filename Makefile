@@ -2,6 +2,8 @@
 # `make demo PORT=8001` serves on another port.
 PYTHON ?= python3
 PORT ?= 8000
+# `make bench` measures ledgers of EVENTS events, kept in var/bench/ledgers for the next run (`make bench EVENTS=100000`).
+EVENTS ?= 1000000
 VENV := .venv
 BIN := $(VENV)/bin
 
@@ -25,7 +27,7 @@ lint: $(BIN)/.installed
 	$(BIN)/mypy
 
 bench: $(BIN)/.installed
-	$(BIN)/ledger bench --update-docs
+	$(BIN)/ledger bench --events $(EVENTS) --reuse --update-docs
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -12,6 +12,13 @@ processes and ``ledger checkpoint`` alike. Without it, a signer that read a
 smaller head could try to sign after another signed a larger one, and be
 refused as inconsistent: a false alarm.
 
+With a witness policy ($LEDGER_WITNESS_POLICY, c2sp.org/tlog-policy), each
+checkpoint the schedule signs is then sent to the policy's witnesses
+(``ledger.checkpointing.witness_checkpoint``) and published cosigned once their
+quorum is met; a quorum not met is logged and left to the next checkpoint (the
+witnesses are asked again from the size they hold). The evidence route does not
+wait for witnesses.
+
 Failures are logged by type name (never a value) and tried again at the next
 tick. A refusal for integrity (``IntegrityError``: an inconsistent checkpoint, a
 broken chain) is an integrity alarm, logged at error level at every tick until
@@ -22,15 +29,18 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 from typing import Final
 
 from api.errors import NoSigningKey
 from api.runtime import Runtime
 from api.settings import Settings
-from ledger.checkpointing import Signed, make_checkpoint
+from ledger.checkpointing import Signed, make_checkpoint, witness_checkpoint
 from ledger.config import LedgerPaths
-from ledger.errors import IntegrityError, StoreUnavailable
+from ledger.errors import InputError, IntegrityError, StoreUnavailable
 from ledger.proof.checkpoint import CheckpointDirectory
+from ledger.proof.cosignature import Policy, parse_policy
+from ledger.proof.files import read_text
 from ledger.proof.keys import format_verifier_key
 from ledger.signing import KeyFolder
 from ledger.store import Ledger
@@ -43,8 +53,9 @@ STOP_TIMEOUT_S: Final = 30.0  # how long shutdown waits for a signing in progres
 class Signer:
     """Signs the log's head with the folder's active key, one signing at a time."""
 
-    def __init__(self, paths: LedgerPaths) -> None:
+    def __init__(self, paths: LedgerPaths, *, witnesses: Policy | None = None) -> None:
         self.paths = paths
+        self.witnesses = witnesses
         self.keys = KeyFolder(paths.keys_dir)
         self.signed_size = 0  # the largest tree size this process has seen signed
         self._lock = threading.Lock()
@@ -72,6 +83,18 @@ class Signer:
             self.signed_size = max(self.signed_size, signed.checkpoint.size)
         return signed
 
+    def witness(self, ledger: Ledger, signed: Signed) -> None:
+        """Have the policy's witnesses cosign ``signed`` (nothing without a policy); the outcome is logged."""
+        if self.witnesses is None:
+            return
+        folder = CheckpointDirectory(self.paths.checkpoint_dir)
+        result = witness_checkpoint(ledger, signed, self.witnesses, folder=folder)
+        fields = {"seq": signed.checkpoint.size, "cosigned": len(result.quorum.cosigned_at)}
+        if result.quorum.met:
+            log.info("checkpoint cosigned by its witnesses", extra={"fields": fields})
+        else:
+            log.warning("witness quorum not met: checkpoint published without cosignatures", extra={"fields": fields})
+
     def verifier_keys(self) -> list[str]:
         """Every key ever active, as verifier-key lines (what a bundle carries)."""
         return [format_verifier_key(key) for key in self.keys.keyring()]
@@ -91,7 +114,10 @@ class CheckpointSchedule:
     @classmethod
     def of(cls, runtime: Runtime, settings: Settings) -> CheckpointSchedule:
         """The schedule the settings ask for (not started)."""
-        return cls(runtime, Signer(settings.ledger_paths()), interval=settings.checkpoint_interval_s)
+        ledger_settings = settings.ledger_settings()
+        policy = _witness_policy(ledger_settings.witness_policy) if ledger_settings.witness_policy else None
+        signer = Signer(ledger_settings.paths, witnesses=policy)
+        return cls(runtime, signer, interval=settings.checkpoint_interval_s)
 
     @property
     def running(self) -> bool:
@@ -141,7 +167,16 @@ class CheckpointSchedule:
         signed = self.signer.sign(ledger)
         if signed is not None and signed.new:
             log.info("checkpoint signed", extra={"fields": {"seq": signed.checkpoint.size}})
+            self.signer.witness(ledger, signed)
         return signed
+
+
+def _witness_policy(path: Path) -> Policy:
+    """The policy file $LEDGER_WITNESS_POLICY names; one that does not parse stops the start, naming it."""
+    try:
+        return parse_policy(read_text(path, what="witness policy file"))
+    except InputError as exc:
+        raise InputError(f"witness policy file {path}: {exc}") from exc
 
 
 def _exc(exc: BaseException) -> dict[str, str]:

@@ -26,6 +26,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import replace
+from pathlib import Path
 from typing import Final
 
 from fastapi import FastAPI
@@ -39,8 +40,8 @@ from api.app import create_app
 from api.auth import bearer_token
 from api.headers import SecurityHeaders
 from api.runtime import Runtime
-from api.settings import Settings
-from ledger.errors import LedgerError
+from api.settings import ORGANISATIONS_ENV, Settings, get_settings
+from ledger.errors import InputError, LedgerError
 from ledger.organisations import Deployment, Organisation, record_heads
 
 log = logging.getLogger("api.organisations")
@@ -152,6 +153,23 @@ def create_deployment_app(deployment: Deployment, base: Settings) -> ASGIApp:
     outer = Starlette(lifespan=lifespan, routes=[Mount("/", app=router)])
     outer.state.router = router
     return SecurityHeaders(outer, page_policies={})
+
+
+def create_deployment_from_settings() -> ASGIApp:
+    """``ledger serve --organisations FILE``'s app factory: the deployment file named by the settings
+    ($LEDGER_ORGANISATIONS_FILE), each uvicorn worker building its own app from it."""
+    settings = get_settings()
+    if settings.organisations_file is None:
+        raise InputError(f"{ORGANISATIONS_ENV} names no deployment file")
+    return create_deployment_app(Deployment.from_json(read_deployment(settings.organisations_file)), settings)
+
+
+def read_deployment(path: str) -> bytes:
+    """The deployment file's bytes; InputError (one line, no path contents) if it cannot be read."""
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError(f"the deployment file cannot be read: {exc.strerror}") from None
 
 
 def _record_every(router: DeploymentRouter, interval_s: float, stop: threading.Event) -> None:

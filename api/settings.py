@@ -51,6 +51,7 @@ DEFAULT_PAGE: Final = 100
 ENV_PREFIX: Final = "LEDGER_API_"
 CHECKPOINT_INTERVAL_ENV: Final = "LEDGER_CHECKPOINT_INTERVAL"
 READ_DATABASE_URL_ENV: Final = "LEDGER_READ_DATABASE_URL"
+ORGANISATIONS_ENV: Final = "LEDGER_ORGANISATIONS_FILE"  # `ledger serve --organisations FILE` sets it for its workers
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ class Settings:
     session_hours: float = 8.0  # a page session's life
     time_zone: str = "UTC"  # the hospital's time zone (IANA name): the pages show times in it
     cds_clients_file: str | None = None  # the registered CDS Hooks clients (api.interop.cdsauth); $LEDGER_CDS_CLIENTS
+    organisations_file: str | None = None  # organisation ledgers (api.organisations); $ORGANISATIONS_ENV
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -91,6 +93,7 @@ class Settings:
             values[name] = _number(variable, raw, kind, least) if raw else getattr(defaults, name)
         values["session_secret"] = environ.get(ENV_PREFIX + "SESSION_SECRET") or None
         values["cds_clients_file"] = environ.get("LEDGER_CDS_CLIENTS") or None
+        values["organisations_file"] = environ.get(ORGANISATIONS_ENV) or None
         values["time_zone"] = _time_zone(ENV_PREFIX + "TIME_ZONE", environ.get(ENV_PREFIX + "TIME_ZONE") or "UTC")
         return cls(**values)  # type: ignore[arg-type]
 

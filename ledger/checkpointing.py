@@ -23,6 +23,11 @@ The procedure, in order:
 
 The work is O(log n + entries since the last checkpoint); the first checkpoint
 recomputes the whole log once.
+
+  5. With a witness policy (c2sp.org/tlog-policy), ``witness_checkpoint`` asks
+     the policy's witnesses to cosign it (ledger.witnessing) and, once their
+     verified cosignatures meet the quorum, publishes the note with their
+     lines after the ledger's signature (``<size>.cosigned``, write-once).
 """
 
 from __future__ import annotations
@@ -37,12 +42,14 @@ from ledger.index import commit_index
 from ledger.proof import merkle
 from ledger.proof.chain import link_hash
 from ledger.proof.checkpoint import Checkpoint, CheckpointDirectory, parse_checkpoint_body, sign_checkpoint
+from ledger.proof.cosignature import Policy, QuorumResult, check_quorum
 from ledger.proof.keys import SigningKey
 from ledger.proof.merkle import CompactRange, frontier_keys
 from ledger.proof.note import parse_note
 from ledger.store import Ledger
 from ledger.store.records import StoredCheckpoint
 from ledger.timestamping import stamp
+from ledger.witnessing import Answer, ask_witnesses, cosigned
 
 
 @dataclass(frozen=True)
@@ -165,3 +172,39 @@ def _check_extension(ledger: Ledger, previous: Checkpoint | None, *, size: int, 
             raise InconsistentCheckpoint(
                 f"refusing to sign: the log at size {size} is not an extension of the checkpoint at size {start}"
             ) from exc
+
+
+@dataclass(frozen=True)
+class Witnessed:
+    """Step 5's outcome: the note with the cosignatures gathered, each witness's answer, and the quorum."""
+
+    note: str
+    answers: tuple[Answer, ...]
+    quorum: QuorumResult
+    published: bool
+
+
+def witness_checkpoint(ledger: Ledger, signed: Signed, policy: Policy, *, folder: CheckpointDirectory) -> Witnessed:
+    """Step 5: have the policy's witnesses cosign ``signed``; publish the cosigned note once the quorum is met.
+
+    A checkpoint whose cosigned note is already published is not sent again.
+    Each witness is first asked from the size of the checkpoint published
+    before this one (the one it should hold); ledger.witnessing retries from
+    the size it says it holds.
+    """
+    size = signed.checkpoint.size
+    published = folder.read_cosigned(size)
+    if published is not None:
+        return Witnessed(published, (), check_quorum(published, policy), published=True)
+    old = max((s for s in folder.sizes() if s < size), default=0)
+    answers = ask_witnesses(signed.note, policy, old=old, proof_from=lambda n: _proof(ledger, n, size))
+    note = cosigned(signed.note, answers)
+    result = check_quorum(note, policy)
+    if result.met and answers:
+        folder.write_cosigned(note)
+    return Witnessed(note, tuple(answers), result, published=result.met and bool(answers))
+
+
+def _proof(ledger: Ledger, old: int, size: int) -> list[bytes]:
+    """The consistency proof from ``old`` to ``size`` (none from 0, or to the same size)."""
+    return [] if old in (0, size) else merkle.consistency_proof(size1=old, size2=size, reader=ledger)

@@ -45,6 +45,7 @@ KEYS_DIR_ENV = "LEDGER_KEYS_DIR"
 CHECKPOINT_DIR_ENV = "LEDGER_CHECKPOINT_DIR"
 ORIGIN_ENV = "LEDGER_ORIGIN"
 TSA_URLS_ENV = "LEDGER_TSA_URLS"  # the RFC 3161 time-stamping authorities, separated by spaces (ledger.timestamping)
+WITNESS_POLICY_ENV = "LEDGER_WITNESS_POLICY"
 POSTGRES_STATE_ROOT = Path("var/postgresql")
 # Before state folders, every ledger run from one folder shared these; the default database keeps them.
 LEGACY_DATABASE = Path("var/ledger.sqlite3")
@@ -82,6 +83,8 @@ class LedgerSettings:
     database: DatabaseUrl
     paths: LedgerPaths
     master_keys: MasterKeySource
+    witness_policy: Path | None = None
+    """A c2sp.org/tlog-policy file: the witnesses each new checkpoint is sent to, and the quorum it needs."""
 
     @classmethod
     def from_environ(
@@ -102,6 +105,7 @@ class LedgerSettings:
         $LEDGER_MASTER_KEY_FILE, else master.key in the keys folder the
         environment names (an explicit ``keys_dir`` holds signing keys only).
         Time-stamping authorities: ``tsa_urls`` if given, else $LEDGER_TSA_URLS.
+        The witness policy: $LEDGER_WITNESS_POLICY, else none.
         """
         url = _resolve(database, environ)
         state = Path(environ.get(STATE_DIR_ENV) or default_state_dir(url))
@@ -121,7 +125,8 @@ class LedgerSettings:
             secret=environ.get(MASTER_KEY_ENV) or None,
             previous_files=tuple(p for p in environ.get(PREVIOUS_KEYS_ENV, "").split(os.pathsep) if p),
         )
-        return cls(url, paths, master_keys)
+        policy = environ.get(WITNESS_POLICY_ENV)
+        return cls(url, paths, master_keys, Path(policy) if policy else None)
 
     @classmethod
     def for_database(cls, database: DatabaseUrl | str) -> LedgerSettings:

@@ -42,11 +42,11 @@ from __future__ import annotations
 import hashlib
 import struct
 import time
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from itertools import groupby
 from typing import Any, Final
 from uuid import uuid4
 
@@ -257,24 +257,28 @@ def catch_up(store: IndexStore, *, head: int) -> tuple[int, bytes] | None:
     start = int(known[0][0]) if known else 0
     if start >= head:
         return None
-    # The log is read before the write transaction: a long read inside it would leave the
-    # transaction idle past PostgreSQL's idle-in-transaction timeout.
+    # Everything is read and computed before the write transaction, which only checks that no other
+    # commit came first and writes: work inside it would leave it idle past PostgreSQL's
+    # idle-in-transaction timeout (a 1,000,000-event catch-up did). The pages read here are those of
+    # the commit at ``start`` unless another commit came since, and then the check below gives way.
     new = _postings(store, start=start, head=head)
+    rows, hashes = _advance(store, new, tree_size=head)
+    if known:
+        previous = bytes(known[0][1])
+        buckets = [previous[32 * i : 32 * i + 32] for i in range(BUCKETS)]
+    else:
+        buckets = [EMPTY_BUCKET] * BUCKETS
+    for bucket, digest in hashes.items():
+        buckets[bucket] = digest
+    levels = tree_levels(buckets)
+    root = levels[-1][0]
+    blob = b"".join(h for level in levels for h in level)
     with store.transaction() as run:
-        last = run(_NEWEST, ())
-        if (int(last[0][0]) if last else 0) != start:  # another process committed meanwhile: its turn
+        last = run("SELECT max(tree_size) FROM {commits}", ())
+        if (last[0][0] or 0) != start:  # another process committed meanwhile: its turn
             return None
-        hashes = _advance(run, store.backend, new, tree_size=head)
-        if last:
-            previous = bytes(last[0][1])
-            buckets = [previous[32 * i : 32 * i + 32] for i in range(BUCKETS)]
-        else:
-            buckets = [EMPTY_BUCKET] * BUCKETS
-        for bucket, digest in hashes.items():
-            buckets[bucket] = digest
-        levels = tree_levels(buckets)
-        root = levels[-1][0]
-        blob = b"".join(h for level in levels for h in level)
+        for into, types, tail, values in rows:
+            _insert(run, store.backend, into, types, values, tail)
         run("INSERT INTO {commits} (tree_size, root, levels, committed_us) VALUES (?, ?, ?, ?)",
             (head, root, blob, time.time_ns() // 1000))  # fmt: skip
         return head, root
@@ -298,11 +302,14 @@ def _postings(store: IndexStore, *, start: int, head: int) -> dict[bytes, list[i
     return new
 
 
-def _advance(run: Any, backend: str, new: dict[bytes, list[int]], *, tree_size: int) -> dict[int, bytes]:
-    """Write the changed buckets' changes and the changed pages; each changed bucket's new hash."""
+def _advance(
+    store: IndexStore, new: dict[bytes, list[int]], *, tree_size: int
+) -> tuple[list[tuple[str, tuple[str, ...], str, list[tuple[Any, ...]]]], dict[int, bytes]]:
+    """The rows to write (each changed bucket's changes, the changed keys' seqs kept apart, the changed
+    pages: (table and columns, their types, a tail, rows) for ``_insert``), and each changed bucket's new hash."""
     where = {hashed: bucket_of(hashed) for hashed in new}
     pages: dict[int, dict[bytes, bytes]] = {b >> _PAGE_SHIFT: {} for b in where.values()}  # key hash -> leaf
-    for page, raw in _pages(run, backend, sorted(pages)):
+    for page, raw in _pages(store, sorted(pages)):
         raw = bytes(raw)
         pages[int(page)] = {raw[i : i + 32]: raw[i : i + LEAF_SIZE] for i in range(0, len(raw), LEAF_SIZE)}
     changes: dict[int, list[tuple[bytes, bytes]]] = defaultdict(list)
@@ -323,40 +330,58 @@ def _advance(run: Any, backend: str, new: dict[bytes, list[int]], *, tree_size: 
             changes[bucket].append((hashed, leaf + struct.pack(f">I{len(seqs)}Q", len(seqs), *seqs)))
     hashes, rows = {}, []
     for page, leaves in pages.items():
-        ordered = [leaves[h] for h in sorted(leaves)]
-        rows.append((page, b"".join(ordered)))
-        for bucket, run_of in groupby(ordered, key=lambda leaf: bucket_of(leaf[:32])):
-            if bucket in changes:  # bucket_hash of its sorted leaves
-                hashes[bucket] = hashlib.sha256(b"\x12" + b"".join(run_of)).digest()
+        order = sorted(leaves)
+        raw = b"".join([leaves[h] for h in order])
+        rows.append((page, raw))
+        for bucket in changes.keys() & range(page << _PAGE_SHIFT, (page + 1) << _PAGE_SHIFT):
+            # the bucket's leaves are the run of the page whose key hashes start with its 12 bits
+            low = bisect_left(order, (bucket << 4).to_bytes(2, "big"))
+            high = bisect_left(order, ((bucket + 1) << 4).to_bytes(2, "big")) if bucket + 1 < BUCKETS else len(order)
+            hashes[bucket] = hashlib.sha256(b"\x12" + raw[LEAF_SIZE * low : LEAF_SIZE * high]).digest()
     versions = [(b, tree_size, b"".join([c for _, c in sorted(cs)])) for b, cs in changes.items()]
-    _insert(run, backend, "{versions} (bucket, tree_size, changes)", ("integer", "bigint", "bytea"), versions)
-    _insert(run, backend, "{seqs} (key_hash, tree_size, seqs)", ("bytea", "bigint", "bytea"), apart)
-    _insert(run, backend, "{pages} (page, leaves)", ("integer", "bytea"), rows,
-            tail=" ON CONFLICT (page) DO UPDATE SET leaves = excluded.leaves")  # fmt: skip
-    return hashes
+    return [
+        ("{versions} (bucket, tree_size, changes)", ("integer", "bigint", "bytea"), "", versions),
+        ("{seqs} (key_hash, tree_size, seqs)", ("bytea", "bigint", "bytea"), "", apart),
+        ("{pages} (page, leaves)", ("integer", "bytea"), " ON CONFLICT (page) DO UPDATE SET leaves = excluded.leaves",
+         rows),
+    ], hashes  # fmt: skip
 
 
-def _pages(run: Any, backend: str, wanted: list[int]) -> list[tuple[Any, ...]]:
+def _pages(store: IndexStore, wanted: list[int]) -> list[tuple[Any, ...]]:
     """The stored (page, leaves) of the wanted pages that have any (64 pages at most: one statement)."""
-    if backend == "postgres":
-        rows: list[tuple[Any, ...]] = run("SELECT page, leaves FROM {pages} WHERE page = ANY(?)", (wanted,))
-        return rows
-    return run(f"SELECT page, leaves FROM {{pages}} WHERE page IN ({','.join('?' * len(wanted))})", wanted)  # type: ignore[no-any-return]  # noqa: S608
+    if store.backend == "postgres":
+        return store.read("SELECT page, leaves FROM {pages} WHERE page = ANY(?)", (wanted,))
+    return store.read(f"SELECT page, leaves FROM {{pages}} WHERE page IN ({','.join('?' * len(wanted))})", wanted)  # noqa: S608
 
 
 def _insert(run: Any, backend: str, into: str, types: tuple[str, ...], rows: list[tuple[Any, ...]], tail: str = ""
 ) -> None:  # fmt: skip
-    """Insert the rows: on PostgreSQL one statement over arrays (executemany's pipeline costs a round of work per
+    """Insert the rows: on PostgreSQL statements over arrays (executemany's pipeline costs a round of work per
     row), on SQLite one executemany (``run`` takes a list of rows)."""
     if not rows:
         return
     if backend == "postgres":
         arrays = ", ".join(f"?::{t}[]" for t in types)
-        run(f"INSERT INTO {into} SELECT * FROM unnest({arrays}){tail}",  # noqa: S608
-            tuple(list(column) for column in zip(*rows, strict=True)))  # fmt: skip
+        for chunk in _chunks(rows):  # a few MB each: building one statement of 100 MB outlived the idle timeout
+            run(f"INSERT INTO {into} SELECT * FROM unnest({arrays}){tail}",  # noqa: S608
+                tuple(list(column) for column in zip(*chunk, strict=True)))  # fmt: skip
         return
     marks = ", ".join("?" * len(types))
     run(f"INSERT INTO {into} VALUES ({marks}){tail}", rows)  # noqa: S608
+
+
+def _chunks(rows: list[tuple[Any, ...]], *, limit: int = 4 << 20) -> Iterator[list[tuple[Any, ...]]]:
+    """The rows in runs of about ``limit`` bytes of blobs (a row larger than that alone)."""
+    chunk: list[tuple[Any, ...]] = []
+    size = 0
+    for row in rows:
+        weight = sum(len(v) for v in row if isinstance(v, bytes))
+        if chunk and size + weight > limit:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(row)
+        size += weight
+    yield chunk
 
 
 def commit_index(ledger: Ledger) -> tuple[int, bytes] | None:

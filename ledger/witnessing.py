@@ -9,8 +9,9 @@ lines of a c2sp.org/tlog-policy file), in order:
   2. On 409 the witness says the size it holds. If the log can prove
      consistency from it (it is no larger than the checkpoint), ask once more
      from that size; a witness holding a larger size, or another root at this
-     size, has seen a head this log never extended: that is reported, never
-     retried around.
+     size, or (422) a root at its size that this tree does not extend, has
+     seen a head this log never extended: a conflict, reported, never retried
+     around.
   3. On 200 keep only the reply's lines by the witness's own key that verify
      over the checkpoint (the client must ignore others), as note signature
      lines appended after the ledger's own signature.
@@ -78,6 +79,8 @@ def ask(client: httpx.Client, witness: PolicyWitness, *, note: str, old: int, pr
             return Answer(witness.name, problem=f"could not reach {url}: {type(exc).__name__}")
         if response.status_code == 200:  # 3
             return _cosignature(witness, note, response.text)
+        if response.status_code == 422:  # its own root at ``old`` is not a prefix of this tree
+            return Answer(witness.name, problem=f"the witness holds another head at size {old} (conflict, HTTP 422)")
         held = _size_held(response)
         if held is None:
             first = response.text.splitlines()[0] if response.text else ""

@@ -6,6 +6,9 @@ Three figures, each on SQLite and (unless --postgres-url '') PostgreSQL:
    batches of 100 realistic ``output.shown`` events, alternating rounds; "with"
    adds the index's catch-up over those events (``ledger.index.catch_up``, what
    each checkpoint runs), so it is the append path plus its share of the index.
+   Beside the wall-clock ratio, the same ratio of this process's CPU time
+   (``time.process_time``): on a shared machine it moves less with the load,
+   and on SQLite it holds all the work (on PostgreSQL the server's is not in it).
 2. Index proof generation (``IndexStore.prove``) at the committed size of a
    log of --index-size events: p50 and p95 over 300 keys that exist.
 3. The index's full recomputation (``ledger verify`` step 11) in events/s,
@@ -40,8 +43,8 @@ def bench_index(args: argparse.Namespace, kit: Any) -> None:
     global load, run_batches, stores, timed  # noqa: PLW0603
     load, run_batches, stores, timed = kit.load, kit.run_batches, kit.stores, kit.timed
     print(f"## Completeness index ({machine()}; medians of {args.rounds} alternating rounds)\n")
-    print("| store | events per round | append ev/s | append + index ev/s | with / without |")
-    print("|---|---|---|---|---|")
+    print("| store | events per round | append ev/s | append + index ev/s | with / without | same, client CPU |")
+    print("|---|---|---|---|---|---|")
     with stores(args.postgres_url) as found:
         for store in found:
             print(_append_row(store.name, store.ledger_url, args.events, args.rounds))
@@ -56,19 +59,24 @@ def bench_index(args: argparse.Namespace, kit: Any) -> None:
 def _append_row(name: str, url: str, count: int, rounds: int) -> str:
     without: list[float] = []
     beside: list[float] = []
+    cpu: list[float] = []  # CPU seconds of the append alone / of append and catch-up, per round
     with Ledger(ledger_settings(url)) as ledger:
         store = IndexStore(ledger)
         catch_up(store, head=ledger.head_seq())
         for _ in range(rounds):
+            started = time.process_time()
             without.append(run_batches(ledger.submit, sample_events(count), 100))
+            alone = time.process_time() - started
             catch_up(store, head=ledger.head_seq())  # the round before is indexed: the next measures its own
             events = sample_events(count)
+            started = time.process_time()
             seconds = count / run_batches(ledger.submit, events, 100)
             seconds += timed(lambda: catch_up(store, head=ledger.head_seq()))
+            cpu.append(alone / (time.process_time() - started))
             beside.append(rate(count, seconds))
     ratio = statistics.median(b / w for b, w in zip(beside, without, strict=True))
     med = statistics.median
-    return f"| {name} | {count:,} | {med(without):,.0f} | {med(beside):,.0f} | {ratio:.2f} |"
+    return f"| {name} | {count:,} | {med(without):,.0f} | {med(beside):,.0f} | {ratio:.2f} | {med(cpu):.2f} |"
 
 
 def _size_row(name: str, url: str, size: int) -> str:

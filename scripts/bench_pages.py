@@ -1,4 +1,5 @@
-"""The pages section of the benchmark harness: the incident page and the incident list over a large log.
+"""The pages section of the benchmark harness: the incident page, the incident list and the tool dossier over a
+large log.
 
     python -m scripts.bench pages [--projection-events N] [--page-samples S]
 
@@ -8,7 +9,8 @@ it, a reader signed in through the form. Timed: each page's answer on the
 loopback (the server's time, plus well under a millisecond of HTTP), p50 and
 p95 over random incidents, beside the JSON accountability report of the same
 incidents in the same run (the ratio is the figure to read on a busy machine);
-and, where Playwright and Debian's chromium are
+the tool dossier (``/tools/{id}``) at random as-of moments, its plots already drawn for the ledger's position
+(p50 and p95), and the first view of each tool, which draws them; and, where Playwright and Debian's chromium are
 installed, the time until the incident page is fully drawn in headless
 Chromium (navigation start to the load event, every asset loaded).
 """
@@ -36,6 +38,7 @@ from ledger.proof.checkpoint import CheckpointDirectory
 from ledger.signing import KeyFolder
 from ledger.store import Ledger
 from projections.runner import Projector
+from projections.timefmt import SECOND, iso
 from scripts import bench_projections as pb
 from scripts.bench_api import _free_port, _wait_ready
 from scripts.benchkit import machine
@@ -59,8 +62,8 @@ def bench_pages(args: argparse.Namespace) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             # The loader seals with the master key of this state folder, and the server must open with it.
             os.environ["LEDGER_STATE_DIR"] = str(Path(tmp) / "state")
-            events, ids = _prepare(url, Path(tmp), args.projection_events)
-            row = _measure(url, Path(tmp), ids, args.page_samples)
+            events, ids, tools = _prepare(url, Path(tmp), args.projection_events)
+            row = _measure(url, Path(tmp), ids, tools, args.page_samples)
     finally:
         if kept is None:
             os.environ.pop("LEDGER_STATE_DIR", None)
@@ -74,10 +77,14 @@ def bench_pages(args: argparse.Namespace) -> None:
           "|")  # fmt: skip
     print("|---|---|---|---|---|---|")
     print(f"| {events:,} | {len(ids):,} | {row['page']} | {row['api']} | {row['list']} | {row['drawn']} |\n")
+    print("| events in the log | tools | dossier p50 / p95 ms (random as-of; plots drawn before) | dossier's first "
+          "view per tool, plots drawn, ms | the same run's incident page p50 / p95 ms |")  # fmt: skip
+    print("|---|---|---|---|---|")
+    print(f"| {events:,} | {len(tools)} | {row['dossier']} | {row['dossier_first']} | {row['page']} |\n")
 
 
-def _prepare(url: str, tmp: Path, count: int) -> tuple[int, list[str]]:
-    """Load the history, rebuild the views, sign a checkpoint; the head and the incidents' ids."""
+def _prepare(url: str, tmp: Path, count: int) -> tuple[int, list[str], list[str]]:
+    """Load the history, rebuild the views, sign a checkpoint; the head, the incidents' and the tools' ids."""
     settings = LedgerSettings.from_environ(os.environ, url)  # the state folder's (LEDGER_STATE_DIR), as the server's
     paths = settings.paths
     with Ledger(settings) as ledger:
@@ -87,7 +94,8 @@ def _prepare(url: str, tmp: Path, count: int) -> tuple[int, list[str]]:
         paths.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         make_checkpoint(ledger, key, origin=paths.origin, folder=CheckpointDirectory(paths.checkpoint_dir))
         ids = [str(r.incident_id) for r in _incidents(ledger)]
-    return head, ids
+        tools = _tools(ledger)
+    return head, ids, tools
 
 
 def _incidents(ledger: Ledger) -> list[Any]:
@@ -97,7 +105,14 @@ def _incidents(ledger: Ledger) -> list[Any]:
         return snap.incidents("1 = 1", {})
 
 
-def _measure(url: str, tmp: Path, ids: list[str], samples: int) -> dict[str, str]:
+def _tools(ledger: Ledger) -> list[str]:
+    from projections.views import Views
+
+    with Views(ledger).reading() as snap:
+        return sorted(str(r[0]) for r in snap.select("SELECT DISTINCT tool_id FROM {outputs}"))
+
+
+def _measure(url: str, tmp: Path, ids: list[str], tools: list[str], samples: int) -> dict[str, str]:
     reader = KeyStore(url).create(Role.READER, label="bench").token
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
@@ -114,12 +129,25 @@ def _measure(url: str, tmp: Path, ids: list[str], samples: int) -> dict[str, str
             client.headers["Authorization"] = f"Bearer {reader}"
             api = _timed(client, [f"/v1/incidents/{i}/accountability" for i in chosen])
             del client.headers["Authorization"]
+            first = [_once(client, f"/tools/{t}") for t in tools]  # each draws its tool's plots
+            moments = [iso(pb._T0 + rng.randrange(200 * 86_400) * SECOND) for _ in range(samples)]  # the history's days
+            dossier = _timed(client, [f"/tools/{rng.choice(tools)}?as_of={m}" for m in moments])
             listing = _timed(client, ["/incidents"] * max(3, samples // 20))
             drawn = _drawn(base, client.cookies, [f"/incidents/{rng.choice(ids)}" for _ in range(max(5, samples // 5))])
     finally:
         process.terminate()
         process.wait(timeout=60)
-    return {"page": page, "api": api, "list": listing, "drawn": drawn}
+    return {"page": page, "api": api, "list": listing, "drawn": drawn, "dossier": dossier,
+            "dossier_first": " / ".join(f"{t:,.0f}" for t in first)}  # fmt: skip
+
+
+def _once(client: httpx.Client, path: str) -> float:
+    """One answer's time, ms."""
+    started = time.perf_counter()
+    answer = client.get(path)
+    if answer.status_code != 200:
+        raise RuntimeError(f"{path} answered {answer.status_code}")
+    return (time.perf_counter() - started) * 1000
 
 
 def _sign_in(client: httpx.Client, token: str) -> None:

@@ -1,40 +1,50 @@
 """`ledger bench` (and `make bench`): every measurement the issues name, each beside its peer or limit, one run.
 
-    ledger bench [--events N] [--quick] [--postgres-url URL] [--json FILE] [--table FILE] [--update-docs]
+    ledger bench [--events N] [--reuse] [--quick] [--postgres-url URL] [--json FILE] [--table FILE] [--update-docs]
 
-One run fills a ledger on SQLite and one on PostgreSQL with the demo hospital's
-shape (scripts/demo_hospital/volume.py, as `ledger generate` does), then
-measures on each store:
+One run fills a ledger on SQLite and one on PostgreSQL to --events with what
+`ledger generate --events N --seed S` appends (the demo hospital's shape,
+scripts/demo_hospital/volume.py), once, and every measurement but the append
+rates reads that ledger; with --reuse the filled ledgers are kept
+(var/bench/ledgers/, schema bench_ledger_<N>_s<seed>) and a later run of the
+same size and seed skips the fill. On each store:
 
     append     the library's batch append            beside plain eventsourcing, and (PostgreSQL)
-                                                      a binary COPY of the same rows: the database's limit
+               (a scratch ledger)                     a binary COPY of the same rows: the database's limit
     http       appends through `ledger serve`          beside the library and a do-nothing handler (PostgreSQL)
     verify     `ledger verify`'s procedure            beside bare SHA-256 chaining of the same bytes, and
                                                       (PostgreSQL) a bare COPY read: the streaming limit
     proofs     inclusion proofs from stored subtrees  beside pymerkle's at the same tree size
     queries    incident timeline / accountability p50 and p95
-    rebuild    every view rebuilt from the log;  lag: commit to visible at a steady 1,000 ev/s
+    rebuild    every view rebuilt from the log
+    index      the completeness index built, its proofs, its recomputation beside verify (issue 20)
+    pages      incident page, its JSON, the list, the tool dossier, served over the ledger (PostgreSQL;
+               scripts/bench_pages.py's timings)
+    lag        commit to visible at a steady 1,000 ev/s (last: it appends)
     memory     peak resident memory of each measurement (VmHWM, reset before each)
 
 It writes one JSON result file and one Markdown table (``--update-docs`` puts
 the table in docs/performance.md between its bench markers), with the machine,
-the date, each target beside its figure and whether it is met. Not a test:
-machines here are shared and noisy; the ratios, measured side by side in the
-same run, are the figures to read. The older per-issue deep dives remain in
-scripts/bench.py, whose helpers this reuses.
+its load, the date, the command, each target beside its figure and whether it
+is met, and the seconds each phase took. Not a test: machines here are shared
+and noisy; the ratios, measured side by side in the same run, are the figures
+to read. The older per-issue deep dives remain in scripts/bench.py, whose
+helpers this reuses.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import random
 import re
 import statistics
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -48,6 +58,9 @@ PG_URL: Final = "postgresql://postgres@127.0.0.1:5432/test"
 DOCS: Final = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 QUICK_EVENTS: Final = 10_000  # one demo hospital: the five incidents are in
+LEDGERS: Final = Path("var/bench/ledgers")  # the filled ledgers kept by --reuse
+INDEX_STEP: Final = 100_000  # the index is built in catch-ups of this many events
+PHASES: list[tuple[str, float]] = []  # (phase, seconds) of the run, in order, for the table's last line
 
 
 @dataclass
@@ -81,6 +94,9 @@ def add_parser(subparsers: Any, name: str) -> None:
     parser.add_argument("--json", type=Path, default=Path("var/bench/result.json"), help="the JSON result file")
     parser.add_argument("--table", type=Path, default=Path("var/bench/result.md"), help="the Markdown table")
     parser.add_argument("--update-docs", action="store_true", help="put the table in docs/performance.md")
+    parser.add_argument("--reuse", action="store_true",
+                        help=f"keep the filled ledgers ({LEDGERS}/, schema bench_ledger_<N>_s<seed>) and reuse them "
+                        "in a later run of the same size and seed, skipping the fill")  # fmt: skip
     parser.set_defaults(run=run)
 
 
@@ -90,12 +106,14 @@ def run(args: argparse.Namespace) -> int:
         say("ledger bench: --events must be at least 100")
         return Exit.USAGE
     events = QUICK_EVENTS if args.quick else args.events
-    started = datetime.now(UTC)
+    started, load = datetime.now(UTC), os.getloadavg()[1]
+    PHASES.clear()
     rows: list[Row] = []
-    with _stores(args.postgres_url) as stores:
-        for name, url in stores:
-            say(f"bench: {name}, {events:,} events")
-            rows += _store_rows(name, url, events=events, seed=args.seed, quick=args.quick)
+    with _stores(args.postgres_url, events=events, seed=args.seed, reuse=args.reuse) as stores:
+        for store in stores:
+            say(f"bench: {store.name}, {events:,} events")
+            PHASES.append((store.name, 0.0))
+            rows += _store_rows(store, events=events, seed=args.seed, quick=args.quick)
         if args.postgres_url:
             try:
                 rows += _http_rows(args.postgres_url, events=min(events, 20_000), seed=args.seed, rows=rows)
@@ -104,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
                 rows.append(Row("HTTP append, batches of 100, one client", "PostgreSQL", float("nan"), "ev/s",
                                 note=f"not measured: {str(exc)[:120]}"))  # fmt: skip
     result = {"machine": _machine(), "started": started.isoformat(), "events": events, "quick": args.quick,
+              "command": "ledger " + " ".join(sys.argv[1:]), "load": [load, os.getloadavg()[1]],
+              "minutes": (datetime.now(UTC) - started).total_seconds() / 60, "phases": PHASES,
               "rows": [{**asdict(r), "ratio": r.ratio} for r in rows]}  # fmt: skip
     table = markdown(result)
     for path, content in ((args.json, orjson.dumps(result, option=orjson.OPT_INDENT_2)), (args.table, table.encode())):
@@ -119,45 +139,103 @@ def run(args: argparse.Namespace) -> int:
 # --- the stores ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Store:
+    """One store: the ledger every measurement reads (filled once), and a scratch ledger for the append rates."""
+
+    name: str
+    url: str
+    scratch_url: str
+    fill_record: Path | None  # where a kept ledger's fill figure is remembered (--reuse), else None
+
+
 @contextlib.contextmanager
-def _stores(postgres_url: str) -> Iterator[list[tuple[str, str]]]:
-    """A fresh SQLite file and a fresh PostgreSQL schema, removed afterwards."""
+def _stores(postgres_url: str, *, events: int, seed: int, reuse: bool) -> Iterator[list[Store]]:
+    """A SQLite file and a PostgreSQL schema to fill, each with a scratch twin; the scratch ones removed afterwards,
+    the filled ones too unless ``reuse`` (then kept in var/bench/ledgers and schema bench_ledger_<N>_s<seed>)."""
     import psycopg
 
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    scratch = f"bench_{uuid.uuid4().hex[:8]}"
+    kept = f"bench_ledger_{events}_s{seed}"
+    schemas = [scratch] if reuse else [scratch, f"{scratch}_fill"]
     with TemporaryDirectory() as tmp:
-        stores = [("SQLite", f"sqlite:///{tmp}/bench.sqlite3")]
+        folder = LEDGERS if reuse else Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"ledger-{events}-s{seed}" if reuse else "bench"
+        record = (lambda store: folder / f"{name}-{store}.fill.json") if reuse else (lambda store: None)
+        stores = [Store("SQLite", f"sqlite:///{folder.resolve()}/{name}.sqlite3", f"sqlite:///{tmp}/scratch.sqlite3",
+                        record("sqlite"))]  # fmt: skip
         if postgres_url:
             with psycopg.connect(postgres_url, autocommit=True) as conn:
-                conn.execute(f"CREATE SCHEMA {schema}")
-            stores.append(("PostgreSQL", f"{postgres_url}?schema={schema}"))
+                for schema in schemas:
+                    conn.execute(f"CREATE SCHEMA {schema}")
+                conn.execute(f"CREATE SCHEMA IF NOT EXISTS {kept}")
+            filled = kept if reuse else schemas[1]
+            stores.append(Store("PostgreSQL", f"{postgres_url}?schema={filled}", f"{postgres_url}?schema={scratch}",
+                                record("postgresql")))  # fmt: skip
         try:
             yield stores
         finally:
             if postgres_url:
                 with psycopg.connect(postgres_url, autocommit=True) as conn:
-                    conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+                    for schema in schemas:
+                        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+                    if not reuse:
+                        conn.execute(f"DROP SCHEMA IF EXISTS {kept} CASCADE")
 
 
-def _store_rows(store: str, url: str, *, events: int, seed: int, quick: bool) -> list[Row]:
+def _store_rows(store: Store, *, events: int, seed: int, quick: bool) -> list[Row]:
+    """Every measurement on one store; all but the append rates over one ledger filled once to ``events``."""
     from ledger.store import Ledger
-    from scripts.generate import batches
+    from scripts.common import ledger_settings
 
-    rows: list[Row] = []
-    with Ledger(url) as ledger:
-        rows += _append_rows(store, ledger, seed=seed, events=min(events, 20_000))
-        with _peak() as peak:
-            started = time.perf_counter()
-            for batch in batches(seed + 1, events):
-                ledger.submit(batch)
-            seconds = time.perf_counter() - started
+    name, rows = store.name, []
+    with _phase("appends"), Ledger(ledger_settings(store.scratch_url)) as scratch:
+        rows += _append_rows(name, scratch, seed=seed + 1, events=min(events // 2, 20_000))
+    with Ledger(ledger_settings(store.url)) as ledger:
+        with _phase("fill"):
+            rows.append(_fill(store, ledger, seed=seed, events=events))
         size = ledger.head_seq()
-        rows.append(Row("fill (ledger generate), batches of 5,000", store, size / seconds, "ev/s",
-                        peak_mb=peak(), note=f"{size:,} events in the ledger"))  # fmt: skip
-        rows += _verify_rows(store, ledger, size)
-        rows += _proof_rows(store, ledger, size)
-        rows += _projection_rows(store, ledger, url, quick=quick)
+        _drop_index(ledger)
+        with _phase("verify"):
+            rows += _verify_rows(name, ledger, size)
+        with _phase("proofs"):
+            rows += _proof_rows(name, ledger, size)
+        rows += _projection_rows(name, ledger, quick=quick)
+        with _phase("index"):
+            rows += _index_rows(name, ledger, verify_rate=next(r.figure for r in rows if r.measure == "verify"))
+        if name == "PostgreSQL":
+            with _phase("pages"):
+                rows += _page_rows(name, ledger, store.url, samples=10 if quick else 50)
+    with _phase("lag"):  # last: it appends
+        rows.append(_lag_row(name, store.url, quick=quick))
     return rows
+
+
+def _fill(store: Store, ledger: Any, *, seed: int, events: int) -> Row:
+    """What `ledger generate --events N --seed S` appends, into the ledger; a kept ledger already full is reused."""
+    from scripts.generate import PROGRESS_EVERY, batches
+
+    measure = "fill (ledger generate), batches of 5,000"
+    if store.fill_record is not None and store.fill_record.is_file() and ledger.head_seq() >= events:
+        kept = orjson.loads(store.fill_record.read_bytes())
+        filled = kept.pop("filled")
+        note = f"{ledger.head_seq():,} events in the ledger, kept from the fill of {filled} UTC (--reuse)"
+        return replace(Row(**kept), note=note)
+    done = created = 0
+    with _peak() as peak:
+        started = time.perf_counter()
+        for batch in batches(seed, events):
+            created += sum(r.created for r in ledger.submit(batch))
+            before, done = done, done + len(batch)
+            if done // PROGRESS_EVERY > before // PROGRESS_EVERY:
+                say(f"bench:     {done:,} of {events:,}, {done / (time.perf_counter() - started):,.0f} ev/s")
+        seconds = time.perf_counter() - started
+    row = Row(measure, store.name, created / seconds, "ev/s", peak_mb=peak(),
+              note=f"{ledger.head_seq():,} events in the ledger")  # fmt: skip
+    if store.fill_record is not None and created == done:  # a whole fill, not the top-up of a partial one
+        store.fill_record.write_bytes(orjson.dumps({**asdict(row), "filled": datetime.now(UTC).isoformat()[:16]}))
+    return row
 
 
 # --- appends -------------------------------------------------------------------------------------
@@ -254,11 +332,15 @@ def _http_rows(postgres_url: str, *, events: int, seed: int, rows: Sequence[Row]
 
 def _verify_rows(store: str, ledger: Any, size: int) -> list[Row]:
     from ledger.audit import verify_store
+    from ledger.signing import TRUSTED, KeyFolder
     from scripts.bench import _bare_chain_rate
+
+    paths = ledger.settings.paths  # a kept ledger has the checkpoints of the runs before: checked as `verify` would
 
     with _peak() as peak:
         started = time.perf_counter()
-        report = verify_store(ledger)
+        keyring = KeyFolder(paths.keys_dir).keyring() if (paths.keys_dir / TRUSTED).is_file() else None
+        report = verify_store(ledger, keyring=keyring, origin=paths.origin)
         verify_rate = report.events / (time.perf_counter() - started)
     intact = "intact" if report.intact else "BROKEN"
     target, met = (
@@ -321,14 +403,15 @@ def _records(ledger: Any, size: int) -> Iterator[bytes]:
 # --- projections ---------------------------------------------------------------------------------
 
 
-def _projection_rows(store: str, ledger: Any, url: str, *, quick: bool) -> list[Row]:
+def _projection_rows(store: str, ledger: Any, *, quick: bool) -> list[Row]:
     from scripts import bench_projections as pb
 
-    with _peak() as peak:
+    with _phase("rebuild"), _peak() as peak:
         rebuild = pb.measure_rebuild(ledger)
     rows = [Row("projection rebuild", store, rebuild["events_per_second"], "ev/s", target=">= 20,000 ev/s (issue 5)",
-                met=rebuild["events_per_second"] >= 20_000, peak_mb=peak())]  # fmt: skip
-    with _peak() as peak:
+                met=rebuild["events_per_second"] >= 20_000, peak_mb=peak(),
+                note=f"{rebuild['events']:,} events in {rebuild['seconds']:.0f} s")]  # fmt: skip
+    with _phase("queries"), _peak() as peak:
         try:
             queries = pb.measure_queries(ledger, samples=20 if quick else 200)
         except ValueError:  # too few events for an incident
@@ -337,14 +420,131 @@ def _projection_rows(store: str, ledger: Any, url: str, *, quick: bool) -> list[
         p95 = queries[name]["p95"]
         rows.append(Row(f"{name} query p50 / p95", store, p95, "ms p95", note=f"p50 {queries[name]['p50']:.1f} ms",
                         target="p95 < 50 ms (issue 5)", met=p95 < 50, peak_mb=peak()))  # fmt: skip
+    return rows
+
+
+def _lag_row(store: str, url: str, *, quick: bool) -> Row:
+    from scripts import bench_projections as pb
+
     lag = pb.measure_lag(url, rate=1000.0, seconds=2.0 if quick else 15.0)
-    rows.append(Row("projection lag p95 at 1,000 ev/s", store, lag["lag_p95_s"], "s",
-                    note=f"p50 {lag['lag_p50_s']:.3f} s, {lag['rate']:,.0f} ev/s achieved",
-                    target="p95 < 1 s (issue 5)", met=lag["lag_p95_s"] < 1))  # fmt: skip
+    return Row("projection lag p95 at 1,000 ev/s", store, lag["lag_p95_s"], "s",
+               note=f"p50 {lag['lag_p50_s']:.3f} s, {lag['rate']:,.0f} ev/s achieved",
+               target="p95 < 1 s (issue 5)", met=lag["lag_p95_s"] < 1)  # fmt: skip
+
+
+# --- the completeness index and the pages, over the same ledger -----------------------------------
+
+
+def _index_rows(store: str, ledger: Any, *, verify_rate: float, samples: int = 200) -> list[Row]:
+    """The index built over the whole log, its proofs, its recomputation beside verify's steps 1-10 (issue 20)."""
+    from ledger.audit import index_claims
+    from ledger.index import IndexStore, catch_up
+    from ledger.proof.verify import Report, check_index
+    from scripts.benchkit import percentile
+
+    index, head = IndexStore(ledger), ledger.head_seq()
+    with _peak() as peak:
+        started = time.perf_counter()
+        # In steps, as a server that commits the index at each checkpoint builds it: one catch-up over a whole
+        # 1,000,000-event log, in one transaction, outlasted PostgreSQL's idle-in-transaction timeout (5 s).
+        for size in [*range(INDEX_STEP, head, INDEX_STEP), head]:
+            catch_up(index, head=size)
+        catch_up_rate = head / (time.perf_counter() - started)
+    rows = [Row("index build over the whole log", store, catch_up_rate, "ev/s", peak_mb=peak(),
+                note=f"catch-up in steps of {INDEX_STEP:,}")]  # fmt: skip
+    times = []
+    for key in _index_keys(ledger, head, samples):
+        started = time.perf_counter()
+        index.prove(key, tree_size=head)
+        times.append((time.perf_counter() - started) * 1000)
+    if times:
+        rows.append(Row("index proof p50 / p95", store, percentile(times, 0.95), "ms p95",
+                        note=f"p50 {statistics.median(times):.2f} ms, {len(times)} keys"))  # fmt: skip
+    with _peak() as peak:
+        claims = index_claims(ledger)
+        started = time.perf_counter()
+        check_index(((r.seq, r.body) for r in ledger.records()), claims, Report())
+        recompute = head / (time.perf_counter() - started)
+    rows.append(Row("index recomputation (verify step 11)", store, recompute, "ev/s",
+                    "verify, steps 1-10 (the verify row)", verify_rate, peak_mb=peak()))  # fmt: skip
+    return rows
+
+
+def _drop_index(ledger: Any) -> None:
+    """Drop the completeness index's tables (derived, rebuilt by the index row): a kept ledger's, from a run
+    before, would otherwise add verify's step 11 to the verify row and leave the index row nothing to build."""
+    from ledger.index import TABLES, IndexStore
+
+    with IndexStore(ledger).transaction() as run:
+        for table in TABLES:
+            run(f"DROP TABLE IF EXISTS {{{table}}}", ())
+
+
+def _index_keys(ledger: Any, head: int, samples: int) -> list[str]:
+    """Index keys of events picked at random through the log."""
+    from ledger.proof.index import index_keys
+
+    keys: list[str] = []
+    rng = random.Random(11)
+    for _ in range(samples * 4):
+        if len(keys) == samples:
+            break
+        records = ledger.read(after_seq=rng.randrange(head), limit=1)
+        data = orjson.loads(records[0].body).get("data") if records else None
+        keys += sorted(index_keys(data))[:1] if isinstance(data, dict) else []
+    return keys
+
+
+_PAGES: Final = {
+    "page": "incident page, served",
+    "api": "incident accountability JSON, served",
+    "list": "incident list page, served",
+    "drawn": "incident page drawn in Chromium",
+    "dossier": "tool dossier at a random as-of, served",
+    "dossier_first": "tool dossier, first answer (draws its plots)",
+}
+
+
+def _page_rows(store: str, ledger: Any, url: str, *, samples: int) -> list[Row]:
+    """The pages served by `ledger serve` over this ledger (scripts/bench_pages.py's timings), after a checkpoint."""
+    from ledger.checkpointing import make_checkpoint
+    from ledger.proof.checkpoint import CheckpointDirectory
+    from ledger.signing import KeyFolder
+    from scripts import bench_pages
+
+    paths = ledger.settings.paths
+    key = KeyFolder(paths.keys_dir).activate_new("bench.example", ledger=ledger, actor=bench_pages._OPERATOR,
+                                                 reason=None).key  # fmt: skip
+    paths.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    make_checkpoint(ledger, key, origin=paths.origin, folder=CheckpointDirectory(paths.checkpoint_dir))
+    ids = [str(r.incident_id) for r in bench_pages._incidents(ledger)]
+    with TemporaryDirectory() as tmp:
+        served = bench_pages._measure(url, Path(tmp), ids, bench_pages._tools(ledger), samples)
+    rows = []
+    for name, value in served.items():
+        name = _PAGES.get(name, name)
+        figures = re.findall(r"[\d.]+", value.replace(",", ""))
+        if name == _PAGES["dossier_first"]:
+            rows.append(Row(name, store, max(map(float, figures)), "ms, the slowest tool", note=f"each: {value} ms"))
+        elif len(figures) == 2:
+            rows.append(Row(f"{name} p50 / p95", store, float(figures[1]), "ms p95",
+                            note=f"p50 {float(figures[0]):.1f} ms; {len(ids):,} incidents"))  # fmt: skip
+        else:
+            rows.append(Row(name, store, float("nan"), "ms", note=value))
     return rows
 
 
 # --- measuring and writing -----------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _phase(name: str) -> Iterator[None]:
+    """Say how long a phase took, so a long run shows where its time goes."""
+    started = time.perf_counter()
+    yield
+    seconds = time.perf_counter() - started
+    PHASES.append((name, seconds))
+    say(f"bench:   {name}: {seconds:.1f} s")
 
 
 @contextlib.contextmanager
@@ -369,10 +569,13 @@ def _machine() -> str:
 
 def markdown(result: dict[str, Any]) -> str:
     """The result as one Markdown table, with the machine, the date and the size."""
+    load = result.get("load") or [float("nan")] * 2
     lines = [
         f"Run {result['started'][:16]} UTC, {result['events']:,} events per ledger"
-        f"{' (quick)' if result['quick'] else ''}, "
-        f"on {result['machine']}. Shared, noisy machine: read the ratios, measured side by side in the same run.",
+        f"{' (quick)' if result['quick'] else ''}, on {result['machine']}, in {result.get('minutes', 0):.0f} "
+        f"minutes (`{result.get('command', 'ledger bench')}`). The machine was shared with other work (load average "
+        f"{load[0]:.1f} at the start, {load[1]:.1f} at the end, 5-minute): read the ratios, measured side by side "
+        "in the same run, not the absolute figures.",
         "",
         "| measure | store | figure | peer or limit (same run) | peer | ratio | peak MB | target | met |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -385,6 +588,13 @@ def markdown(result: dict[str, Any]) -> str:
         note = f" ({row['note']})" if row["note"] else ""
         lines.append(f"| {row['measure']}{note} | {row['store']} | {row['figure']:,.2f} {row['unit']} | {row['peer']} "
                      f"| {peer} | {ratio} | {peak} | {row['target']} | {met} |")  # fmt: skip
+    groups: list[str] = []
+    for name, seconds in result.get("phases", []):  # a store's name (0 s) opens its group
+        groups += [f"{name}:"] if not seconds and name in ("SQLite", "PostgreSQL") else []
+        if seconds and groups:
+            groups[-1] += f"{',' if not groups[-1].endswith(':') else ''} {name} {seconds:,.0f}"
+    if groups:
+        lines += ["", f"Seconds each phase took: {'; '.join(groups)}."]
     return "\n".join(lines) + "\n"
 
 

@@ -15,6 +15,7 @@ from ledger.evidence import build_bundle, select_evidence, with_index
 from ledger.proof.checkpoint import CheckpointDirectory
 from ledger.proof.keys import format_verifier_key
 from ledger.signing import KeyFolder
+from scripts.checkpoint import add_witness_option, cosigned_note, witness_policy
 from scripts.common import Exit, add_database_option, counted, open_ledger, say, settings_of
 
 
@@ -49,6 +50,7 @@ def add_parser(subparsers: Any, name: str) -> None:
         metavar="DIR",
         help="default: $LEDGER_CHECKPOINT_DIR, else STATE/checkpoints",
     )
+    add_witness_option(parser)
     add_database_option(parser)
     parser.set_defaults(run=run)
 
@@ -57,8 +59,10 @@ def run(args: argparse.Namespace) -> int:
     """Select, prove, write (or, with --format fhir, the incident as a FHIR Bundle)."""
     if args.format == "fhir":
         return run_fhir(args)
-    paths = settings_of(args).paths
+    settings = settings_of(args)
+    paths = settings.paths
     keys = KeyFolder(paths.keys_dir)
+    policy = witness_policy(args, settings)
     with open_ledger(args, create_tables=False) as ledger:
         records = select_evidence(ledger, args.incident)
         paths.checkpoint_dir.mkdir(parents=True, exist_ok=True)
@@ -68,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
         )
         if signed is None:  # the incident's events were just read from it: only a wiped log is empty
             raise IntegrityError("the log held the incident's events a moment ago and is now empty")
+        note = cosigned_note(ledger, signed, folder=folder, policy=policy)
         verifiers = [format_verifier_key(k) for k in keys.keyring()]
         records, index = with_index(
             ledger, args.incident, records, size=signed.checkpoint.size, patients=args.with_patient
@@ -76,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
             ledger,
             args.incident,
             records,
-            note=signed.note,
+            note=note,
             checkpoint=body_of(signed.note),
             keys=verifiers,
             index=index,

@@ -9,12 +9,14 @@ never an integrity failure: a file that cannot be parsed proves nothing.
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
 from ledger.errors import InputError
 from ledger.proof.checkpoint import parse_signed_checkpoint
+from ledger.proof.cosignature import Policy, parse_policy
 from ledger.proof.files import read_text
 from ledger.proof.keys import Keyring, parse_keyring
 from ledger.proof.verify import Claim
@@ -34,6 +36,21 @@ def parse_file(path: Path, parse: Callable[[str], T], *, what: str) -> T:
 def keyring_file(path: Path) -> Keyring:
     """A trusted keys file: one verifier key a line."""
     return parse_file(path, parse_keyring, what="trusted keys file")
+
+
+def add_policy_option(parser: argparse.ArgumentParser) -> None:
+    """--witness-policy, for `ledger verify` and `ledger verify-bundle`."""
+    parser.add_argument(
+        "--witness-policy",
+        type=Path,
+        metavar="FILE",
+        help="a C2SP tlog-policy file you hold: the checkpoint(s) must carry cosignatures meeting its quorum",
+    )
+
+
+def policy_file(path: Path) -> Policy:
+    """A witness policy file (c2sp.org/tlog-policy)."""
+    return parse_file(path, parse_policy, what="witness policy file")
 
 
 def checkpoint_file(path: Path, *, source: str, what: str) -> Claim:

@@ -22,6 +22,7 @@ import os
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -42,6 +43,7 @@ from scripts.common import Exit, add_database_option, ledger_settings, say
 from scripts.demo_keys import DEMO_SOURCE, DemoKeys, demo_keys
 
 APP = "api.app:create_app"
+ORGANISATIONS_APP = "api.organisations:create_deployment_from_settings"
 DEMO_SIGNING_KEY = "ledger.demo.example"
 DEMO_OPERATOR = {"id": "ledger-demo", "role": "ledger_operator", "kind": "system"}
 
@@ -59,6 +61,12 @@ def add_parser(subparsers: Any, name: str) -> None:
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     parser.add_argument("--graceful-timeout", type=int, default=30, help="seconds to finish in-flight requests")
     parser.add_argument("--demo", action="store_true", help="load the demo story and print demo API keys")
+    parser.add_argument(
+        "--organisations",
+        metavar="FILE",
+        help="serve one ledger per organisation and their top-level ledger, as the deployment FILE describes "
+        "(JSON: docs/scaling.md)",
+    )
     add_database_option(parser)
     parser.set_defaults(run=run)
 
@@ -68,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
     if not 1 <= args.workers <= 64 or not 0 < args.port < 65536:
         say("ledger serve: --workers must be 1-64 and --port 1-65535")
         return Exit.USAGE
+    if args.organisations:
+        return _serve_organisations(args)
     if args.database_url:
         os.environ[ENV_VAR] = args.database_url  # the workers read it from the environment
     settings = ledger_settings()
@@ -82,8 +92,36 @@ def run(args: argparse.Namespace) -> int:
         paths = settings.paths
         keys = demo_keys(KeyStore(settings.database), paths.state_dir or paths.keys_dir.parent)
         threading.Thread(target=_load_demo, args=(base, keys, settings), name="demo-loader", daemon=True).start()
+    _uvicorn(APP, args)
+    return Exit.OK
+
+
+def _serve_organisations(args: argparse.Namespace) -> int:
+    """Serve a deployment of organisation ledgers (api.organisations), after the same checks for each ledger."""
+    from api.organisations import organisation_settings, read_deployment
+    from api.settings import ORGANISATIONS_ENV
+    from ledger.organisations import Deployment
+
+    if args.demo or args.database_url:
+        say("ledger serve: --organisations names every database itself; it takes neither --demo nor --database-url")
+        return Exit.USAGE
+    deployment = Deployment.from_json(read_deployment(args.organisations))  # InputError: one line, exit 2
+    base = f"http://{args.host}:{args.port}"
+    say(f"serving {len(deployment.members)} organisation ledgers and their top-level ledger at {base}")
+    for name, organisation in (*deployment.members.items(), ("top", deployment.top)):
+        path = f"{base}/top" if organisation is deployment.top else f"{base}/orgs/{name}"
+        settings = organisation_settings(_check_settings(), organisation).ledger_settings()
+        say(f"  {name}: {settings.database.display} at {path}/")
+        _check_master_keys(settings)
+        _check_checkpoint_folder(settings)
+    os.environ[ORGANISATIONS_ENV] = str(Path(args.organisations).resolve())  # the workers read it
+    _uvicorn(ORGANISATIONS_APP, args)
+    return Exit.OK
+
+
+def _uvicorn(app: str, args: argparse.Namespace) -> None:
     uvicorn.run(
-        APP,
+        app,
         factory=True,
         host=args.host,
         port=args.port,
@@ -93,16 +131,15 @@ def run(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=args.graceful_timeout,
         server_header=False,
     )
-    return Exit.OK
 
 
 def _log_config(level: str) -> dict[str, Any]:
     return log_config(level)
 
 
-def _check_settings() -> None:
+def _check_settings() -> Settings:
     """Before uvicorn starts: a malformed LEDGER_API_* setting stops `serve` with one line naming it (exit 2)."""
-    Settings.from_env()
+    return Settings.from_env()
 
 
 def _check_master_keys(settings: LedgerSettings) -> None:

@@ -95,6 +95,15 @@ def claims_for(args: argparse.Namespace) -> list[Claim]:
     return claims
 
 
+def cosigned_claims(args: argparse.Namespace) -> list[Claim]:
+    """The published checkpoints that witnesses cosigned (``*.cosigned`` in the checkpoint folder)."""
+    folder = _settings(args).paths.checkpoint_dir
+    found = sorted(folder.glob("*.cosigned")) if folder.is_dir() else []
+    if found:
+        say(f"{counted(len(found), 'cosigned checkpoint')} in {folder}")
+    return [checkpoint_file(path, source="cosigned", what="cosigned checkpoint") for path in found]
+
+
 def refuse_foreign_folder(args: argparse.Namespace, ledger: Ledger) -> None:
     """Stop (exit 2) before another ledger's published checkpoints are checked against this one."""
     folder = ledger.settings.paths.checkpoint_dir

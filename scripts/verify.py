@@ -10,10 +10,18 @@ from typing import Any
 import orjson
 
 from ledger.audit import verify_store
-from ledger.proof.verify import Report
+from ledger.proof.verify import Report, check_witnesses
 from scripts.common import Exit, add_database_option, counted, open_ledger, say
+from scripts.files import add_policy_option, policy_file
 from scripts.timestamps import add_tsa_option, published_tokens, say_stamps, tsa_roots_for
-from scripts.trust import add_trust_options, claims_for, keyring_for, recorded_keyring, refuse_foreign_folder
+from scripts.trust import (
+    add_trust_options,
+    claims_for,
+    cosigned_claims,
+    keyring_for,
+    recorded_keyring,
+    refuse_foreign_folder,
+)
 
 
 def add_parser(subparsers: Any, name: str) -> None:
@@ -29,6 +37,7 @@ def add_parser(subparsers: Any, name: str) -> None:
     add_database_option(parser)
     add_trust_options(parser)
     add_tsa_option(parser)
+    add_policy_option(parser)
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument("--output", type=Path, help="write the JSON report here instead of stdout")
     parser.set_defaults(run=run)
@@ -37,9 +46,12 @@ def add_parser(subparsers: Any, name: str) -> None:
 def run(args: argparse.Namespace) -> int:
     """Verify, print the summary to stderr and the report where asked."""
     progress = _progress if sys.stderr.isatty() else None
+    policy = policy_file(args.witness_policy) if args.witness_policy else None
     claims = claims_for(args)  # the auditor's files first: one that cannot be used stops the run before it starts
     trusted = keyring_for(args)
     tsa_roots = tsa_roots_for(args)
+    if policy is not None:
+        claims += cosigned_claims(args)
     with open_ledger(args, create_tables=False) as ledger:
         say(f"verifying {ledger.url.display}")
         refuse_foreign_folder(args, ledger)
@@ -49,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
         report = verify_store(
             ledger, claims=claims, keyring=keyring, origin=origin, progress=progress, tokens=tokens, tsa_roots=tsa_roots
         )
+    if policy is not None:  # step 13
+        check_witnesses(claims, policy, report)
     if progress:
         sys.stderr.write("\n")
     _summarize(report)
@@ -72,7 +86,7 @@ def _summarize(report: Report) -> None:
     say(f"  Merkle root {report.root.hex()}; {counted(report.checkpoints_checked, 'checkpoint')} checked")
     say_stamps(report.stamps)
     for note in report.notes:
-        if "time-stamp" in note:
+        if "time-stamp" in note or note.startswith("witnesses: "):
             say(f"  {note}")
     if report.checkpoints_checked == 0:
         say("  no checkpoint was checked: the chain alone cannot show that the tail was not cut off "

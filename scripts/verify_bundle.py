@@ -23,8 +23,9 @@ import orjson
 from ledger.errors import InputError
 from ledger.proof.bundle import BundleReport, parse_bundle, verify_bundle
 from ledger.proof.timestamp import VerifierUnavailable
+from ledger.proof.verify import quorum_failure
 from scripts.common import Exit, counted, say
-from scripts.files import keyring_file
+from scripts.files import add_policy_option, keyring_file, policy_file
 from scripts.timestamps import add_tsa_option, tsa_roots_for
 
 PROVES = (
@@ -69,6 +70,7 @@ def add_parser(subparsers: Any, name: str) -> None:
         "self-consistent, never VERIFIED (exit 0 self-consistent, 1 not)",
     )
     add_tsa_option(parser)
+    add_policy_option(parser)
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument("--output", type=Path, help="write the JSON report here instead of stdout")
     parser.set_defaults(run=run)
@@ -81,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         return Exit.USAGE
     trusted = keyring_file(args.trusted_keys) if args.trusted_keys else None
     tsa_roots = tsa_roots_for(args)
+    policy = policy_file(args.witness_policy) if args.witness_policy else None
     if trusted is None:
         say(SELF_ONLY)
     try:
@@ -91,6 +94,11 @@ def run(args: argparse.Namespace) -> int:
     except InputError as exc:
         raise InputError(f"{args.file} is not a well-formed bundle: {exc}") from exc
     report = verify_bundle(bundle, trusted=trusted, tsa_roots=tsa_roots)
+    if policy is not None:  # the witnesses' quorum on the bundle's checkpoint (docs/auditing.md, step 13)
+        failure, described = quorum_failure(bundle.checkpoint, policy, source="bundle")
+        say(f"  witnesses: {described}")
+        if failure is not None:
+            report.failures.append(f"{failure.kind}: {failure.detail}")
     _explain(report)
     _explain_time(report, timed=bool(bundle.timestamps), trusting=tsa_roots is not None)
     if args.format == "json" or args.output:

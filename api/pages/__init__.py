@@ -59,7 +59,7 @@ class PagesState:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.templates = templates(settings.time_zone)
-        self.plots = PlotCache()  # the dossiers' drawn plots, by (tool, ledger position, time zone)
+        self.plots = PlotCache()  # the dossiers' drawn plots, by tool and time zone
         self._sessions: Sessions | None = None
         self._lock = threading.Lock()
         self._keys: dict[str, tuple[ApiKey | None, float]] = {}  # key_id -> (the key, when to look it up again)

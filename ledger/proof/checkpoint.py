@@ -13,7 +13,9 @@ them, as opaque lines.
 
 ``CheckpointDirectory`` keeps every signed checkpoint in a directory outside
 the database, one write-once file per tree size, standing in for immutable
-storage: a checkpoint once published is never replaced.
+storage: a checkpoint once published is never replaced. Once witnesses have
+cosigned one, the same note with their cosignature lines after the ledger's
+signature is published beside it, ``<size>.cosigned``, write-once too.
 """
 
 from __future__ import annotations
@@ -117,6 +119,7 @@ class CheckpointDirectory:
     """
 
     SUFFIX = ".checkpoint"
+    COSIGNED_SUFFIX = ".cosigned"
     LOCK_FILE = ".signing.lock"
     _NAME = re.compile(r"([0-9]{20})\.checkpoint")
 
@@ -180,6 +183,33 @@ class CheckpointDirectory:
         """The signed checkpoint of the largest tree size, or None if none yet."""
         sizes = self.sizes()
         return self.read(sizes[-1]) if sizes else None
+
+    def write_cosigned(self, cosigned: str) -> Path:
+        """Publish the published checkpoint with its witnesses' cosignature lines appended, once; return its file.
+
+        Refused (InconsistentCheckpoint) unless it begins with the published
+        note of its size, byte for byte (the ledger's signature stays first and
+        the stored checkpoint is never rewritten), or if a different cosigned
+        note of that size is already published.
+        """
+        size = _size_of(cosigned)
+        if not cosigned.startswith(self.read(size)):
+            raise InconsistentCheckpoint(f"the cosigned note of size {size} does not extend the published checkpoint")
+        target = self.cosigned_file_for(size)
+        data = cosigned.encode("utf-8")
+        if not target.exists():
+            self._link_new(target, data)
+        self._check_same(target, data)
+        return target
+
+    def cosigned_file_for(self, size: int) -> Path:
+        """Where the cosigned checkpoint of tree size ``size`` is kept."""
+        return self.path / f"{size:020d}{self.COSIGNED_SUFFIX}"
+
+    def read_cosigned(self, size: int) -> str | None:
+        """The cosigned checkpoint of tree size ``size``, or None if witnesses have not cosigned it yet."""
+        path = self.cosigned_file_for(size)
+        return read_text(path, what="cosigned checkpoint") if path.is_file() else None
 
     def _link_new(self, target: Path, data: bytes) -> None:
         """Write ``data`` to a synced temporary file, then link it at ``target``."""

@@ -32,6 +32,11 @@
      mismatch", at its size) and, with the auditor's TSA certificates, be
      signed by a trusted authority ("timestamp untrusted"); each checkpoint's
      earliest verified time bounds its entries: in the log no later than T.
+ 13. With a witness policy (c2sp.org/tlog-policy): the latest checkpoint, and
+     every cosigned one published, must carry verified cosignatures that meet
+     the policy's quorum ("witness quorum"); a cosignature by a policy witness
+     that does not verify is "witness cosignature". Cosigned notes are also
+     claims of steps 8 and 9, so their root and the ledger's signature hold.
 
 Memory does not grow with the log: rows are streamed, the tree is kept as a
 compact range (one hash per level), findings are capped.
@@ -51,7 +56,8 @@ from typing import Any, Protocol
 
 from ledger.errors import InputError, IntegrityError, LedgerError
 from ledger.proof.chain import GENESIS, row_hashes
-from ledger.proof.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint_body
+from ledger.proof.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint_body, parse_signed_checkpoint
+from ledger.proof.cosignature import Policy, check_quorum
 from ledger.proof.index import IndexClaim, recompute_roots
 from ledger.proof.keys import Keyring
 from ledger.proof.merkle import EMPTY_ROOT, CompactRange
@@ -309,3 +315,35 @@ def check_index(entries: Iterable[tuple[int, bytes]], claims: Sequence[IndexClai
             report.add(Finding(where, kind, detail, expected=computed.hex(), actual=claim.root.hex()))
     if claims:
         report.notes.append(f"completeness index: {len(claims)} committed roots recomputed")
+
+
+def check_witnesses(claims: Sequence[Claim], policy: Policy, report: Report) -> None:
+    """Step 13: the latest checkpoint among ``claims``, and every cosigned one, meet the witness quorum."""
+    sized = []
+    for claim in claims:
+        try:
+            sized.append((parse_signed_checkpoint(claim.note).size, claim.source == "cosigned", claim))
+        except InputError:
+            continue  # a malformed claim is parse_claims' finding
+    to_check = [claim for _, is_cosigned, claim in sized if is_cosigned]
+    if sized:
+        head = max(sized, key=lambda item: item[:2])  # at the largest size, its cosigned note if there is one
+        if not head[1]:
+            to_check.append(head[2])
+    else:
+        report.add(Finding(None, "witness quorum", "no checkpoint to check against the witness policy"))
+    for claim in to_check:
+        failure, described = quorum_failure(claim.note, policy, source=claim.source)
+        report.notes.append(f"witnesses: {described}")
+        if failure is not None:
+            report.add(failure)
+
+
+def quorum_failure(note: str, policy: Policy, *, source: str) -> tuple[Finding | None, str]:
+    """A note's cosignatures against ``policy``: the finding if the quorum is not met (else None), and a summary."""
+    try:
+        result = check_quorum(note, policy)
+    except (InputError, IntegrityError) as exc:
+        return Finding(None, "witness cosignature", f"{source} checkpoint: {exc}"), f"{source} checkpoint: {exc}"
+    described = f"{source} {result.describe()}"
+    return (None if result.met else Finding(None, "witness quorum", described)), described

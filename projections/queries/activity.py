@@ -39,10 +39,12 @@ _SPAN_SQL: Final = "SELECT MIN(generated_us), MAX(generated_us) FROM {outputs} W
 _OUTPUTS_SQL: Final = (
     "SELECT (generated_us - :origin) / :width, COUNT(*) FROM {outputs} WHERE tool_id = :tool GROUP BY 1"
 )
+# Each action with its clinician's first display of the output before it: a join the planner can hash (PostgreSQL
+# scans the tool's actions once) rather than a subquery per action (one index probe each: 2.5 s at 1M events).
 _ACTIONS_SQL: Final = (
-    "SELECT x.acted_us, x.action, (SELECT MIN(d.shown_us) FROM {displays} d WHERE d.output_id = x.output_id "
-    "AND d.clinician_id = x.clinician_id AND d.shown_us <= x.acted_us) "
-    "FROM {actions} x JOIN {outputs} o ON o.output_id = x.output_id WHERE o.tool_id = :tool"
+    "SELECT x.acted_us, x.action, MIN(d.shown_us) FROM {actions} x JOIN {outputs} o ON o.output_id = x.output_id "
+    "LEFT JOIN {displays} d ON d.output_id = x.output_id AND d.clinician_id = x.clinician_id "
+    "AND d.shown_us <= x.acted_us WHERE o.tool_id = :tool GROUP BY x.seq, x.acted_us, x.action"
 )
 
 

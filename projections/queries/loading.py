@@ -141,3 +141,54 @@ def load_incident(snap: Snapshot, incident_id: str) -> IncidentContext:
         {incident.tool_id} if incident.tool_id else set()
     )
     return IncidentContext(incident, events, cases, histories, tuple(sorted(tools)))
+
+
+def load_incidents(snap: Snapshot, incidents: Sequence[IncidentRow]) -> list[IncidentContext]:
+    """``load_incident`` for many incidents in a fixed number of selects (about eleven a incident before: the
+    incident list at 1M events spent its 14 s in round trips). The tools' histories are loaded whole, once
+    each, a superset of what ``load_incident`` loads for one incident."""
+    ids = [row.incident_id for row in incidents]
+    if not ids:
+        return []
+    events: dict[str, list[EventRow]] = defaultdict(list)
+    for row in snap.events("@in(incident_id, :ids)", {"ids": ids}):
+        events[str(row.incident_id)].append(row)
+    planned = sorted({str(e.remediation_id) for rows in events.values() for e in rows
+                      if e.type == "remediation.planned" and e.remediation_id})  # fmt: skip
+    completions: dict[str, list[EventRow]] = defaultdict(list)
+    if planned:
+        for row in snap.events("type = 'remediation.completed' AND @in(remediation_id, :ids)", {"ids": planned}):
+            completions[str(row.remediation_id)].append(row)
+    outputs: dict[str, list[str]] = defaultdict(list)
+    for incident_id, output_id in snap.select(
+        "SELECT incident_id, output_id FROM {incident_outputs} WHERE @in(incident_id, :ids) ORDER BY seq, output_id",
+        {"ids": ids},
+    ):
+        outputs[str(incident_id)].append(str(output_id))
+    tools = {r[0] for r in snap.select("SELECT DISTINCT tool_id FROM {outputs} WHERE @in(output_id, :ids)",
+                                       {"ids": sorted({o for found in outputs.values() for o in found})})}  # fmt: skip
+    tools |= {row.tool_id for row in incidents if row.tool_id}
+    histories = {str(tool): tool_history(snap, str(tool), full=True) for tool in sorted(tools)}
+    cases = {c.output_id: c for c in output_cases(snap, [o for found in outputs.values() for o in found],
+                                                   histories=histories)}  # fmt: skip
+    return [_context(row, events[row.incident_id], completions, [cases[o] for o in outputs[row.incident_id]],
+                     histories) for row in incidents]  # fmt: skip
+
+
+def _context(
+    incident: IncidentRow,
+    events: list[EventRow],
+    completions: dict[str, list[EventRow]],
+    cases: list[OutputCase],
+    histories: dict[str, ToolHistory],
+) -> IncidentContext:
+    planned = [str(e.remediation_id) for e in events if e.type == "remediation.planned" and e.remediation_id]
+    if planned:
+        seen = {e.seq for e in events}
+        extra = [e for r in planned for e in completions.get(r, []) if e.seq not in seen]
+        events = sorted([*events, *dict((e.seq, e) for e in extra).values()], key=lambda e: (e.effective_us, e.seq))
+    tools = {c.output.tool_id for c in cases if c.output is not None} | (
+        {incident.tool_id} if incident.tool_id else set()
+    )
+    mine = {tool: histories[tool] for tool in tools if tool in histories}
+    return IncidentContext(incident, events, cases, mine, tuple(sorted(tools)))

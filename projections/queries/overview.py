@@ -22,9 +22,9 @@ from projections.logic import STATUS_RANKS
 from projections.policy import DEFAULT_POLICY, Policy
 from projections.queries.gaps import incident_gaps
 from projections.queries.incidents import CATEGORIES, HARMS, incident_summary, reporting_deadlines
-from projections.queries.loading import load_incident
+from projections.queries.loading import IncidentContext, load_incidents
 from projections.timefmt import iso, now_us
-from projections.views import IncidentRow, Snapshot, Views
+from projections.views import Views
 
 DEADLINE_STATES: Final = ("missed", "late", "due_soon", "pending", "met", "none")
 OVERDUE: Final = ("missed", "late")
@@ -50,7 +50,7 @@ def incident_overview(
     now = now_us() if now is None else now
     with views.reading() as snap:
         position = snap.position
-        items = [_item(snap, row, now=now, policy=policy) for row in snap.incidents("1 = 1", {})]
+        items = [_item(ctx, now=now, policy=policy) for ctx in load_incidents(snap, snap.incidents("1 = 1", {}))]
     shown = [item for item in items if _matches(item, wanted)]
     shown.sort(key=_urgency)
     return {
@@ -73,9 +73,8 @@ def _checked(filters: dict[str, str | None]) -> dict[str, str | None]:
     return {name: filters.get(name) for name in FILTERS}
 
 
-def _item(snap: Snapshot, row: IncidentRow, *, now: int, policy: Policy) -> dict[str, Any]:
+def _item(ctx: IncidentContext, *, now: int, policy: Policy) -> dict[str, Any]:
     """One incident with the values it is filtered and sorted by."""
-    ctx = load_incident(snap, row.incident_id)
     deadlines = reporting_deadlines(ctx, now=now, policy=policy)
     states = [d["status"] for d in deadlines if d["applies"] == "yes" and d["status"] in DEADLINE_STATES]
     summary = incident_summary(ctx.incident)

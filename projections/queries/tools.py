@@ -133,14 +133,18 @@ def _monitoring(history: ToolHistory, at: int) -> dict[str, Any]:
     }
 
 
-def tool_state(views: Views, tool_id: str, *, as_of: int | None = None) -> dict[str, Any]:
+def tool_state(views: Views, tool_id: str, *, as_of: int | None = None, count_outputs: bool = True) -> dict[str, Any]:
     """The tool's approval and scope, suspensions, validations, thresholds, trained clinicians and last
-    monitoring as of ``as_of`` (default: now), and its full governance history."""
+    monitoring as of ``as_of`` (default: now), and its full governance history. ``count_outputs=False``: no
+    count of the tool's outputs (``outputs_recorded`` None), which scans them all (130 ms at 1M events)."""
     at = now_us() if as_of is None else as_of
+    count = "SELECT COUNT(*) FROM {outputs} WHERE tool_id = :tool"
+    if not count_outputs:
+        count = "SELECT COUNT(*) FROM (SELECT 1 FROM {outputs} WHERE tool_id = :tool LIMIT 1) AS one"
     with views.reading() as snap:
         history = tool_history(snap, tool_id, full=True)
         incidents = snap.events("type = 'incident.reported' AND tool_id = :tool", {"tool": tool_id})
-        outputs = snap.select("SELECT COUNT(*) FROM {outputs} WHERE tool_id = :tool", {"tool": tool_id})
+        outputs = snap.select(count, {"tool": tool_id})
         position = snap.position
     if not history.rows and not incidents and not outputs[0][0]:
         raise NotFound("tool", tool_id)
@@ -149,7 +153,7 @@ def tool_state(views: Views, tool_id: str, *, as_of: int | None = None) -> dict[
         "as_of": iso(at),
         "position": position,
         "state": state_at(history, at),
-        "outputs_recorded": int(outputs[0][0]),
+        "outputs_recorded": int(outputs[0][0]) if count_outputs else None,
         "history": [row.entry() for row in sorted([*history.rows, *incidents], key=lambda r: (r.effective_us, r.seq))],
     }
 

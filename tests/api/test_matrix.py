@@ -31,10 +31,12 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.organisations import create_deployment_app
 from api.settings import Settings
 from ledger.apikeys import KeyStore, Role
 from ledger.catalogue import CONTROL_TYPES, RESERVED_SOURCE
 from ledger.catalogue.examples import EXAMPLES
+from ledger.organisations import Deployment, Organisation
 from ledger.signing import KeyFolder
 from ledger.store import Ledger
 from tests.api.conftest import EMITTER_SOURCE, bearer
@@ -108,8 +110,19 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/reliance"): READERS,
     ("GET", "/gaps"): READERS,
 }
+# One deployment of organisation ledgers in front of the apps (api.organisations, `ledger serve --organisations`):
+# the world's ledger is its organisation "northside", so the world's keys reach its whole API under
+# /orgs/northside/ with the same rights; the top-level ledger under /top/ has keys of its own (none here).
+ORGANISATION = "/orgs/{organisation}"
+DEPLOYMENT: dict[tuple[str, str], frozenset[str]] = {
+    **{(method, ORGANISATION + path): ACCESS[(method, path)] for method, path in (
+        ("POST", "/v1/events"), ("POST", "/v1/events/batch"), ("GET", "/v1/log"), ("GET", "/v1/checkpoint"))},
+    ("GET", "/top/healthz"): PUBLIC,
+}  # fmt: skip
+ACCESS |= DEPLOYMENT
 PAGE_PATHS = frozenset(path for _, path in ACCESS if not path.startswith(("/v1/", "/openapi", "/docs", "/healthz",
-                                                                           "/readyz", "/fhir", "/cds-services/"))
+                                                                           "/readyz", "/fhir", "/cds-services/",
+                                                                           "/orgs/", "/top/"))
                        and path != "/")  # fmt: skip
 SIGNED_IN = frozenset({"reader", "auditor", "admin"})  # the callers who get a session
 
@@ -148,6 +161,7 @@ class World:
     tokens: dict[str, str | None]
     app: TestClient
     fast: TestClient
+    deployment: TestClient  # the world's ledger as organisation "northside" of a deployment
     event_id: str  # a recorded output.generated of the emitter's source, sealing a patient
 
     def head(self) -> int:
@@ -214,11 +228,16 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
             "keys_dir": str(tmp / "keys"),
             "checkpoint_dir": str(tmp / "checkpoints"),
         }
+        deployment = Deployment(
+            Organisation("top", f"sqlite:///{tmp}/top.sqlite3", tmp / "top.d", "top.matrix.example/ledger"),
+            {"northside": Organisation("northside", url, tmp / "northside.d", "northside.matrix.example/ledger")},
+        )
         with (
             TestClient(create_app(Settings(**common, key_cache_s=0))) as app,
             TestClient(create_app(Settings(**common, key_cache_s=3600))) as fast,
+            TestClient(create_deployment_app(deployment, Settings(**common, key_cache_s=0))) as organisations,
         ):
-            yield World(url, tokens, app, fast, str(generated["event_id"]))
+            yield World(url, tokens, app, fast, organisations, str(generated["event_id"]))
 
 
 # --- 1. every route x every caller ---------------------------------------------------------
@@ -227,7 +246,9 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 def test_every_route_of_the_app_has_an_expected_access_entry(world: World) -> None:
     served = _routes(world.app.app)  # type: ignore[arg-type]
     assert served - set(ACCESS) == set(), "a route without an expected entry in ACCESS"
-    assert set(ACCESS) - served == set(), "an ACCESS entry for a route the app no longer serves"
+    assert set(ACCESS) - set(DEPLOYMENT) - served == set(), "an ACCESS entry for a route the app no longer serves"
+    inner = {(method, path.removeprefix(ORGANISATION).removeprefix("/top")) for method, path in DEPLOYMENT}
+    assert inner - served == set(), "a deployment entry for a route its organisations' apps do not serve"
 
 
 def _form_token(client: TestClient, path: str) -> str:
@@ -260,9 +281,12 @@ def _page_request(world: World, method: str, path: str, role: str) -> Any:
 def _request(world: World, method: str, path: str, role: str) -> Any:
     if path in PAGE_PATHS:
         return _page_request(world, method, path, role)
+    client = world.deployment if (method, path) in DEPLOYMENT else world.app
+    prefix = "/orgs/northside" if path.startswith(ORGANISATION) else ""
+    path = path.removeprefix(ORGANISATION)
     params: dict[str, Any] = {}
     body: Any = None
-    url = (
+    url = prefix + (
         path.replace("{event_id:uuid}", world.event_id)
         .replace("{event_id}", world.event_id)
         .replace("{incident_id}", INCIDENT)
@@ -284,7 +308,7 @@ def _request(world: World, method: str, path: str, role: str) -> Any:
         params = {"from_size": 1}
     elif path == "/v1/proofs/index":
         params = {"key": f"incident:{INCIDENT}"}
-    return world.app.request(method, url, params=params, json=body, headers=world.headers(role))
+    return client.request(method, url, params=params, json=body, headers=world.headers(role))
 
 
 def _expected(method: str, path: str, role: str) -> str:
@@ -377,5 +401,5 @@ def test_no_caller_appends_an_ordinary_event_under_the_ledgers_own_source(world:
 
 
 def test_the_matrix_counts_what_docs_reliability_reports() -> None:
-    assert (ROUTE_CASES, CONTROL_CASES, RESERVED_SOURCE_CASES) == (53 * 7, 9 * 3 * 7 * 2, 3 * 7)
-    assert CASES == 770
+    assert (ROUTE_CASES, CONTROL_CASES, RESERVED_SOURCE_CASES) == ((53 + 5) * 7, 9 * 3 * 7 * 2, 3 * 7)
+    assert CASES == 805

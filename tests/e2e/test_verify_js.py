@@ -27,6 +27,7 @@ from ledger.errors import MalformedProof, SignatureInvalid
 from ledger.proof import merkle
 from ledger.proof.chain import entry_bytes
 from ledger.proof.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
+from ledger.proof.cosignature import cosign
 from ledger.proof.keys import Keyring, SigningKey, format_verifier_key, generate, parse_verifier_key
 from ledger.proof.note import sign_note
 from tests.e2e.chromium import chromium
@@ -196,6 +197,9 @@ def _note_cases(signer: SigningKey, witness: SigningKey, impostor: SigningKey) -
     return {
         "signed by the pinned key": good,
         "cosigned by a witness the reader does not pin": sign_checkpoint(body, witness, signer),
+        "with tlog-cosignature/v1 lines after its signature": good
+        + cosign(body.body(), witness, timestamp=1).line()
+        + cosign(body.body(), impostor, timestamp=2**63 - 1).line(),
         "with an extension line": sign_checkpoint(Checkpoint(ORIGIN, 42, root, ("opaque extension",)), signer),
         "a tree of size 2^64-1": sign_checkpoint(Checkpoint(ORIGIN, 2**64 - 1, root), signer),
         "non-ASCII origin": sign_checkpoint(Checkpoint("hôpital.example/ledger", 7, root), signer),
@@ -246,7 +250,7 @@ def test_verify_js_opens_exactly_the_checkpoints_the_python_core_opens(page: Pag
         if "error" not in outcome:
             assert outcome.pop("by") == [parse_verifier_key(pinned).label], name
             assert outcome == expected[name], name
-    assert sum(1 for o in expected.values() if "error" not in o) == 5  # the five honest ones
+    assert sum(1 for o in expected.values() if "error" not in o) == 6  # the six honest ones
 
 
 def test_verify_js_refuses_a_verifier_key_whose_id_is_not_its_own(page: Page) -> None:

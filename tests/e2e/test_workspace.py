@@ -35,6 +35,10 @@ def test_moving_the_dossiers_as_of_time_across_a_threshold_change_changes_the_va
     screenshot(page, "dossier", full_page=False)
     page.locator("#activity-heading").evaluate("heading => heading.scrollIntoView()")
     screenshot(page, "dossier-plots", full_page=False)
+    assert page.locator("#plot-axis-local").is_visible() and not page.locator("#plot-axis-utc").is_visible()
+    page.emulate_media(media="print")  # on paper, the time axis in UTC
+    assert page.locator("#plot-axis-utc").is_visible() and not page.locator("#plot-axis-local").is_visible()
+    screenshot(page, "dossier-plots-print", full_page=False)
 
 
 def test_the_gaps_page_groups_the_gaps_by_kind_and_tool_and_links_each_to_its_evidence(

@@ -206,3 +206,15 @@ def test_proof_lines_sent_with_old_size_zero_are_refused(tmp_path: Path, log: To
     log.grow(4)
     with running(w1) as url:
         assert _post(url, old=0, proof=log.proof(2), note=log.checkpoint()).status_code == 422
+
+
+def test_log_reports_a_witness_that_cosigned_a_fork_as_a_conflict(tmp_path: Path, log: ToyLog) -> None:
+    w1 = _witness(tmp_path, "w1.example", log)
+    fork = ToyLog(log.key, ORIGIN, salt=b"fork")
+    fork.grow(6)
+    log.grow(9)
+    with running(w1) as url:
+        assert _add(url, fork, old=0).status_code == 200  # the witness was shown a fork first
+        policy = parse_policy(f"{w1.policy_line('w1', url)}\nquorum w1\n")
+        answers = ask_witnesses(log.checkpoint(), policy, old=6, proof_from=log.proof)
+    assert answers[0].cosignature is None and "another head at size 6 (conflict, HTTP 422)" in answers[0].problem

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from projections import queries
 from projections.answers import to_json
-from projections.queries.overview import FILTERS
+from projections.policy import DEFAULT_POLICY
+from projections.queries.loading import load_incident, load_incidents
+from projections.queries.overview import FILTERS, _item
 from tests.projections.conftest import Opened
+from tests.projections.governance_scenarios import gaps_story, recurrence_story
 from tests.projections.scenarios import ALL
 
 
@@ -38,3 +41,16 @@ def test_the_incident_pages_dossier_is_the_timeline_and_the_report_from_one_snap
     dossier = to_json(queries.incident_dossier(opened_sqlite.views, "INC-MP", now=now))
     assert dossier["timeline"] == to_json(queries.incident_timeline(opened_sqlite.views, "INC-MP"))
     assert dossier["report"] == to_json(queries.accountability_report(opened_sqlite.views, "INC-MP", now=now))
+
+
+def test_the_list_loads_every_incident_at_once_and_judges_each_as_its_own_page_would(opened: Opened) -> None:
+    """load_incidents (a few selects for all incidents, whole tool histories) gives each incident the deadline
+    state, units, tools and open gaps that load_incident (one incident at a time) gives it, on both stores:
+    the five error scenarios, a remediated recurrence and the gaps story."""
+    opened.append(*(scenario() for scenario in ALL), recurrence_story(), gaps_story())
+    now = 1_800_000_000_000_000
+    with opened.views.reading() as snap:
+        rows = snap.incidents("1 = 1", {})
+        alone = [to_json(_item(load_incident(snap, row.incident_id), now=now, policy=DEFAULT_POLICY)) for row in rows]
+        at_once = [to_json(_item(ctx, now=now, policy=DEFAULT_POLICY)) for ctx in load_incidents(snap, rows)]
+    assert len(rows) >= 7 and at_once == alone
