@@ -9,11 +9,12 @@ template extends ``base.html`` (landmarks, skip link, navigation, headings).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
@@ -38,17 +39,21 @@ def templates(time_zone: str) -> Jinja2Templates:
     return found
 
 
+_NOT_RECORDED: Final = Markup('<span class="none">not recorded</span>')
+
+
+@lru_cache(maxsize=8192)
 def when(value: str | None, zone: ZoneInfo) -> Markup:
-    """An RFC 3339 time as ``<time>``: local with its offset on screen, UTC in print (pages.css, print.css)."""
+    """An RFC 3339 time as ``<time>``: local with its offset on screen, UTC in print (pages.css, print.css).
+    Kept: a dossier shows hundreds of times, many of them more than once."""
     if not value:
-        return Markup('<span class="none">not recorded</span>')
+        return _NOT_RECORDED
     moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    local = moment.astimezone(zone)
-    offset = local.strftime("%z")
-    shown = f"{local:%Y-%m-%d %H:%M:%S} {offset[:3]}:{offset[3:]}"
-    utc = f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
-    return Markup('<time datetime="{}"><span class="t-local">{}</span><span class="t-utc">{}</span></time>').format(
-        value, shown, utc
+    local = moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %z")
+    shown = f"{local[:-2]}:{local[-2:]}"
+    utc = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return Markup(  # noqa: S704 - the value is escaped; the rest is formatted from a parsed time
+        f'<time datetime="{escape(value)}"><span class="t-local">{shown}</span><span class="t-utc">{utc}</span></time>'
     )
 
 
