@@ -91,6 +91,10 @@ def make_checkpoint(
     (``ledger.index.commit_index``) when the log holds anything new, so the
     checkpoint covers its ``index.committed`` event.
 
+    With ``tsas`` (URLs of RFC 3161 time-stamping authorities), step 5 asks
+    each that has not stamped this checkpoint yet, also when it was already
+    signed (a retry after an authority failed); ledger.timestamping.
+
     With a folder, the whole procedure holds the folder's signing lock, so
     concurrent signers (server workers, the command line) take turns; a folder
     that belongs to another ledger is refused (ForeignCheckpointFolder), and one

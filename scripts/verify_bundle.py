@@ -22,6 +22,7 @@ import orjson
 
 from ledger.errors import InputError
 from ledger.proof.bundle import BundleReport, parse_bundle, verify_bundle
+from ledger.proof.timestamp import VerifierUnavailable
 from ledger.proof.verify import quorum_failure
 from scripts.common import Exit, counted, say
 from scripts.files import add_policy_option, keyring_file, policy_file
@@ -87,6 +88,9 @@ def run(args: argparse.Namespace) -> int:
         say(SELF_ONLY)
     try:
         bundle = parse_bundle(args.file.read_bytes())
+    except VerifierUnavailable as exc:
+        say(f"ledger: could not run: {exc}")
+        return Exit.COULD_NOT_RUN
     except InputError as exc:
         raise InputError(f"{args.file} is not a well-formed bundle: {exc}") from exc
     report = verify_bundle(bundle, trusted=trusted, tsa_roots=tsa_roots)

@@ -59,14 +59,23 @@ class TimestampUntrusted(IntegrityError):
     """A token's signature does not verify to a TSA certificate the auditor trusts."""
 
 
-def imprint_of(note: str) -> bytes:
-    """The message imprint the ledger asks a TSA to sign: SHA-256 of the signed note's UTF-8 bytes."""
-    return hashlib.sha256(note.encode("utf-8")).digest()
+class VerifierUnavailable(LedgerError):
+    """rfc3161-client is not installed here, so tokens cannot be read (could not run)."""
 
 
 def parse_token(data: bytes) -> TimeStampResponse:
-    """A time-stamp response, parsed; MalformedProof unless it is well-formed and its status is granted."""
-    from rfc3161_client import PKIStatus, decode_timestamp_response
+    """A time-stamp response, parsed; MalformedProof unless it is well-formed and its status is granted.
+
+    VerifierUnavailable where rfc3161-client is not installed (the proof core
+    runs without it until it meets a token).
+    """
+    try:
+        from rfc3161_client import PKIStatus, decode_timestamp_response
+    except ImportError as exc:
+        raise VerifierUnavailable(
+            "the evidence carries RFC 3161 time-stamp tokens, and checking them needs rfc3161-client "
+            "(pip install rfc3161-client)"
+        ) from exc
 
     try:
         response = decode_timestamp_response(data)
@@ -120,7 +129,7 @@ def _signer(response: TimeStampResponse) -> str:
     signer = next(iter(response.signed_data.signer_infos))
     for der in response.signed_data.certificates:
         certificate = load_der_x509_certificate(der)
-        if certificate.serial_number == signer.serial_number:
+        if certificate.serial_number == signer.serial_number and certificate.issuer == signer.issuer:
             return certificate.subject.rfc4514_string()
     return "an unnamed authority"
 

@@ -297,3 +297,20 @@ def test_a_trusted_tsa_file_without_a_certificate_is_a_usage_error_naming_it(ope
     done = operator.verify(garbage)
     assert done.returncode == 2
     assert f"trusted TSA certificate file {garbage} holds no PEM certificate" in done.stderr
+
+
+def test_a_bundle_with_tokens_where_rfc3161_client_is_missing_could_not_run_and_says_what_to_install(
+    operator: Operator, tsa: LocalTsa, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bundle, _ = exported_story(operator, tsa, monkeypatch)
+    without = (  # importing a module that sys.modules maps to None raises ImportError, as if it were not installed
+        "import sys; sys.modules['rfc3161_client'] = None; from scripts.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+    trusted = str(operator.keys / "trusted.keys")
+    done = subprocess.run(
+        [sys.executable, "-c", without, "verify-bundle", str(bundle), "--trusted-keys", trusted],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 3, done.stderr
+    assert "checking them needs rfc3161-client (pip install rfc3161-client)" in done.stderr
+    assert "Traceback" not in done.stderr
