@@ -183,7 +183,7 @@ class IndexStore:
         hashed = key_hash(key)
         bucket = bucket_of(hashed)
         try:
-            rows = self.read(_prove_statement(bucket), (hashed, tree_size, bucket, tree_size, *[tree_size] * DEPTH))
+            rows = self.read(_PROVE, (hashed, tree_size, bucket, tree_size, *_sibling_params(bucket, tree_size)))
         except StoreUnavailable:
             if not self.exists():
                 raise InputError(f"the index was not committed at size {tree_size}") from None
@@ -208,19 +208,29 @@ class IndexStore:
         return IndexProof(key, tree_size, seqs, bucket, ordered, path)
 
 
-def _prove_statement(bucket: int) -> str:
-    """The key's seqs kept apart (depth -2) and its bucket's changes (-1), by size; each sibling (0..11)."""
+def _prove_statement() -> str:
+    """The key's seqs kept apart (depth -2) and its bucket's changes (-1), by size; each sibling (0..11), sliced
+    out of the commit's levels at an offset passed as a parameter, so that every proof runs the same statement
+    (PostgreSQL prepares it once per connection instead of planning each bucket's text afresh)."""
     parts = [
         "SELECT -2, tree_size, seqs FROM {seqs} WHERE key_hash = ? AND tree_size <= ?",
         "SELECT -1, tree_size, changes FROM {versions} WHERE bucket = ? AND tree_size <= ?",
     ]
-    offset, width, node = 0, BUCKETS, bucket
-    for depth in range(DEPTH):
-        start = 32 * (offset + (node ^ 1)) + 1  # substr counts from 1; the offsets are ours, not the caller's
-        sibling = f"SELECT {depth}, tree_size, substr(levels, {start}, 32) FROM {{commits}} "  # noqa: S608
-        parts.append(sibling + "WHERE tree_size = ?")
-        offset, width, node = offset + width, width // 2, node // 2
+    sibling = "SELECT {}, tree_size, substr(levels, CAST(? AS INTEGER), 32) FROM {{commits}} WHERE tree_size = ?"
+    parts += [sibling.format(depth) for depth in range(DEPTH)]  # the depths are ours, not the caller's
     return " UNION ALL ".join(parts)
+
+
+_PROVE: Final = _prove_statement()
+
+
+def _sibling_params(bucket: int, tree_size: int) -> list[int]:
+    """(where the sibling starts in the levels blob, counted from 1 as substr does; the size) for each depth."""
+    params, offset, width, node = [], 0, BUCKETS, bucket
+    for _ in range(DEPTH):
+        params += [32 * (offset + (node ^ 1)) + 1, tree_size]
+        offset, width, node = offset + width, width // 2, node // 2
+    return params
 
 
 def _changes(raw: bytes) -> Iterator[tuple[bytes, list[int] | None]]:
