@@ -285,3 +285,14 @@ def test_the_generated_session_secret_is_kept_private_and_reused(
     path = tmp_path / "l.d" / SECRET_FILE
     assert path.is_file() and stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert session_secret(settings) == first and len(first) == 64
+
+
+def test_the_incident_list_and_page_link_each_tool_to_its_dossier(site: Site, client: TestClient) -> None:
+    """A risk manager goes from an incident to the tool behind it in one step."""
+    sign_in(client, site.keys["reader"])
+    listing = client.get("/incidents")
+    assert listing.status_code == 200 and '<a href="/tools/sepsis-watch">sepsis-watch</a>' in listing.text
+    incident = re.search(r'href="(/incidents/[^"]+)"', listing.text)
+    assert incident is not None
+    page = client.get(incident.group(1))
+    assert page.status_code == 200 and re.search(r'<dd><a href="/tools/[^"]+">', page.text)
