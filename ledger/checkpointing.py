@@ -20,14 +20,13 @@ The procedure, in order:
   5. With time-stamping authorities configured (``tsas``), ask each that has
      not yet stamped this checkpoint for an RFC 3161 token over it, and keep it
      beside the checkpoint (ledger.timestamping; one that fails loses nothing).
-
-The work is O(log n + entries since the last checkpoint); the first checkpoint
-recomputes the whole log once.
-
-  5. With a witness policy (c2sp.org/tlog-policy), ``witness_checkpoint`` asks
+  6. With a witness policy (c2sp.org/tlog-policy), ``witness_checkpoint`` asks
      the policy's witnesses to cosign it (ledger.witnessing) and, once their
      verified cosignatures meet the quorum, publishes the note with their
      lines after the ledger's signature (``<size>.cosigned``, write-once).
+
+The work is O(log n + entries since the last checkpoint); the first checkpoint
+recomputes the whole log once.
 """
 
 from __future__ import annotations
@@ -176,7 +175,7 @@ def _check_extension(ledger: Ledger, previous: Checkpoint | None, *, size: int, 
 
 @dataclass(frozen=True)
 class Witnessed:
-    """Step 5's outcome: the note with the cosignatures gathered, each witness's answer, and the quorum."""
+    """Step 6's outcome: the note with the cosignatures gathered, each witness's answer, and the quorum."""
 
     note: str
     answers: tuple[Answer, ...]
@@ -185,7 +184,7 @@ class Witnessed:
 
 
 def witness_checkpoint(ledger: Ledger, signed: Signed, policy: Policy, *, folder: CheckpointDirectory) -> Witnessed:
-    """Step 5: have the policy's witnesses cosign ``signed``; publish the cosigned note once the quorum is met.
+    """Step 6: have the policy's witnesses cosign ``signed``; publish the cosigned note once the quorum is met.
 
     A checkpoint whose cosigned note is already published is not sent again.
     Each witness is first asked from the size of the checkpoint published

@@ -103,7 +103,7 @@ def cosigned_note(ledger: Ledger, signed: Signed, *, folder: CheckpointDirectory
 
 
 def witnessed(ledger: Ledger, signed: Signed, *, folder: CheckpointDirectory, policy: Policy) -> int:
-    """Step 5 of ledger.checkpointing, said on stderr; the cosigned note on stdout. Exit 0 once the quorum is met.
+    """Step 6 of ledger.checkpointing, said on stderr; the cosigned note on stdout. Exit 0 once the quorum is met.
 
     A witness that holds another head (a fork or a rollback it saw) is exit 1;
     witnesses that could not be reached or refused otherwise, exit 3 (run it
