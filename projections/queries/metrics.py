@@ -85,9 +85,9 @@ def reliance_breakdown(
     moment = now_us() if now is None else now
     groups: dict[str, list[dict[str, Any]]] = {}
     for by, (action_column, display_column) in BY.items():
-        keys = sorted({_key(r[action_column]) for r in actions} | {_key(r[display_column]) for r in displays})
         split_actions = _split(actions, action_column)
         split_displays = _split(displays, display_column)
+        keys = sorted(split_actions.keys() | split_displays.keys())
         groups[by] = [
             {
                 "key": key,
