@@ -65,12 +65,13 @@ from ledger.proof.index import (
     IndexLeaf,
     IndexProof,
     bucket_of,
-    index_keys,
     key_hash,
+    key_set,
     next_seqs_hash,
     tree_levels,
 )
 from ledger.store import Ledger
+from ledger.store.pg_arrays import ByteaArray, Int8Array
 
 COMMITTED: Final = "index.committed"
 TABLES: Final = {
@@ -296,20 +297,21 @@ def catch_up(store: IndexStore, *, head: int) -> tuple[int, bytes] | None:
 
 def _postings(store: IndexStore, *, start: int, head: int) -> dict[bytes, list[int]]:
     """The seqs naming each key among entries start+1..head, by key hash: each entry's bytes parsed once."""
-    new: dict[bytes, list[int]] = defaultdict(list)
-    hashed: dict[str, bytes] = {}
+    by_key: dict[str, list[int]] = {}
     page = "SELECT seq, state FROM {events} WHERE seq > ? AND seq <= ? ORDER BY seq"
     for low in range(start, head, _READ_PAGE):
         for seq, body in store.read(page, (low, min(low + _READ_PAGE, head))):
             if body is None:
                 raise ChainBroken(seq=seq, kind="missing chain column", detail="the row has a seq but no state")
             data = orjson.loads(body).get("data")
-            for key in index_keys(data) if isinstance(data, dict) else ():
-                digest = hashed.get(key)
-                if digest is None:
-                    digest = hashed[key] = key_hash(key)
-                new[digest].append(seq)
-    return new
+            if isinstance(data, dict):
+                for key in key_set(data):
+                    seqs = by_key.get(key)
+                    if seqs is None:
+                        by_key[key] = [seq]
+                    else:
+                        seqs.append(seq)
+    return {key_hash(key): seqs for key, seqs in by_key.items()}
 
 
 def _advance(
@@ -367,14 +369,16 @@ def _pages(store: IndexStore, wanted: list[int]) -> list[tuple[Any, ...]]:
 def _insert(run: Any, backend: str, into: str, types: tuple[str, ...], rows: list[tuple[Any, ...]], tail: str = ""
 ) -> None:  # fmt: skip
     """Insert the rows: on PostgreSQL statements over arrays (executemany's pipeline costs a round of work per
-    row), on SQLite one executemany (``run`` takes a list of rows)."""
+    row), in binary built by the store's own packers (psycopg's list dumper cost as much as the rest of a commit's
+    writes); on SQLite one executemany (``run`` takes a list of rows)."""
     if not rows:
         return
     if backend == "postgres":
         arrays = ", ".join(f"?::{t}[]" for t in types)
         for chunk in _chunks(rows):  # a few MB each: building one statement of 100 MB outlived the idle timeout
+            columns = zip(types, zip(*chunk, strict=True), strict=True)
             run(f"INSERT INTO {into} SELECT * FROM unnest({arrays}){tail}",  # noqa: S608
-                tuple(list(column) for column in zip(*chunk, strict=True)))  # fmt: skip
+                tuple(ByteaArray.of(c) if t == "bytea" else Int8Array.of(c) for t, c in columns))  # fmt: skip
         return
     marks = ", ".join("?" * len(types))
     run(f"INSERT INTO {into} VALUES ({marks}){tail}", rows)  # noqa: S608

@@ -58,9 +58,13 @@ def cipher(key: bytes) -> AESGCMSIV:
     return AESGCMSIV(key)
 
 
+CIPHERTEXT_FIELD = frozenset({"as", "sealed", "subject"})  # the keys of the field holding the ciphertext
+SEALED_WITH_FIELD = frozenset({"as", "sealed_with"})  # the keys of a field sealed with it
+
+
 def is_sealed(value: Any) -> bool:
     """True for a sealed field's stored form (the one holding the ciphertext, or one sealed with it)."""
-    return isinstance(value, dict) and (set(value) in ({"as", "sealed", "subject"}, {"as", "sealed_with"}))
+    return isinstance(value, dict) and value.keys() in (CIPHERTEXT_FIELD, SEALED_WITH_FIELD)
 
 
 def sealed_subject(value: Any) -> str | None:

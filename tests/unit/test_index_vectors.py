@@ -102,3 +102,16 @@ def test_a_sealed_event_names_its_subject_token_and_never_a_clear_value() -> Non
         "note": {"subject": "not-sealed"},
     }
     assert index_keys(data) == ["incident:I", "subject:9f3a"]
+
+
+def test_a_key_named_twice_is_named_once_and_odd_sealed_shapes_name_nothing() -> None:
+    """output_id among output_ids is one key; a ciphertext field whose subject is not a string, or with a fourth
+    member, gives no subject key."""
+    data = {
+        "output_id": "o1",
+        "output_ids": ["o1", "o2"],
+        "a": {"as": "string", "sealed": "AAAA", "subject": 7},
+        "b": {"as": "string", "sealed": "AAAA", "subject": "t", "extra": 1},
+        "c": ["o3"],
+    }
+    assert index_keys(data) == ["output:o1", "output:o2"]
