@@ -38,6 +38,7 @@ from api.settings import Settings
 from ledger.checkpointing import Signed, make_checkpoint, witness_checkpoint
 from ledger.config import LedgerPaths
 from ledger.errors import InputError, IntegrityError, StoreUnavailable
+from ledger.index import index_age
 from ledger.proof.checkpoint import CheckpointDirectory
 from ledger.proof.cosignature import Policy, parse_policy
 from ledger.proof.files import read_text
@@ -53,9 +54,10 @@ STOP_TIMEOUT_S: Final = 30.0  # how long shutdown waits for a signing in progres
 class Signer:
     """Signs the log's head with the folder's active key, one signing at a time."""
 
-    def __init__(self, paths: LedgerPaths, *, witnesses: Policy | None = None) -> None:
+    def __init__(self, paths: LedgerPaths, *, witnesses: Policy | None = None, index_interval: float = 0.0) -> None:
         self.paths = paths
         self.witnesses = witnesses
+        self.index_interval = index_interval  # commit the index when its last commit is this old (0: at every signing)
         self.keys = KeyFolder(paths.keys_dir)
         self.signed_size = 0  # the largest tree size this process has seen signed
         self._lock = threading.Lock()
@@ -76,8 +78,9 @@ class Signer:
         self.paths.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         folder = CheckpointDirectory(self.paths.checkpoint_dir)
         with self._lock:
+            index = self.index_interval <= 0 or index_age(ledger) >= self.index_interval
             signed = make_checkpoint(
-                ledger, key, origin=self.paths.origin, folder=folder, index=True, tsas=self.paths.tsa_urls
+                ledger, key, origin=self.paths.origin, folder=folder, index=index, tsas=self.paths.tsa_urls
             )
         if signed is not None:
             self.signed_size = max(self.signed_size, signed.checkpoint.size)
@@ -116,7 +119,7 @@ class CheckpointSchedule:
         """The schedule the settings ask for (not started)."""
         ledger_settings = settings.ledger_settings()
         policy = _witness_policy(ledger_settings.witness_policy) if ledger_settings.witness_policy else None
-        signer = Signer(ledger_settings.paths, witnesses=policy)
+        signer = Signer(ledger_settings.paths, witnesses=policy, index_interval=settings.index_interval_s)
         return cls(runtime, signer, interval=settings.checkpoint_interval_s)
 
     @property

@@ -11,7 +11,9 @@ Checkpoints: the server signs the log's head every ``checkpoint_interval_s``
 seconds (``$LEDGER_CHECKPOINT_INTERVAL``, default 60; 0 turns the schedule off)
 with the key in ``keys_dir``, publishing to ``checkpoint_dir`` (both default to
 the ledger's settings: $LEDGER_KEYS_DIR, $LEDGER_CHECKPOINT_DIR, else the
-database's own state folder).
+database's own state folder). A signing first commits the completeness index
+when its last commit is at least ``index_interval_s`` old
+($LEDGER_API_INDEX_INTERVAL_S, default 0: at every signing).
 
 Pages (api.pages): sessions last ``session_hours`` ($LEDGER_API_SESSION_HOURS,
 default 8) and are signed with ``session_secret`` ($LEDGER_API_SESSION_SECRET;
@@ -70,6 +72,7 @@ class Settings:
     reconnect_interval_s: float = 1.0  # how often a store that could not be opened is tried again
     key_cache_s: float = 2.0  # how long an authenticated key is trusted without a lookup (revocation delay)
     checkpoint_interval_s: float = 60.0  # how often the head is signed if the log grew; 0: never (on demand only)
+    index_interval_s: float = 0.0  # a signing commits the completeness index if its last commit is this old; 0: always
     keys_dir: str | None = None  # None: $LEDGER_KEYS_DIR, else the database's state folder's keys/
     checkpoint_dir: str | None = None  # None: $LEDGER_CHECKPOINT_DIR, else the state folder's checkpoints/
     origin: str | None = None  # the checkpoints' origin line; None: $LEDGER_ORIGIN, else the default
@@ -119,6 +122,7 @@ _NUMBERS: Final[dict[str, tuple[type[int] | type[float], float]]] = {
     "reconnect_interval_s": (float, 0.001),
     "key_cache_s": (float, 0),
     "checkpoint_interval_s": (float, 0),
+    "index_interval_s": (float, 0),
     "session_hours": (float, 0.01),
 }
 

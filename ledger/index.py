@@ -40,6 +40,7 @@ since ``ledger verify`` recomputes every root from the log.
 from __future__ import annotations
 
 import hashlib
+import math
 import struct
 import time
 from bisect import bisect_left
@@ -415,6 +416,15 @@ def commit_index(ledger: Ledger) -> tuple[int, bytes] | None:
     size, root = committed
     ledger.submit([_event(size, root)])
     return committed
+
+
+def index_age(ledger: Ledger) -> float:
+    """Seconds since the index was last caught up (infinity if it never was): how stale a commit would refresh."""
+    store = IndexStore(ledger)
+    if not store.exists():
+        return math.inf
+    newest = store.read("SELECT committed_us FROM {commits} ORDER BY tree_size DESC LIMIT 1", ())
+    return time.time() - int(newest[0][0]) / 1e6 if newest else math.inf
 
 
 def _only_commits_after(ledger: Ledger, size: int) -> bool:

@@ -19,7 +19,7 @@ from api.logging import JsonFormatter
 from api.runtime import Store
 from api.settings import Settings
 from ledger.config import DEFAULT_ORIGIN, LedgerPaths
-from ledger.errors import StoreUnavailable
+from ledger.errors import InputError, StoreUnavailable
 from ledger.proof.checkpoint import Checkpoint, CheckpointDirectory, open_checkpoint, sign_checkpoint
 from ledger.signing import KeyFolder
 from ledger.store import Ledger
@@ -175,3 +175,32 @@ def test_an_interval_of_0_signs_only_on_demand(ticking: Settings) -> None:
 def test_the_interval_comes_from_the_environment_and_defaults_to_60_s() -> None:
     assert Settings.from_env({}).checkpoint_interval_s == 60
     assert Settings.from_env({"LEDGER_CHECKPOINT_INTERVAL": "0.5"}).checkpoint_interval_s == 0.5
+
+
+def _commit_seqs(ledger: Ledger) -> list[int]:
+    return [record.seq for record in ledger.events_of_types(["index.committed"])]
+
+
+def test_with_an_index_interval_a_signing_commits_the_index_only_once_its_last_commit_is_that_old(
+    ledger: Ledger, paths: LedgerPaths
+) -> None:
+    """LEDGER_API_INDEX_INTERVAL_S: a signing commits the index when it never was, or was that long ago; the
+    signings between sign the head alone."""
+    store = Store(ledger, committer=None, keys=None, holds=None)  # type: ignore[arg-type]
+    signer = Signer(paths, index_interval=3600)
+    schedule = CheckpointSchedule(FlakyRuntime(store, failures=0), signer, interval=INTERVAL)  # type: ignore[arg-type]
+    assert schedule.tick() is not None and _commit_seqs(ledger) == [2]  # never committed: committed now
+    ledger.submit(many_shown(3))
+    signed = schedule.tick()
+    assert signed is not None and signed.checkpoint.size == 5 and _commit_seqs(ledger) == [2]
+    signer.index_interval = 0  # every signing commits it
+    ledger.submit(many_shown(2))
+    signed = schedule.tick()
+    assert signed is not None and signed.checkpoint.size == 8 and _commit_seqs(ledger) == [2, 8]  # 8: the commit at 7
+
+
+def test_the_index_interval_comes_from_the_environment_and_defaults_to_every_signing() -> None:
+    assert Settings.from_env({}).index_interval_s == 0
+    assert Settings.from_env({"LEDGER_API_INDEX_INTERVAL_S": "600"}).index_interval_s == 600
+    with pytest.raises(InputError, match="LEDGER_API_INDEX_INTERVAL_S must be at least 0"):
+        Settings.from_env({"LEDGER_API_INDEX_INTERVAL_S": "-1"})
