@@ -49,13 +49,20 @@ def _free_port() -> int:
 
 @contextmanager
 def server(
-    postgres_url: str, workers: int, *, app: str | None = None, source: str = "epic-prod"
+    postgres_url: str,
+    workers: int,
+    *,
+    app: str | None = None,
+    source: str = "epic-prod",
+    signing: tuple[Path, dict[str, str]] | None = None,
 ) -> Iterator[tuple[int, int, str, str]]:
     """A `ledger serve` subprocess on a fresh schema; yields (port, process id, emitter key, auditor key).
 
     With ``app`` (an app factory's import string), uvicorn serves that factory
     instead, in one process, with the options `ledger serve` gives it; the
-    emitter key is for ``source``.
+    emitter key is for ``source``. With ``signing`` (a fresh state folder, more
+    environment), the server has a signing key there, so it signs checkpoints
+    on the schedule that environment sets.
     """
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
@@ -63,6 +70,10 @@ def server(
     url = f"{postgres_url}?schema={SCHEMA}"
     env = {**os.environ, "LEDGER_DATABASE_URL": url}
     command = [sys.executable, "-m", "scripts.cli"]
+    if signing is not None:
+        env |= {"LEDGER_STATE_DIR": str(signing[0]), **signing[1]}
+        subprocess.run([*command, "signing-keys", "generate", "--name", "bench.ledger.example",  # noqa: S603
+                        "--reason", "benchmark"], env=env, capture_output=True, check=True)  # fmt: skip
     key = subprocess.run([*command, "api-keys", "create", "--role", "emitter", "--source", source],  # noqa: S603
                          env=env, capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
     auditor = subprocess.run([*command, "api-keys", "create", "--role", "auditor"],  # noqa: S603

@@ -9,6 +9,9 @@ Three figures, each on SQLite and (unless --postgres-url '') PostgreSQL:
    Beside the wall-clock ratio, the same ratio of this process's CPU time
    (``time.process_time``): on a shared machine it moves less with the load,
    and on SQLite it holds all the work (on PostgreSQL the server's is not in it).
+   Issue 20's target (at most 15% slower) is judged where emitters append, as
+   issue 6's sealing cost is: `ledger bench`'s row "HTTP append with the
+   completeness index kept" (scripts/benchmark.py).
 2. Index proof generation (``IndexStore.prove``) at the committed size of a
    log of --index-size events: p50 and p95 over 300 keys that exist.
 3. The index's full recomputation (``ledger verify`` step 11) in events/s,

@@ -41,6 +41,9 @@ def test_the_quick_run_writes_every_figure_beside_its_peer(
         ):
             assert (store, measure) in measures
     assert ("PostgreSQL", "HTTP append") in measures
+    assert ("PostgreSQL", "HTTP append with the completeness index kept") in measures  # issue 20, where emitters append
+    for store in ("SQLite", "PostgreSQL"):
+        assert (store, "library append") in measures and (store, "index build over the whole log") in measures
     peers = {r["peer"] for r in rows if r["peer_figure"]}
     assert {"plain eventsourcing", "binary COPY of the same rows", "bare SHA-256 chaining, same bytes",
             "bare COPY read of the log", "pymerkle (in memory), same size"} <= peers  # fmt: skip
