@@ -96,6 +96,7 @@ _PAGE_SHIFT: Final = 6  # a page holds the buckets sharing their first 6 bits
 _INLINE: Final = 64  # at most this many new seqs of a key are kept in its bucket's changes
 _APART: Final = 2**32 - 1  # the count that says: the seqs are in ledger_index_seqs
 _NEWEST: Final = "SELECT tree_size, levels FROM {commits} ORDER BY tree_size DESC LIMIT 1"
+_LAST_SIZE: Final = "SELECT tree_size, committed_us FROM {commits} ORDER BY tree_size DESC LIMIT 1"
 _READ_PAGE: Final = 20_000  # entries read from the log per statement
 LIST_SEARCH = 32  # a page is searched as a list of its key hashes when it holds under this many leaves per change
 
@@ -442,7 +443,7 @@ def commit_index(ledger: Ledger) -> tuple[int, bytes] | None:
     """
     store = IndexStore(ledger)
     head = ledger.head_seq()
-    newest = store.read(_NEWEST, ()) if store.exists() else []  # not every commit: a server adds 1,440 a day
+    newest = store.read(_LAST_SIZE, ()) if store.exists() else []  # not every commit: a server adds 1,440 a day
     last = int(newest[0][0]) if newest else None
     if last is not None and head <= last + 1 and _only_commits_after(ledger, last):
         return None
@@ -459,8 +460,8 @@ def index_age(ledger: Ledger) -> float:
     store = IndexStore(ledger)
     if not store.exists():
         return math.inf
-    newest = store.read("SELECT committed_us FROM {commits} ORDER BY tree_size DESC LIMIT 1", ())
-    return time.time() - int(newest[0][0]) / 1e6 if newest else math.inf
+    newest = store.read(_LAST_SIZE, ())
+    return time.time() - int(newest[0][1]) / 1e6 if newest else math.inf
 
 
 def _only_commits_after(ledger: Ledger, size: int) -> bool:
