@@ -333,7 +333,9 @@ def _http_rows(
     from scripts.demo_hospital import volume
 
     sample = [dict(e, source="epic-prod") for e in volume.events(seed + 2, events)]
-    bodies = [orjson.dumps({"events": sample[i : i + 100]}) for i in range(0, len(sample), 100)]
+    bodies = [
+        (orjson.dumps({"events": sample[i : i + 100]}), len(sample[i : i + 100])) for i in range(0, len(sample), 100)
+    ]
     rates = {name: _posting_rate(postgres_url, bodies, app=app)[0]
              for name, app in (("ledger serve", None), ("null", "scripts.bench_apps:create_null_app"))}  # fmt: skip
     measure = "HTTP append, batches of 100, one client"
@@ -347,7 +349,7 @@ def _http_rows(
     return [*found, _index_http_row(postgres_url, bodies, rounds)]
 
 
-def _index_http_row(postgres_url: str, bodies: list[bytes], rounds: int) -> Row:
+def _index_http_row(postgres_url: str, bodies: list[tuple[bytes, int]], rounds: int) -> Row:
     """Issue 20's cost of the index, where emitters append: the server signing a checkpoint every
     INDEXED_SIGNING_S, each committing the index first, against the same server whose signings do not commit it
     (an index interval of 10^9 s); alternating rounds, medians; the commit up to the last event is timed in."""
@@ -368,19 +370,20 @@ def _index_http_row(postgres_url: str, bodies: list[bytes], rounds: int) -> Row:
                "with / without >= 0.85 (issue 20)", with_ / without >= 0.85,
                note=f"a checkpoint every {INDEXED_SIGNING_S:g} s (60 s by default), each committing the index first "
                     f"({min(commits)}-{max(commits)} commits a run); the commit up to the last event timed in; "
-                    f"medians of {rounds} alternating rounds of {100 * len(bodies):,} events (round by round "
+                    f"medians of {rounds} alternating rounds of {sum(n for _, n in bodies):,} events (round by round "
                     f"{min(pairs):.2f}-{max(pairs):.2f})")  # fmt: skip
 
 
 def _posting_rate(
     postgres_url: str,
-    bodies: list[bytes],
+    bodies: list[tuple[bytes, int]],
     *,
     app: str | None = None,
     signing: tuple[Path, dict[str, str]] | None = None,
     finish: Callable[[], object] | None = None,
 ) -> tuple[float, object]:
-    """Events per second posting ``bodies`` (batches of 100) to a fresh server, then ``finish``, timed in; and what
+    """Events per second posting ``bodies`` ((bytes, events) of each batch) to a fresh server, then ``finish``, timed
+    in; and what
     ``finish`` returned. A server that signs is sent one batch first, untimed, and given time for its first signing
     (its first index commit)."""
     import httpx
@@ -393,15 +396,15 @@ def _posting_rate(
     ) as client:  # fmt: skip
         timed = bodies[1:] if signing is not None else bodies
         if signing is not None:
-            client.post("/v1/events/batch", content=bodies[0]).raise_for_status()
+            client.post("/v1/events/batch", content=bodies[0][0]).raise_for_status()
             time.sleep(2 * INDEXED_SIGNING_S)
         started = time.perf_counter()
-        for body in timed:
+        for body, _ in timed:
             response = client.post("/v1/events/batch", content=body)
             if response.status_code >= 300:
                 raise RuntimeError(f"{app or 'ledger serve'}: {response.status_code} {response.text[:300]}")
         finished = finish() if finish is not None else None
-        return 100 * len(timed) / (time.perf_counter() - started), finished
+        return sum(n for _, n in timed) / (time.perf_counter() - started), finished
 
 
 def _signed_ledger(postgres_url: str, state: Path) -> Any:
@@ -415,13 +418,13 @@ def _signed_ledger(postgres_url: str, state: Path) -> Any:
 
 
 def _commit_the_index(postgres_url: str, state: Path) -> int:
-    """Commit the index up to the head, as the server's next signing would (or wait for the server's commit);
-    how many commits the index has had."""
-    from ledger.index import IndexStore, commit_index
+    """Commit the index up to the last event, as the server's next signing would (or see the server's commit do
+    it); how many commits the index has had."""
+    from ledger.index import COMMITTED, IndexStore, commit_index
 
     with _signed_ledger(postgres_url, state) as ledger:
-        head, store = ledger.head_seq(), IndexStore(ledger)
-        while (store.commits() or [(0, b"")])[-1][0] < head:
+        store = IndexStore(ledger)
+        while any(r.type != COMMITTED for r in ledger.records(after_seq=(store.commits() or [(0, b"")])[-1][0])):
             commit_index(ledger)  # gives way, and is tried again, if the server's signing is committing
         return len(store.commits())
 
