@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
 import itertools
 import os
 import random
@@ -359,10 +358,9 @@ def _index_http_row(postgres_url: str, bodies: list[tuple[bytes, int]], rounds: 
         with TemporaryDirectory() as state:
             env = {"LEDGER_CHECKPOINT_INTERVAL": f"{INDEXED_SIGNING_S:g}",
                    "LEDGER_API_INDEX_INTERVAL_S": "0" if kind == "with" else "1e9"}  # fmt: skip
-            finish = functools.partial(_commit_the_index, postgres_url, Path(state)) if kind == "with" else None
-            rate, finished = _posting_rate(postgres_url, bodies, signing=(Path(state), env), finish=finish)
+            rate, finished = _posting_rate(postgres_url, bodies, signing=(Path(state), env), commit=kind == "with")
             rates[kind].append(rate)
-            commits += [finished] if isinstance(finished, int) else []
+            commits += [finished] if kind == "with" else []
     with_, without = statistics.median(rates["with"]), statistics.median(rates["without"])
     pairs = [w / o for w, o in zip(rates["with"], rates["without"], strict=True)]
     return Row("HTTP append with the completeness index kept", "PostgreSQL", with_, "ev/s",
@@ -380,12 +378,12 @@ def _posting_rate(
     *,
     app: str | None = None,
     signing: tuple[Path, dict[str, str]] | None = None,
-    finish: Callable[[], object] | None = None,
-) -> tuple[float, object]:
-    """Events per second posting ``bodies`` ((bytes, events) of each batch) to a fresh server, then ``finish``, timed
-    in; and what
-    ``finish`` returned. A server that signs is sent one batch first, untimed, and given time for its first signing
-    (its first index commit)."""
+    commit: bool = False,
+) -> tuple[float, int]:
+    """Events per second posting ``bodies`` ((bytes, events) of each batch) to a fresh server; with ``commit``, the
+    index's commit up to the last event timed in (on a ledger opened before, as the server's own is), and the
+    number of commits it had. A server that signs is sent one batch first, untimed, and given time for its first
+    signing (its first index commit)."""
     import httpx
 
     from scripts.bench_api import server
@@ -398,13 +396,15 @@ def _posting_rate(
         if signing is not None:
             client.post("/v1/events/batch", content=bodies[0][0]).raise_for_status()
             time.sleep(2 * INDEXED_SIGNING_S)
-        started = time.perf_counter()
-        for body, _ in timed:
-            response = client.post("/v1/events/batch", content=body)
-            if response.status_code >= 300:
-                raise RuntimeError(f"{app or 'ledger serve'}: {response.status_code} {response.text[:300]}")
-        finished = finish() if finish is not None else None
-        return sum(n for _, n in timed) / (time.perf_counter() - started), finished
+        with contextlib.ExitStack() as stack:
+            ledger = stack.enter_context(_signed_ledger(postgres_url, signing[0])) if commit and signing else None
+            started = time.perf_counter()
+            for body, _ in timed:
+                response = client.post("/v1/events/batch", content=body)
+                if response.status_code >= 300:
+                    raise RuntimeError(f"{app or 'ledger serve'}: {response.status_code} {response.text[:300]}")
+            commits = _commit_the_index(ledger) if ledger is not None else 0
+            return sum(n for _, n in timed) / (time.perf_counter() - started), commits
 
 
 def _signed_ledger(postgres_url: str, state: Path) -> Any:
@@ -417,16 +417,15 @@ def _signed_ledger(postgres_url: str, state: Path) -> Any:
     return Ledger(LedgerSettings.from_environ({**os.environ, STATE_DIR_ENV: str(state)}, url))
 
 
-def _commit_the_index(postgres_url: str, state: Path) -> int:
+def _commit_the_index(ledger: Any) -> int:
     """Commit the index up to the last event, as the server's next signing would (or see the server's commit do
     it); how many commits the index has had."""
     from ledger.index import COMMITTED, IndexStore, commit_index
 
-    with _signed_ledger(postgres_url, state) as ledger:
-        store = IndexStore(ledger)
-        while any(r.type != COMMITTED for r in ledger.records(after_seq=(store.commits() or [(0, b"")])[-1][0])):
-            commit_index(ledger)  # gives way, and is tried again, if the server's signing is committing
-        return len(store.commits())
+    store = IndexStore(ledger)
+    while any(r.type != COMMITTED for r in ledger.records(after_seq=(store.commits() or [(0, b"")])[-1][0])):
+        commit_index(ledger)  # gives way, and is tried again, if the server's signing is committing
+    return len(store.commits())
 
 
 # --- verification and proofs --------------------------------------------------------------------
