@@ -143,7 +143,15 @@ class IndexStore:
                 conn.commit()
 
     def create(self) -> None:
-        """Create the tables if they do not exist."""
+        """Create the tables if they do not exist; no DDL at all when every one does.
+
+        The server's least-privilege role (docs/operations.md) may not create in
+        its schema, and PostgreSQL checks that before it sees that a table exists:
+        a ``CREATE TABLE IF NOT EXISTS`` refused it every index commit, and so
+        every checkpoint the schedule signs.
+        """
+        if self._present() == len(TABLES):
+            return
         with self.transaction() as run:
             for statement in _CREATE:
                 run(statement, ())
@@ -160,15 +168,23 @@ class IndexStore:
 
     def exists(self) -> bool:
         """Whether the index's tables exist (a ledger opened without creating tables may have none)."""
+        return self._present(TABLES["commits"]) == 1
+
+    def _present(self, *names: str) -> int:
+        """How many of the named tables (default: all of the index's) exist; reading the catalogue needs no
+        privilege on them."""
+        names = names or tuple(TABLES.values())
         if self.backend == "postgres":
-            found = "SELECT to_regclass(format('%%I.%%I', %s::text, %s::text)) IS NOT NULL"
+            found = "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = %s AND tablename = ANY(%s)"
             with (
                 translated(),
                 self.datastore.get_connection() as conn,
                 conn.cursor(row_factory=tuple_row, binary=True) as c,
             ):
-                return _rows(c, found, (self.datastore.schema, TABLES["commits"])) == [(True,)]
-        return self.read("SELECT count(*) FROM sqlite_master WHERE name = ?", (TABLES["commits"],)) == [(1,)]
+                return int(_rows(c, found, (self.datastore.schema, list(names)))[0][0])
+        marks = ",".join("?" * len(names))
+        return int(self.read(f"SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ({marks})",  # noqa: S608
+                             names)[0][0])  # fmt: skip
 
     def commits(self) -> list[tuple[int, bytes]]:
         """Every committed (tree_size, root), smallest first."""

@@ -12,6 +12,7 @@ import pytest
 
 from ledger.audit import verify_store
 from ledger.erasure import erase
+from ledger.index import IndexStore, commit_index
 from ledger.store import Ledger
 from tests.conftest import PG_ADMIN_URL
 from tests.factories import many_shown
@@ -24,6 +25,9 @@ GRANT SELECT, INSERT ON "{schema}".ledger_events, "{schema}".ledger_merkle_nodes
     "{schema}".ledger_checkpoints TO {role};
 GRANT USAGE ON SEQUENCE "{schema}".ledger_events_notification_id_seq TO {role};
 GRANT SELECT, INSERT, UPDATE ON "{schema}".ledger_subject_keys TO {role};
+GRANT SELECT, INSERT ON "{schema}".ledger_index_roots, "{schema}".ledger_index_versions,
+    "{schema}".ledger_index_seqs TO {role};
+GRANT SELECT, INSERT, UPDATE ON "{schema}".ledger_index_pages TO {role};
 """
 
 
@@ -32,6 +36,7 @@ def app_role(pg_schema: str) -> str:
     """A login role with the grants of docs/operations.md, on tables an administrator created."""
     with Ledger(env_settings(f"{PG_ADMIN_URL}?schema={pg_schema}")) as admin:
         _ = admin.keys  # the key table too
+        IndexStore(admin).create()  # and the completeness index's
     role = f"ledger_app_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f"CREATE ROLE {role} LOGIN")  # type: ignore[arg-type]
@@ -64,3 +69,15 @@ def test_the_app_role_cannot_change_or_remove_rows(app_role: str, pg_schema: str
     url = PG_ADMIN_URL.replace("postgres@", f"{app_role}@")
     with psycopg.connect(url, autocommit=True) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute(statement.format(t=f'"{pg_schema}".ledger_events'))  # type: ignore[arg-type]
+
+
+def test_with_the_index_tables_granted_it_commits_the_completeness_index(app_role: str, pg_schema: str) -> None:
+    """Every signing commits the index first: the role must manage that without creating anything (the tables
+    exist), or no checkpoint is ever signed."""
+    url = PG_ADMIN_URL.replace("postgres@", f"{app_role}@") + f"?schema={pg_schema}"
+    with Ledger(env_settings(url), create_tables=False) as ledger:
+        ledger.submit(many_shown(5))
+        assert commit_index(ledger) is not None
+        ledger.submit(many_shown(3))
+        assert commit_index(ledger) is not None  # a second commit rewrites the pages it changed (UPDATE)
+        assert verify_store(ledger).intact
