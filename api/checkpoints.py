@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from pathlib import Path
 from typing import Final
 
 from api.errors import NoSigningKey
@@ -37,11 +36,11 @@ from api.runtime import Runtime
 from api.settings import Settings
 from ledger.checkpointing import Signed, make_checkpoint, witness_checkpoint
 from ledger.config import LedgerPaths
-from ledger.errors import InputError, IntegrityError, StoreUnavailable
+from ledger.errors import IntegrityError, StoreUnavailable
 from ledger.index import index_age
 from ledger.proof.checkpoint import CheckpointDirectory
 from ledger.proof.cosignature import Policy, parse_policy
-from ledger.proof.files import read_text
+from ledger.proof.files import parse_file
 from ledger.proof.keys import format_verifier_key
 from ledger.signing import KeyFolder
 from ledger.store import Ledger
@@ -118,7 +117,8 @@ class CheckpointSchedule:
     def of(cls, runtime: Runtime, settings: Settings) -> CheckpointSchedule:
         """The schedule the settings ask for (not started)."""
         ledger_settings = settings.ledger_settings()
-        policy = _witness_policy(ledger_settings.witness_policy) if ledger_settings.witness_policy else None
+        path = ledger_settings.witness_policy  # one that does not parse stops the start, naming it
+        policy = parse_file(path, parse_policy, what="witness policy file") if path else None
         signer = Signer(ledger_settings.paths, witnesses=policy, index_interval=settings.index_interval_s)
         return cls(runtime, signer, interval=settings.checkpoint_interval_s)
 
@@ -172,14 +172,6 @@ class CheckpointSchedule:
             log.info("checkpoint signed", extra={"fields": {"seq": signed.checkpoint.size}})
             self.signer.witness(ledger, signed)
         return signed
-
-
-def _witness_policy(path: Path) -> Policy:
-    """The policy file $LEDGER_WITNESS_POLICY names; one that does not parse stops the start, naming it."""
-    try:
-        return parse_policy(read_text(path, what="witness policy file"))
-    except InputError as exc:
-        raise InputError(f"witness policy file {path}: {exc}") from exc
 
 
 def _exc(exc: BaseException) -> dict[str, str]:

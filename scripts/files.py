@@ -1,6 +1,6 @@
 """The files an auditor or operator names on the command line: read, parsed, and any defect said in one line.
 
-Reading goes through ``ledger.files.read_text`` (a file that cannot be read is
+Reading and parsing go through ``ledger.proof.files.parse_file`` (a file that cannot be read is
 exit 3; one that is not UTF-8 text is exit 2); parsing through the ledger's
 own strict parsers, whose InputError is re-raised naming the file, so the line
 says which file and what is wrong with it (exit 2), never a traceback, and
@@ -10,27 +10,13 @@ never an integrity failure: a file that cannot be parsed proves nothing.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
-from ledger.errors import InputError
 from ledger.proof.checkpoint import parse_signed_checkpoint
 from ledger.proof.cosignature import Policy, parse_policy
-from ledger.proof.files import read_text
+from ledger.proof.files import parse_file
 from ledger.proof.keys import Keyring, parse_keyring
 from ledger.proof.verify import Claim
-
-T = TypeVar("T")
-
-
-def parse_file(path: Path, parse: Callable[[str], T], *, what: str) -> T:
-    """Read the text file at ``path`` and parse it; InputError names ``what``, the file and the defect."""
-    text = read_text(path, what=what)
-    try:
-        return parse(text)
-    except InputError as exc:
-        raise InputError(f"{what} {path}: {exc}") from exc
 
 
 def keyring_file(path: Path) -> Keyring:

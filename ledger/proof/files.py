@@ -12,9 +12,13 @@ two defects are told apart the same way everywhere:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from ledger.errors import InputError
+
+T = TypeVar("T")
 
 
 def decode_text(data: bytes, *, what: str) -> str:
@@ -28,3 +32,12 @@ def decode_text(data: bytes, *, what: str) -> str:
 def read_text(path: Path, *, what: str) -> str:
     """The text of the file at ``path``, described in messages as ``what`` (e.g. "trusted keys file")."""
     return decode_text(path.read_bytes(), what=f"{what} {path}")
+
+
+def parse_file(path: Path, parse: Callable[[str], T], *, what: str) -> T:
+    """Read the text file at ``path`` and parse it; InputError names ``what``, the file and the defect."""
+    text = read_text(path, what=what)
+    try:
+        return parse(text)
+    except InputError as exc:
+        raise InputError(f"{what} {path}: {exc}") from exc
