@@ -397,17 +397,10 @@ def _post_and_commit(postgres_url: str, bodies: list[tuple[bytes, int]], *, ever
     """Seconds posting ``bodies`` but the first (sent first, untimed) to a fresh server that signs every ``every``
     seconds, its signings committing the index or (``index`` False) not; then seconds of the index's commit up to
     the last event (0 without the index), on a ledger opened before; and how many commits the index had."""
-    import httpx
-
-    from scripts.bench_api import server
-
     with TemporaryDirectory() as folder:
         state = Path(folder)
         env = {"LEDGER_CHECKPOINT_INTERVAL": f"{every:g}", "LEDGER_API_INDEX_INTERVAL_S": "0" if index else "1e9"}
-        with server(postgres_url, 1, signing=(state, env)) as (port, _, key, _auditor), httpx.Client(
-            base_url=f"http://127.0.0.1:{port}", timeout=60,
-            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
-        ) as client, _signed_ledger(postgres_url, state) as ledger:  # fmt: skip
+        with _client(postgres_url, signing=(state, env)) as client, _signed_ledger(postgres_url, state) as ledger:
             client.post("/v1/events/batch", content=bodies[0][0]).raise_for_status()
             time.sleep(2 * every if every < DEFAULT_SIGNING_S else 0)  # its first signing, when it comes soon
             started = time.perf_counter()
@@ -419,17 +412,25 @@ def _post_and_commit(postgres_url: str, bodies: list[tuple[bytes, int]], *, ever
 
 def _posting_rate(postgres_url: str, bodies: list[tuple[bytes, int]], *, app: str | None = None) -> float:
     """Events per second posting ``bodies`` ((bytes, events) of each batch) to a fresh server (or ``app``)."""
+    with _client(postgres_url, app=app) as client:
+        started = time.perf_counter()
+        _post(client, bodies, name=app or "ledger serve")
+        return sum(n for _, n in bodies) / (time.perf_counter() - started)
+
+
+@contextlib.contextmanager
+def _client(postgres_url: str, **options: Any) -> Iterator[Any]:
+    """An HTTP client with an emitter's key, on a fresh `ledger serve` (one worker; scripts.bench_api.server's
+    ``options``)."""
     import httpx
 
     from scripts.bench_api import server
 
-    with server(postgres_url, 1, app=app) as (port, _, key, _auditor), httpx.Client(
+    with server(postgres_url, 1, **options) as (port, _, key, _auditor), httpx.Client(
         base_url=f"http://127.0.0.1:{port}", timeout=60,
         headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
     ) as client:  # fmt: skip
-        started = time.perf_counter()
-        _post(client, bodies, name=app or "ledger serve")
-        return sum(n for _, n in bodies) / (time.perf_counter() - started)
+        yield client
 
 
 def _post(client: Any, bodies: list[tuple[bytes, int]], *, name: str = "ledger serve") -> None:
